@@ -32,9 +32,9 @@ inline error make_error(error_kind kind, std::string message) {
 
 template <typename T>
 class result {
-public:
-  result(T value) : v_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
-  result(error e) : v_(std::move(e)) {}       // NOLINT(google-explicit-constructor)
+ public:
+  result(T value) : v_(std::move(value)) {}     // NOLINT(google-explicit-constructor)
+  result(ferry::error e) : v_(std::move(e)) {}  // NOLINT(google-explicit-constructor)
 
   bool ok() const noexcept { return v_.index() == 0; }
   explicit operator bool() const noexcept { return ok(); }
@@ -50,7 +50,7 @@ public:
   const ferry::error& error() const& { return std::get<1>(v_); }
   ferry::error&& error() && { return std::get<1>(std::move(v_)); }
 
-private:
+ private:
   std::variant<T, ferry::error> v_;
 };
 
@@ -59,15 +59,15 @@ struct ok_t {};
 inline constexpr ok_t ok_v{};
 template <>
 class result<void> {
-public:
+ public:
   result() = default;
-  result(ok_t) {}                                         // NOLINT(google-explicit-constructor)
+  result(ok_t) {}                                           // NOLINT(google-explicit-constructor)
   result(ferry::error e) : e_(std::move(e)), ok_(false) {}  // NOLINT(google-explicit-constructor)
   bool ok() const noexcept { return ok_; }
   explicit operator bool() const noexcept { return ok_; }
   const ferry::error& error() const& { return e_; }
 
-private:
+ private:
   ferry::error e_{};
   bool ok_ = true;
 };

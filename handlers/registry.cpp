@@ -1,0 +1,1 @@
+// Handler registry (placeholder until the handlers land).

@@ -1,0 +1,1 @@
+#include "service/events/events.hpp"
