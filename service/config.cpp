@@ -1,0 +1,283 @@
+#include "service/config.hpp"
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <fstream>
+#include <sstream>
+#include <string_view>
+
+namespace ferry::service {
+namespace {
+
+// Every variable SPEC's configuration table names. Anything else starting with FERRY_ is a typo.
+constexpr std::array k_known = {
+    "FERRY_LISTEN",
+    "FERRY_WEBHOOK_SECRET",
+    "FERRY_WEBHOOK_SECRET_FILE",
+    "FERRY_APP_ID",
+    "FERRY_PRIVATE_KEY_FILE",
+    "FERRY_GITHUB_API_URL",
+    "FERRY_GITHUB_GRAPHQL_URL",
+    "FERRY_REGISTRY_HOST",
+    "FERRY_INFRA_REPOS",
+    "FERRY_RULES_PATH",
+    "FERRY_CACHE_DIR",
+    "FERRY_APPLY_NAMESPACES",
+    "FERRY_APPLY_SERVICE_ACCOUNTS",
+    "FERRY_KUBE_API_URL",
+    "FERRY_KUBE_TOKEN_FILE",
+    "FERRY_KUBE_CA_FILE",
+    "FERRY_LOG_FORMAT",
+    "FERRY_LOG_LEVEL",
+};
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() &&
+         (s.front() == ' ' || s.front() == '\t' || s.front() == '\n' || s.front() == '\r')) {
+    s.remove_prefix(1);
+  }
+  while (!s.empty() &&
+         (s.back() == ' ' || s.back() == '\t' || s.back() == '\n' || s.back() == '\r')) {
+    s.remove_suffix(1);
+  }
+  return s;
+}
+
+std::vector<std::string> split_list(std::string_view text) {
+  std::vector<std::string> out;
+  while (!text.empty()) {
+    const auto comma = text.find(',');
+    const auto item = trim(text.substr(0, comma));
+    if (!item.empty()) {
+      out.emplace_back(item);
+    }
+    if (comma == std::string_view::npos) {
+      break;
+    }
+    text.remove_prefix(comma + 1);
+  }
+  return out;
+}
+
+bool is_url(std::string_view s) {
+  return (s.starts_with("https://") || s.starts_with("http://")) &&
+         s.find_first_of(" \t\r\n") == std::string_view::npos && s.size() > 8;
+}
+
+// A GitHub owner or repository name: letters, digits, '-', '_', '.'.
+bool is_github_name(std::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_' || c == '.';
+  });
+}
+
+}  // namespace
+
+std::string derive_graphql_url(const std::string& api_url) {
+  std::string base = api_url;
+  while (!base.empty() && base.back() == '/') {
+    base.pop_back();
+  }
+  constexpr std::string_view ghes_suffix = "/api/v3";
+  if (base.size() > ghes_suffix.size() && base.ends_with(ghes_suffix)) {
+    return base.substr(0, base.size() - ghes_suffix.size()) + "/api/graphql";
+  }
+  return base + "/graphql";
+}
+
+result<std::string> read_whole_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return make_error(error_kind::invalid_input, path + ": cannot be read");
+  }
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  if (in.bad()) {
+    return make_error(error_kind::invalid_input, path + ": read failed");
+  }
+  return ss.str();
+}
+
+result<settings> load_settings(const environment& env, const file_reader& read_file) {
+  settings s;
+  std::vector<std::string> problems;
+  auto get = [&env](const char* name) -> std::optional<std::string> {
+    const auto it = env.find(name);
+    if (it == env.end()) {
+      return std::nullopt;
+    }
+    return it->second;
+  };
+
+  for (const auto& [name, value] : env) {
+    if (name.starts_with("FERRY_") &&
+        std::find(k_known.begin(), k_known.end(), std::string_view(name)) == k_known.end()) {
+      problems.push_back(name + ": unknown variable (see `ferry serve --help` for the list)");
+    }
+  }
+
+  if (auto v = get("FERRY_LISTEN")) {
+    const auto colon = v->rfind(':');
+    std::uint16_t port = 0;
+    const char* first = v->data() + (colon == std::string::npos ? 0 : colon + 1);
+    const char* last = v->data() + v->size();
+    const auto [ptr, ec] = std::from_chars(first, last, port);
+    if (colon == std::string::npos || colon == 0 || ec != std::errc{} || ptr != last) {
+      problems.push_back("FERRY_LISTEN: expected address:port (for example 0.0.0.0:8080), got '" +
+                         *v + "'");
+    } else {
+      s.listen_host = v->substr(0, colon);
+      if (s.listen_host.size() > 2 && s.listen_host.front() == '[' && s.listen_host.back() == ']') {
+        s.listen_host = s.listen_host.substr(1, s.listen_host.size() - 2);
+      }
+      s.listen_port = port;
+    }
+  }
+
+  // A secret comes from the variable or from the file the _FILE variant names, not both.
+  auto secret = [&](const char* name, const char* file_name, std::string& out) {
+    const auto direct = get(name);
+    const auto file = get(file_name);
+    if (direct && file) {
+      problems.push_back(std::string(name) + " and " + file_name + ": set only one");
+    } else if (direct) {
+      out = *direct;
+    } else if (file) {
+      auto content = read_file(*file);
+      if (!content) {
+        problems.push_back(std::string(file_name) + ": " + content.error().message);
+      } else {
+        out = std::string(trim(*content));
+      }
+    }
+    if (out.empty() && !(direct && file)) {
+      problems.push_back(std::string(name) + " (or " + file_name + "): required");
+    }
+  };
+  secret("FERRY_WEBHOOK_SECRET", "FERRY_WEBHOOK_SECRET_FILE", s.webhook_secret);
+
+  if (auto v = get("FERRY_APP_ID"); v && !trim(*v).empty()) {
+    s.app_id = std::string(trim(*v));
+  } else {
+    problems.push_back("FERRY_APP_ID: required (the GitHub App's client ID or app id)");
+  }
+  if (auto v = get("FERRY_PRIVATE_KEY_FILE"); v && !v->empty()) {
+    s.private_key_file = *v;
+    auto pem = read_file(*v);
+    if (!pem) {
+      problems.push_back("FERRY_PRIVATE_KEY_FILE: " + pem.error().message);
+    } else if (pem->find("-----BEGIN") == std::string::npos) {
+      problems.push_back("FERRY_PRIVATE_KEY_FILE: " + *v + " is not a PEM private key");
+    } else {
+      s.private_key_pem = std::move(*pem);
+    }
+  } else {
+    problems.push_back("FERRY_PRIVATE_KEY_FILE: required (the App's PEM private key)");
+  }
+
+  if (auto v = get("FERRY_GITHUB_API_URL")) {
+    if (!is_url(*v)) {
+      problems.push_back("FERRY_GITHUB_API_URL: expected an http(s) URL, got '" + *v + "'");
+    } else {
+      s.github_api_url = *v;
+      while (s.github_api_url.ends_with('/')) {
+        s.github_api_url.pop_back();
+      }
+    }
+  }
+  if (auto v = get("FERRY_GITHUB_GRAPHQL_URL")) {
+    if (!is_url(*v)) {
+      problems.push_back("FERRY_GITHUB_GRAPHQL_URL: expected an http(s) URL, got '" + *v + "'");
+    } else {
+      s.github_graphql_url = *v;
+    }
+  }
+  if (s.github_graphql_url.empty()) {
+    s.github_graphql_url = derive_graphql_url(s.github_api_url);
+  }
+  if (auto v = get("FERRY_REGISTRY_HOST")) {
+    std::string host(trim(*v));
+    std::transform(host.begin(), host.end(), host.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    if (host.empty() || host.find_first_of("/ ") != std::string::npos) {
+      problems.push_back("FERRY_REGISTRY_HOST: expected a host name such as ghcr.io, got '" + *v +
+                         "'");
+    } else {
+      s.registry_host = host;
+    }
+  }
+
+  if (auto v = get("FERRY_INFRA_REPOS")) {
+    for (const auto& item : split_list(*v)) {
+      const auto slash = item.find('/');
+      if (slash == std::string::npos || !is_github_name(item.substr(0, slash)) ||
+          !is_github_name(item.substr(slash + 1))) {
+        problems.push_back("FERRY_INFRA_REPOS: '" + item + "' is not owner/name");
+      } else {
+        s.infra_repos.push_back({item.substr(0, slash), item.substr(slash + 1)});
+      }
+    }
+  }
+  if (s.infra_repos.empty()) {
+    problems.push_back("FERRY_INFRA_REPOS: required (comma-separated owner/name list)");
+  }
+
+  if (auto v = get("FERRY_RULES_PATH")) {
+    const auto path = trim(*v);
+    if (path.empty() || path.front() == '/' || path.find("..") != std::string_view::npos) {
+      problems.push_back("FERRY_RULES_PATH: expected a path inside the repository, got '" + *v +
+                         "'");
+    } else {
+      s.rules_path = std::string(path);
+    }
+  }
+  if (auto v = get("FERRY_CACHE_DIR"); v && !v->empty()) {
+    s.cache_dir = *v;
+  }
+  auto list = [&](const char* name, std::vector<std::string>& out) {
+    if (auto v = get(name)) {
+      out = split_list(*v);
+      if (out.empty()) {
+        problems.push_back(std::string(name) + ": must name at least one value");
+      }
+    }
+  };
+  list("FERRY_APPLY_NAMESPACES", s.apply_namespaces);
+  list("FERRY_APPLY_SERVICE_ACCOUNTS", s.apply_service_accounts);
+
+  if (auto v = get("FERRY_KUBE_API_URL")) {
+    if (!is_url(*v)) {
+      problems.push_back("FERRY_KUBE_API_URL: expected an http(s) URL, got '" + *v + "'");
+    } else {
+      s.kube_api_url = *v;
+    }
+  }
+  if (auto v = get("FERRY_KUBE_TOKEN_FILE")) {
+    s.kube_token_file = *v;
+  }
+  if (auto v = get("FERRY_KUBE_CA_FILE")) {
+    s.kube_ca_file = *v;
+  }
+  if (auto v = get("FERRY_LOG_LEVEL"); v && !log::parse_level(*v, s.log_level)) {
+    problems.push_back("FERRY_LOG_LEVEL: expected debug, info, warn or error, got '" + *v + "'");
+  }
+  if (auto v = get("FERRY_LOG_FORMAT"); v && !log::parse_format(*v, s.log_format)) {
+    problems.push_back("FERRY_LOG_FORMAT: expected json or text, got '" + *v + "'");
+  }
+
+  if (!problems.empty()) {
+    std::string message;
+    for (const auto& p : problems) {
+      if (!message.empty()) {
+        message += '\n';
+      }
+      message += p;
+    }
+    return make_error(error_kind::invalid_input, std::move(message));
+  }
+  return s;
+}
+
+}  // namespace ferry::service
