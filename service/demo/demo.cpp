@@ -1,0 +1,1 @@
+// placeholder: the demo script lands with the command line
