@@ -5,74 +5,28 @@
 
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
-const { spawn, execFileSync } = require('node:child_process');
+const { execFileSync } = require('node:child_process');
 const crypto = require('node:crypto');
 const fs = require('node:fs');
-const os = require('node:os');
 const path = require('node:path');
-const readline = require('node:readline');
+const { start_double } = require('./harness');
 
-const k_server = path.join(__dirname, 'server.js');
-const k_ua = { 'user-agent': 'ferry-double-test' };
-
-let proc;
+let d;
 let base;
 let info;
 let tmp;
 let token;
 
-function jwt(claims, key) {
-  const enc = (o) => Buffer.from(JSON.stringify(o)).toString('base64url');
-  const head = `${enc({ alg: 'RS256', typ: 'JWT' })}.${enc(claims)}`;
-  const sig = crypto.sign('RSA-SHA256', Buffer.from(head), key).toString('base64url');
-  return `${head}.${sig}`;
-}
-
-function app_jwt(overrides = {}, key = fs.readFileSync(info.private_key_path)) {
-  const now = Math.floor(Date.now() / 1000);
-  return jwt({ iat: now - 60, exp: now + 540, iss: String(info.app_id), ...overrides }, key);
-}
-
-async function api(method, p, { body, auth, headers = {}, raw } = {}) {
-  const h = { ...k_ua, accept: 'application/vnd.github+json', ...headers };
-  if (auth) {
-    h.authorization = auth;
-  }
-  if (body !== undefined) {
-    h['content-type'] = 'application/json';
-  }
-  const res = await fetch(`${base}${p}`, { method, headers: h, body: raw !== undefined ? raw : (body === undefined ? undefined : JSON.stringify(body)) });
-  const text = await res.text();
-  let json;
-  try {
-    json = text ? JSON.parse(text) : undefined;
-  } catch {
-    json = text;
-  }
-  return { status: res.status, body: json, headers: res.headers };
-}
-
+const app_jwt = (...a) => d.app_jwt(...a);
+const api = (...a) => d.api(...a);
+const control = (...a) => d.control(...a);
+const violations = () => d.violations();
+const clear_violations = () => d.clear_violations();
 const tok = () => `token ${token}`;
-const control = (method, p, body) => api(method, `/_double/${p}`, { body });
-
-async function violations() {
-  return (await control('GET', 'violations')).body;
-}
-
-async function clear_violations() {
-  await control('DELETE', 'violations');
-}
 
 before(async () => {
-  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'github-double-test-'));
-  proc = spawn(process.execPath, [k_server, '--port', '0', '--state-dir', path.join(tmp, 'state'), '--check-responses'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const line = await new Promise((resolve, reject) => {
-    const rl = readline.createInterface({ input: proc.stdout });
-    rl.once('line', resolve);
-    proc.once('exit', (code) => reject(new Error(`double exited ${code}`)));
-  });
-  info = JSON.parse(line);
-  base = info.url;
+  d = await start_double();
+  ({ info, base, tmp } = d);
   const files = path.join(tmp, 'infra');
   fs.mkdirSync(path.join(files, 'clusters', 'staging'), { recursive: true });
   fs.mkdirSync(path.join(files, '.github'), { recursive: true });
@@ -86,10 +40,9 @@ before(async () => {
 });
 
 after(() => {
-  if (proc) {
-    proc.kill('SIGTERM');
+  if (d) {
+    d.stop();
   }
-  fs.rmSync(tmp, { recursive: true, force: true });
 });
 
 test('prints its port and answers with primary rate-limit headers', async () => {
@@ -384,7 +337,7 @@ test('faults: 502, secondary rate limit with retry-after, 429, delay, and a ref 
   assert.equal((await api('GET', `${repo}/pulls`, { auth: tok() })).status, 429);
   // A delay beyond the client's deadline: the client gives up, the double is unharmed.
   await control('POST', 'faults', { path_regex: '/installation$', delay_ms: 2000, count: 1 });
-  await assert.rejects(fetch(`${base}${repo}/installation`, { headers: { ...k_ua, authorization: `Bearer ${app_jwt()}` }, signal: AbortSignal.timeout(200) }));
+  await assert.rejects(fetch(`${base}${repo}/installation`, { headers: { 'user-agent': 'ferry-double-test', authorization: `Bearer ${app_jwt()}` }, signal: AbortSignal.timeout(200) }));
   const head = (await api('GET', `${repo}/git/ref/heads/main`, { auth: tok() })).body.object.sha;
   const moved = await control('POST', 'repos/dine-together/infra/move-ref', { ref: 'heads/main', files: { 'README.md': 'someone else\n' } });
   assert.equal(moved.body.from, head);

@@ -238,17 +238,30 @@ class repo_git {
 
   // Three-way merge of two commits without a work tree (git >= 2.38). Returns the tree, or
   // null on conflicts.
-  async merge_trees(ours, theirs, base) {
-    const args = ['merge-tree', '--write-tree'];
-    if (base) {
-      args.push(`--merge-base=${base}`);
-    }
-    args.push(ours, theirs);
-    const r = await run(this.dir, args);
+  async merge_trees(ours, theirs) {
+    const r = await run(this.dir, ['merge-tree', '--write-tree', ours, theirs]);
     if (r.code !== 0) {
       return null;
     }
     return r.stdout.toString().split('\n')[0].trim();
+  }
+
+  // Applies the change base -> theirs onto ours (a cherry-pick) in a throw-away index. git
+  // 2.39's merge-tree has no --merge-base, so this uses read-tree's three-way merge, which
+  // resolves only trivial merges: anything else counts as a conflict (null).
+  async pick_tree(base, ours, theirs) {
+    const index = path.join(os.tmpdir(), `double-index-${process.pid}-${Math.random().toString(36).slice(2)}`);
+    const env = { GIT_INDEX_FILE: index };
+    try {
+      const r = await run(this.dir, ['read-tree', '-m', '-i', '--aggressive', base, ours, theirs], { env });
+      if (r.code !== 0) {
+        return null;
+      }
+      const w = await run(this.dir, ['write-tree'], { env });
+      return w.code === 0 ? w.stdout.toString().trim() : null;
+    } finally {
+      fs.rmSync(index, { force: true });
+    }
   }
 }
 

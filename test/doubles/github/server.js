@@ -1195,7 +1195,7 @@ class double {
       let cur = base;
       for (const c of await g.rev_list(`${base}..${head}`)) {
         const info = await g.commit(c);
-        const tree = await g.merge_trees(cur, c, info.parents[0]);
+        const tree = await g.pick_tree(info.parents[0], cur, c);
         if (!tree) {
           return null;
         }
@@ -1716,7 +1716,9 @@ async function main() {
   const server = tls
     ? https.createServer({ cert: fs.readFileSync(opts.tls_cert), key: fs.readFileSync(opts.tls_key) }, handler)
     : http.createServer(handler);
-  server.keepAliveTimeout = 5000;
+  // Longer than common clients' idle timeouts, so the client closes first and never reuses a
+  // socket the server is closing.
+  server.keepAliveTimeout = 65000;
   server.listen(opts.port, opts.host, () => {
     const port = server.address().port;
     d.base = `${tls ? 'https' : 'http'}://127.0.0.1:${port}`;
