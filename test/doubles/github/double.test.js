@@ -264,6 +264,7 @@ test('the whole flow: tree with inline content, commit, ref, PR, labels, reviewe
   assert.equal(state.pulls[0].merged, true);
   assert.equal(state.pulls[0].merge_method, 'squash');
   assert.equal(state.statuses[commit.body.sha].length, 1);
+  assert.deepEqual(state.created_commits.map((c) => c.via), ['git/create-commit', 'pulls/merge (squash)']);
   assert.deepEqual(await violations(), []);
 });
 

@@ -6,6 +6,7 @@
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const { execFileSync } = require('node:child_process');
+const crypto = require('node:crypto');
 const fs = require('node:fs');
 const https = require('node:https');
 const path = require('node:path');
@@ -142,16 +143,21 @@ test('installations are isolated and the GHES /api/v3 prefix is served', async (
   assert.equal(r.body.full_name, 'acme/infra');
 });
 
-test('serves HTTPS with the given certificate', async () => {
+test('serves HTTPS with the given certificate and verifies JWTs with a given App key', async () => {
   const dir = path.join(d.tmp, 'tls');
   fs.mkdirSync(dir);
   execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'cert.pem'),
     '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'pipe' });
-  const t = await start_double(['--tls-cert', path.join(dir, 'cert.pem'), '--tls-key', path.join(dir, 'key.pem')]);
+  const pair = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
+  fs.writeFileSync(path.join(dir, 'app.pub.pem'), pair.publicKey.export({ type: 'spki', format: 'pem' }));
+  const t = await start_double(['--tls-cert', path.join(dir, 'cert.pem'), '--tls-key', path.join(dir, 'key.pem'),
+    '--app-id', '123', '--app-client-id', 'Iv23liFerry', '--app-public-key', path.join(dir, 'app.pub.pem')]);
   try {
+    assert.equal(t.info.private_key_path, null);
+    assert.equal(t.info.app_id, 123);
     assert.match(t.base, /^https:\/\/127\.0\.0\.1:\d+$/);
     const body = await new Promise((resolve, reject) => {
-      const req = https.request(`${t.base}/app`, { ca: fs.readFileSync(path.join(dir, 'cert.pem')), headers: { 'user-agent': 'x', authorization: `Bearer ${t.app_jwt()}` } }, (res) => {
+      const req = https.request(`${t.base}/app`, { ca: fs.readFileSync(path.join(dir, 'cert.pem')), headers: { 'user-agent': 'x', authorization: `Bearer ${t.app_jwt({ iss: 'Iv23liFerry' }, pair.privateKey)}` } }, (res) => {
         let s = '';
         res.on('data', (c) => { s += c; });
         res.on('end', () => resolve({ status: res.statusCode, s }));
@@ -164,4 +170,25 @@ test('serves HTTPS with the given certificate', async () => {
   } finally {
     t.stop();
   }
+});
+
+test('primary rate limit: headers count down, an exhausted limit answers 403 until reset', async () => {
+  const first = await d.api('GET', repo, { auth: tok() });
+  const remaining = Number(first.headers.get('x-ratelimit-remaining'));
+  const second = await d.api('GET', repo, { auth: tok() });
+  assert.equal(Number(second.headers.get('x-ratelimit-remaining')), remaining - 1);
+  assert.equal(second.headers.get('x-ratelimit-resource'), 'core');
+  const anonymous = await d.api('GET', repo);
+  assert.equal(anonymous.status, 401);
+  assert.equal(anonymous.headers.get('x-ratelimit-limit'), '60');
+  const set = await d.control('POST', 'rate-limit', { installation_id: 5, remaining: 1, reset_in_s: 30 });
+  assert.equal(set.body.remaining, 1);
+  assert.equal((await d.api('GET', repo, { auth: tok() })).status, 200);
+  const limited = await d.api('GET', repo, { auth: tok() });
+  assert.equal(limited.status, 403);
+  assert.equal(limited.headers.get('x-ratelimit-remaining'), '0');
+  assert.match(limited.body.message, /API rate limit exceeded for installation ID 5/);
+  assert.ok(Number(limited.headers.get('x-ratelimit-reset')) - Date.now() / 1000 <= 30);
+  await d.control('POST', 'rate-limit', { installation_id: 5, remaining: 5000 });
+  assert.equal((await d.api('GET', repo, { auth: tok() })).status, 200);
 });

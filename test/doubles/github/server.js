@@ -22,6 +22,7 @@ const graphql = require('./graphql');
 
 const k_docs = 'https://docs.github.com/rest';
 const k_rate_limit = 5000; // primary limit for an installation (docs: rate limits for the REST API)
+const k_anonymous_rate_limit = 60; // unauthenticated requests, per the same page
 const k_git_http_backend = '/usr/lib/git-core/git-http-backend';
 
 // Responses the double sends that GitHub sends but the description does not document for that
@@ -300,6 +301,7 @@ class double {
     const r = {
       owner, name, id: this.id(), installation_id: Number(installation_id), default_branch: branch, dir: repo_dir, git,
       pulls: [], comments: new Map(), statuses: new Map(), next_number: 1, auto_merge_clean: true, created_at: iso(),
+      created_commits: [], // {sha, via}: every commit the API wrote, for tests counting writes
     };
     r.node_id = this.node_id('R', r.id);
     this.repos.set(key, r);
@@ -434,19 +436,33 @@ class double {
     return true;
   }
 
-  rate_headers(identity, resource) {
+  // Counts one request against identity's primary limit for resource and returns GitHub's
+  // x-ratelimit-* headers; `exhausted` when the limit was already used up (the request must
+  // then be refused).
+  rate_headers(identity, resource, limit = k_rate_limit) {
     const now = Math.floor(Date.now() / 1000);
+    const r = this.rate_window(identity, resource, limit, now);
+    const exhausted = r.used >= r.limit;
+    if (!exhausted) {
+      r.used++;
+    }
+    return {
+      exhausted,
+      headers: {
+        'x-ratelimit-limit': String(r.limit), 'x-ratelimit-remaining': String(Math.max(0, r.limit - r.used)),
+        'x-ratelimit-reset': String(r.reset), 'x-ratelimit-used': String(r.used), 'x-ratelimit-resource': resource,
+      },
+    };
+  }
+
+  rate_window(identity, resource, limit, now) {
     const key = `${identity}|${resource}`;
     let r = this.rate.get(key);
     if (!r || r.reset <= now) {
-      r = { used: 0, reset: now + 3600 };
+      r = { used: 0, reset: now + 3600, limit };
       this.rate.set(key, r);
     }
-    r.used++;
-    return {
-      'x-ratelimit-limit': String(k_rate_limit), 'x-ratelimit-remaining': String(Math.max(0, k_rate_limit - r.used)),
-      'x-ratelimit-reset': String(r.reset), 'x-ratelimit-used': String(r.used), 'x-ratelimit-resource': resource,
-    };
+    return r;
   }
 
   // Authenticates a request. `need` is 'jwt' or 'token'. Returns {ok, installation_id?, identity}
@@ -501,7 +517,9 @@ class double {
           this.divergences.push({ method, template: matched.template, status });
         }
       }
-      send(res, status, body, { ...base_headers, ...headers });
+      // Unauthenticated answers count against the anonymous limit, as on GitHub.
+      const rate = headers['x-ratelimit-limit'] ? {} : this.rate_headers('anonymous', 'core', k_anonymous_rate_limit).headers;
+      send(res, status, body, { ...base_headers, ...rate, ...headers });
     };
     const matched = this.contract.match(method, p);
     if (matched.error) {
@@ -533,7 +551,12 @@ class double {
       return finish(auth.status, auth.body);
     }
     entry.auth = auth.kind;
-    const rate = this.rate_headers(auth.identity, 'core');
+    const limited = this.rate_headers(auth.identity, 'core');
+    const rate = limited.headers;
+    if (limited.exhausted) {
+      // GitHub's primary rate limit answer (docs: "Exceeding the rate limit").
+      return finish(403, { message: `API rate limit exceeded for ${auth.identity.replace(':', ' ID ')}.`, documentation_url: 'https://docs.github.com/rest/overview/rate-limits-for-the-rest-api', status: '403' }, rate);
+    }
     const fault = this.take_fault(method, p);
     if (fault) {
       entry.fault = fault.id;
@@ -783,6 +806,7 @@ class double {
       if (!author && !committer && !signature) {
         this.mark_verified(sha);
       }
+      r.created_commits.push({ sha, via: 'git/create-commit' });
       return ok(this.git_commit_json(r, await r.git.commit(sha)), 201, { location: `${this.base}/repos/${r.owner}/${r.name}/git/commits/${sha}` });
     };
 
@@ -1226,6 +1250,7 @@ class double {
     pr.closed_at = now;
     pr.merge_commit_sha = result;
     pr.merge_method = method;
+    r.created_commits.push({ sha: result, via: `pulls/merge (${method})` });
     pr.updated_at = now;
     return result;
   }
@@ -1250,7 +1275,11 @@ class double {
       return done(401, { message: 'This endpoint requires you to be authenticated.', documentation_url: 'https://docs.github.com/graphql/guides/forming-calls-with-graphql#authenticating-with-graphql' });
     }
     entry.auth = auth.kind;
-    const rate = this.rate_headers(auth.identity, 'graphql');
+    const limited = this.rate_headers(auth.identity, 'graphql');
+    const rate = limited.headers;
+    if (limited.exhausted) {
+      return done(200, { errors: [{ type: 'RATE_LIMITED', message: `API rate limit exceeded for ${auth.identity.replace(':', ' ID ')}.` }] }, rate);
+    }
     const fault = this.take_fault('POST', url.pathname);
     if (fault) {
       entry.fault = fault.id;
@@ -1318,6 +1347,7 @@ class double {
       const msg = input.message.body ? `${input.message.headline}\n\n${input.message.body}` : input.message.headline;
       const sha = await r.git.commit_tree(tree, [head], `${msg}\n`, { ...this.bot_ident(), date: now }, { name: 'GitHub', email: 'noreply@github.com', date: now });
       this.mark_verified(sha);
+      r.created_commits.push({ sha, via: 'graphql createCommitOnBranch' });
       if (!(await r.git.cas(ref, sha, head))) {
         return { error: `Expected branch to point to "${input.expectedHeadOid}" but it did not. Pull and try again.`, type: 'STALE_DATA' };
       }
@@ -1555,6 +1585,20 @@ class double {
       this.faults = [];
       return reply(204);
     }
+    if (m === 'POST' && p === '/_double/rate-limit') {
+      // {installation_id | identity ("app:ID", "anonymous"), resource: core|graphql, remaining, reset_in_s}
+      const identity = body.identity || `installation:${body.installation_id}`;
+      const resource = body.resource || 'core';
+      const now = Math.floor(Date.now() / 1000);
+      const r = this.rate_window(identity, resource, identity === 'anonymous' ? k_anonymous_rate_limit : k_rate_limit, now);
+      if (body.remaining !== undefined) {
+        r.used = Math.max(0, r.limit - Number(body.remaining));
+      }
+      if (body.reset_in_s !== undefined) {
+        r.reset = now + Number(body.reset_in_s);
+      }
+      return reply(200, { identity, resource, limit: r.limit, used: r.used, remaining: r.limit - r.used, reset: r.reset });
+    }
     if (m === 'POST' && p === '/_double/hook-deliveries') {
       const list = Array.isArray(body) ? body : (body.deliveries || [body]);
       for (const d of list) {
@@ -1650,7 +1694,7 @@ class double {
           base: pr.base_ref, labels: pr.labels, reviewers: pr.reviewers, team_reviewers: pr.teams, auto_merge: pr.auto_merge,
           merged: pr.merged, merge_method: pr.merge_method || null, merge_commit_sha: pr.merge_commit_sha, mergeable: pr.mergeable,
         })),
-        statuses, comments,
+        statuses, comments, created_commits: r.created_commits,
       };
     }
     const verified = {};
