@@ -197,6 +197,12 @@ test('the whole flow: tree with inline content, commit, ref, PR, labels, reviewe
   assert.equal(dup.status, 422);
   const listed = await api('GET', `${repo}/pulls?state=open&head=dine-together:${encodeURIComponent(branch)}&base=main`, { auth: tok() });
   assert.deepEqual(listed.body.map((p) => p.number), [pr.body.number]);
+  assert.deepEqual(await violations(), []);
+  // A bare branch as head is ignored by GitHub (every PR comes back) and is a violation.
+  const bare = await api('GET', `${repo}/pulls?head=${encodeURIComponent(branch)}`, { auth: tok() });
+  assert.equal(bare.status, 200);
+  assert.match((await violations())[0].problems[0], /user:ref-name/);
+  await clear_violations();
   const n = pr.body.number;
   const patched = await api('PATCH', `${repo}/pulls/${n}`, { auth: tok(), body: { title: 'staging: app sha-1 -> sha-2 (updated)' } });
   assert.equal(patched.body.title, 'staging: app sha-1 -> sha-2 (updated)');
@@ -358,6 +364,8 @@ test('hook deliveries page with a cursor and redeliveries are recorded', async (
   }
   await control('POST', 'hook-deliveries', { deliveries: seeded });
   const jwt_auth = `Bearer ${app_jwt()}`;
+  const failed = await api('GET', '/app/hook/deliveries?status=failure&per_page=100', { auth: jwt_auth });
+  assert.deepEqual(failed.body.map((x) => x.id), [105, 103, 101]);
   const first = await api('GET', '/app/hook/deliveries?per_page=2', { auth: jwt_auth });
   assert.equal(first.status, 200, JSON.stringify(first.body));
   assert.deepEqual(first.body.map((d) => d.id), [105, 104]);

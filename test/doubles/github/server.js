@@ -895,10 +895,15 @@ class double {
       const base = ctx.query.get('base');
       let list = r.pulls.filter((x) => state === 'all' || x.state === state);
       if (head) {
-        // head=user:ref-name (GitHub's documented form); a bare branch name matches nothing
-        // on GitHub, so it does here.
+        // The description asks for head=user:ref-name. GitHub silently ignores a head without
+        // the owner and lists every PR (github/docs#16647, PyGithub#1566): a classic way to
+        // update someone else's PR, so the double does the same and records a violation.
         const m = /^([^:]+):(.+)$/.exec(head);
-        list = m ? list.filter((x) => m[1].toLowerCase() === r.owner.toLowerCase() && x.head_ref === m[2]) : [];
+        if (m) {
+          list = list.filter((x) => m[1].toLowerCase() === r.owner.toLowerCase() && x.head_ref === m[2]);
+        } else {
+          this.violation('contract', 'GET', ctx.req.url, [`query parameter head=${JSON.stringify(head)} is not in the documented user:ref-name form; GitHub ignores it`]);
+        }
       }
       if (base) {
         list = list.filter((x) => x.base_ref === base);
@@ -1151,7 +1156,8 @@ class double {
       const status = ctx.query.get('status');
       let list = [...this.deliveries].sort((a, b) => b.id - a.id);
       if (status) {
-        list = list.filter((d) => (status === 'success' ? d.status_code >= 200 && d.status_code < 300 : !(d.status_code >= 200 && d.status_code < 300)));
+        // The description: success is a status_code in 200-399, failure in 400-599.
+        list = list.filter((d) => (status === 'success' ? d.status_code >= 200 && d.status_code <= 399 : d.status_code >= 400 && d.status_code <= 599));
       }
       const cursor = ctx.query.get('cursor');
       let start = 0;
