@@ -300,6 +300,12 @@ test('GraphQL createCommitOnBranch commits verified with CAS, and checks its inp
   const stale = await api('POST', '/api/graphql', { auth: `bearer ${token}`, body: { query, variables: { input: input(head) } } });
   assert.match(stale.body.errors[0].message, /Expected branch to point to/);
   assert.equal((await api('GET', `${repo}/git/ref/heads/${branch}`, { auth: tok() })).body.object.sha, oid);
+  const missing = input(oid);
+  missing.branch.branchName = 'no/such/branch';
+  const gone = await api('POST', '/graphql', { auth: `bearer ${token}`, body: { query, variables: { input: missing } } });
+  assert.equal(gone.body.data, null);
+  assert.match(gone.body.errors[0].message, /does not exist/);
+  assert.equal((await api('POST', `${repo}/git/refs`, { auth: tok(), body: { ref: 'heads/x', sha: oid } })).status, 422);
   assert.deepEqual(await violations(), []);
   // Inputs GitHub's schema rejects are violations.
   const bad = input(oid);

@@ -655,7 +655,7 @@ class double {
       const r = ctx.repo;
       const { ref, sha } = ctx.body;
       if (!/^refs\/[^/]+\/.+/.test(ref)) {
-        return unprocessable(`${ref} is not a valid ref name.`);
+        return unprocessable('Reference name must start with \'refs/\' and have at least two slashes.');
       }
       if (!(await r.git.object_type(sha))) {
         return unprocessable('Object does not exist');
