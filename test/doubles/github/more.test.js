@@ -1,0 +1,194 @@
+'use strict';
+// Further checks of the GitHub double: every implemented read
+// answering complete against the description, merge methods, git over HTTP with a 401
+// challenge and a push, TLS, the GHES prefix and installation isolation.
+
+const { test, before, after } = require('node:test');
+const assert = require('node:assert/strict');
+const { execFileSync } = require('node:child_process');
+const crypto = require('node:crypto');
+const fs = require('node:fs');
+const https = require('node:https');
+const path = require('node:path');
+const { start_double } = require('./harness');
+
+let d;
+let token;
+const tok = () => `token ${token}`;
+const repo = '/repos/acme/infra';
+const git_env = { ...process.env, GIT_TERMINAL_PROMPT: '0', GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null' };
+
+before(async () => {
+  d = await start_double();
+  const made = await d.control('POST', 'repos', {
+    owner: 'acme', name: 'infra', installation_id: 5,
+    files: { 'clusters/staging/app.yaml': 'tag: v1\n', 'clusters/production/app.yaml': 'tag: v1\n', 'README.md': 'infra\n' },
+  });
+  assert.equal(made.status, 201, JSON.stringify(made.body));
+  assert.equal((await d.control('POST', 'repos', { owner: 'other', name: 'infra', installation_id: 6, files: { a: 'b' } })).status, 201);
+  token = await d.token(5);
+});
+
+after(() => d && d.stop());
+
+// Creates branch `name` from main with `files` changed, through the Git Data API.
+async function branch_with(name, files, from = 'main') {
+  const head = (await d.api('GET', `${repo}/git/ref/heads/${from}`, { auth: tok() })).body.object.sha;
+  const base_tree = (await d.api('GET', `${repo}/git/commits/${head}`, { auth: tok() })).body.tree.sha;
+  const tree = await d.api('POST', `${repo}/git/trees`, {
+    auth: tok(), body: { base_tree, tree: Object.entries(files).map(([p, c]) => (c === null ? { path: p, mode: '100644', type: 'blob', sha: null } : { path: p, mode: '100644', type: 'blob', content: c })) },
+  });
+  assert.equal(tree.status, 201, JSON.stringify(tree.body));
+  const commit = await d.api('POST', `${repo}/git/commits`, { auth: tok(), body: { message: `change ${name}`, tree: tree.body.sha, parents: [head] } });
+  const ref = await d.api('POST', `${repo}/git/refs`, { auth: tok(), body: { ref: `refs/heads/${name}`, sha: commit.body.sha } });
+  assert.equal(ref.status, 201, JSON.stringify(ref.body));
+  return commit.body.sha;
+}
+
+test('every implemented read answers complete against the description', async () => {
+  await d.clear_violations();
+  const sha = await branch_with('ferry/staging/acme-reads', { 'clusters/staging/app.yaml': 'tag: v2\n' });
+  const pr = await d.api('POST', `${repo}/pulls`, { auth: tok(), body: { title: 'reads', head: 'ferry/staging/acme-reads', base: 'main' } });
+  assert.equal(pr.status, 201);
+  const n = pr.body.number;
+  // The prose allows a bare array, but the schema only has {labels: [...]}: a bare array is a
+  // violation.
+  assert.equal((await d.api('POST', `${repo}/issues/${n}/labels`, { auth: tok(), body: ['ferry'] })).status, 422);
+  assert.equal((await d.violations()).length, 1);
+  await d.clear_violations();
+  await d.api('POST', `${repo}/issues/${n}/labels`, { auth: tok(), body: { labels: [{ name: 'ferry' }] } });
+  await d.api('POST', `${repo}/issues/${n}/comments`, { auth: tok(), body: { body: 'c' } });
+  await d.api('POST', `${repo}/statuses/${sha}`, { auth: tok(), body: { state: 'success', context: 'ferry/rules', target_url: 'https://example.com/x' } });
+  const blob = await d.api('POST', `${repo}/git/blobs`, { auth: tok(), body: { content: Buffer.from('bin\0ary').toString('base64'), encoding: 'base64' } });
+  assert.equal(blob.status, 201);
+  const reads = [
+    `${repo}/git/matching-refs/heads/ferry`, `${repo}/git/blobs/${blob.body.sha}`, `${repo}/contents/clusters?ref=main`,
+    `${repo}/contents/clusters/staging/app.yaml?ref=ferry/staging/acme-reads`, `${repo}/commits/${sha}/statuses`, `${repo}/commits/heads/ferry/staging/acme-reads/status`,
+    `${repo}/issues/${n}/comments`, `${repo}/issues/${n}/labels`, `${repo}/pulls?state=all`, `${repo}/pulls/${n}`, `${repo}/commits/${sha}`,
+    `${repo}/compare/main...${sha}`, `${repo}/compare/${sha}...main`, `${repo}/git/trees/${sha}`,
+  ];
+  for (const p of reads) {
+    const r = await d.api('GET', p, { auth: tok() });
+    assert.equal(r.status, 200, `${p}: ${JSON.stringify(r.body)}`);
+  }
+  const blob_back = await d.api('GET', `${repo}/git/blobs/${blob.body.sha}`, { auth: tok() });
+  assert.equal(Buffer.from(blob_back.body.content, 'base64').toString(), 'bin\0ary');
+  const behind = await d.api('GET', `${repo}/compare/${sha}...main`, { auth: tok() });
+  assert.equal(behind.body.status, 'behind');
+  assert.equal(behind.body.behind_by, 1);
+  assert.equal((await d.api('GET', '/app/installations/5', { auth: `Bearer ${d.app_jwt()}` })).status, 200);
+  assert.equal((await d.api('GET', `${repo}/contents/nope.yaml`, { auth: tok() })).status, 404);
+  assert.deepEqual(await d.violations(), []);
+});
+
+test('merge, squash and rebase build the right commits; conflicts and diverged compares', async () => {
+  await d.clear_violations();
+  const results = {};
+  for (const method of ['merge', 'squash', 'rebase']) {
+    const b = `ferry/${method}/acme-app`;
+    const head = await branch_with(b, { [`${method}.txt`]: `${method}\n` });
+    const pr = await d.api('POST', `${repo}/pulls`, { auth: tok(), body: { title: method, head: b, base: 'main' } });
+    const before_main = (await d.api('GET', `${repo}/git/ref/heads/main`, { auth: tok() })).body.object.sha;
+    const r = await d.api('PUT', `${repo}/pulls/${pr.body.number}/merge`, { auth: tok(), body: { merge_method: method, sha: head } });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    const c = (await d.api('GET', `${repo}/git/commits/${r.body.sha}`, { auth: tok() })).body;
+    results[method] = c.parents.map((p) => p.sha);
+    assert.equal(c.verification.verified, true);
+    if (method === 'merge') {
+      assert.deepEqual(results[method], [before_main, head]);
+    } else {
+      assert.deepEqual(results[method], [before_main]);
+    }
+  }
+  // Two branches editing the same line: the second merge conflicts -> 405.
+  const a = await branch_with('ferry/conflict/a', { 'clusters/production/app.yaml': 'tag: v7\n' });
+  const b = await branch_with('ferry/conflict/b', { 'clusters/production/app.yaml': 'tag: v8\n' });
+  const cmp = await d.api('GET', `${repo}/compare/${a}...${b}`, { auth: tok() });
+  assert.equal(cmp.body.status, 'diverged');
+  const pa = await d.api('POST', `${repo}/pulls`, { auth: tok(), body: { title: 'a', head: 'ferry/conflict/a', base: 'main' } });
+  const pb = await d.api('POST', `${repo}/pulls`, { auth: tok(), body: { title: 'b', head: 'ferry/conflict/b', base: 'main' } });
+  assert.equal((await d.api('PUT', `${repo}/pulls/${pa.body.number}/merge`, { auth: tok(), body: { merge_method: 'squash' } })).status, 200);
+  assert.equal((await d.api('PUT', `${repo}/pulls/${pb.body.number}/merge`, { auth: tok(), body: { merge_method: 'squash' } })).status, 405);
+  // Closing and reopening through PATCH.
+  assert.equal((await d.api('PATCH', `${repo}/pulls/${pb.body.number}`, { auth: tok(), body: { state: 'closed' } })).body.state, 'closed');
+  assert.equal((await d.api('PUT', `${repo}/pulls/${pb.body.number}/merge`, { auth: tok(), body: {} })).status, 405);
+  assert.deepEqual(await d.violations(), []);
+});
+
+test('git over smart HTTP: 401 challenge then credentials from the URL, fetch and push', async () => {
+  const dest = path.join(d.tmp, 'clone-url');
+  const url = new URL(`${d.base}/acme/infra.git`);
+  url.username = 'x-access-token';
+  url.password = token;
+  execFileSync('git', ['clone', '--quiet', url.toString(), dest], { env: git_env, stdio: 'pipe' });
+  const log = (await d.control('GET', 'requests')).body.filter((e) => e.git);
+  assert.ok(log.some((e) => e.status === 401), 'git never met the Basic challenge');
+  assert.ok(log.some((e) => e.status === 200 && e.auth === 'basic'));
+  // Another installation's token sees nothing.
+  const other = new URL(url);
+  other.password = await d.token(6);
+  assert.throws(() => execFileSync('git', ['clone', '--quiet', other.toString(), path.join(d.tmp, 'nope')], { env: git_env, stdio: 'pipe' }));
+  // A push (a person's commit on main) is visible through the API.
+  execFileSync('git', ['-C', dest, '-c', 'user.name=P', '-c', 'user.email=p@example.com', 'commit', '--quiet', '--allow-empty', '-m', 'by hand'], { env: git_env });
+  execFileSync('git', ['-C', dest, 'push', '--quiet', 'origin', 'HEAD:main'], { env: git_env, stdio: 'pipe' });
+  const pushed = execFileSync('git', ['-C', dest, 'rev-parse', 'HEAD'], { env: git_env }).toString().trim();
+  assert.equal((await d.api('GET', `${repo}/git/ref/heads/main`, { auth: tok() })).body.object.sha, pushed);
+});
+
+test('installations are isolated and the GHES /api/v3 prefix is served', async () => {
+  const other = await d.token(6);
+  assert.equal((await d.api('GET', repo, { auth: `token ${other}` })).status, 404);
+  const r = await d.api('GET', `/api/v3${repo}`, { auth: `Bearer ${token}` });
+  assert.equal(r.status, 200);
+  assert.equal(r.body.full_name, 'acme/infra');
+});
+
+test('serves HTTPS with the given certificate and verifies JWTs with a given App key', async () => {
+  const dir = path.join(d.tmp, 'tls');
+  fs.mkdirSync(dir);
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'cert.pem'),
+    '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'pipe' });
+  const pair = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
+  fs.writeFileSync(path.join(dir, 'app.pub.pem'), pair.publicKey.export({ type: 'spki', format: 'pem' }));
+  const t = await start_double(['--tls-cert', path.join(dir, 'cert.pem'), '--tls-key', path.join(dir, 'key.pem'),
+    '--app-id', '123', '--app-client-id', 'Iv23liFerry', '--app-public-key', path.join(dir, 'app.pub.pem')]);
+  try {
+    assert.equal(t.info.private_key_path, null);
+    assert.equal(t.info.app_id, 123);
+    assert.match(t.base, /^https:\/\/127\.0\.0\.1:\d+$/);
+    const body = await new Promise((resolve, reject) => {
+      const req = https.request(`${t.base}/app`, { ca: fs.readFileSync(path.join(dir, 'cert.pem')), headers: { 'user-agent': 'x', authorization: `Bearer ${t.app_jwt({ iss: 'Iv23liFerry' }, pair.privateKey)}` } }, (res) => {
+        let s = '';
+        res.on('data', (c) => { s += c; });
+        res.on('end', () => resolve({ status: res.statusCode, s }));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    assert.equal(body.status, 200);
+    assert.equal(JSON.parse(body.s).slug, 'ferry');
+  } finally {
+    t.stop();
+  }
+});
+
+test('primary rate limit: headers count down, an exhausted limit answers 403 until reset', async () => {
+  const first = await d.api('GET', repo, { auth: tok() });
+  const remaining = Number(first.headers.get('x-ratelimit-remaining'));
+  const second = await d.api('GET', repo, { auth: tok() });
+  assert.equal(Number(second.headers.get('x-ratelimit-remaining')), remaining - 1);
+  assert.equal(second.headers.get('x-ratelimit-resource'), 'core');
+  const anonymous = await d.api('GET', repo);
+  assert.equal(anonymous.status, 401);
+  assert.equal(anonymous.headers.get('x-ratelimit-limit'), '60');
+  const set = await d.control('POST', 'rate-limit', { installation_id: 5, remaining: 1, reset_in_s: 30 });
+  assert.equal(set.body.remaining, 1);
+  assert.equal((await d.api('GET', repo, { auth: tok() })).status, 200);
+  const limited = await d.api('GET', repo, { auth: tok() });
+  assert.equal(limited.status, 403);
+  assert.equal(limited.headers.get('x-ratelimit-remaining'), '0');
+  assert.match(limited.body.message, /API rate limit exceeded for installation ID 5/);
+  assert.ok(Number(limited.headers.get('x-ratelimit-reset')) - Date.now() / 1000 <= 30);
+  await d.control('POST', 'rate-limit', { installation_id: 5, remaining: 5000 });
+  assert.equal((await d.api('GET', repo, { auth: tok() })).status, 200);
+});
