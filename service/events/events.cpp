@@ -420,9 +420,16 @@ constexpr field_spec<installation_event> k_installation_specs[] = {
     {{"installation", presence::required, json_type::object}},
     {{"installation.id", presence::required, json_type::integer},
      &set_installation_id<installation_event>},
-    {{"installation.account", presence::required, json_type::object}},
-    {{"installation.account.login", presence::required, json_type::string},
+    // The account is a user or organization (login) or an enterprise (slug), and may be null.
+    {{"installation.account", presence::optional, json_type::object}},
+    {{"installation.account.login", presence::optional, json_type::string},
      [](installation_event& e, const field_value& v) { e.account = v.str; }},
+    {{"installation.account.slug", presence::optional, json_type::string},
+     [](installation_event& e, const field_value& v) {
+       if (e.account.empty()) {
+         e.account = v.str;
+       }
+     }},
 };
 
 #undef FERRY_PACKAGE_FIELDS

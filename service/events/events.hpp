@@ -92,7 +92,7 @@ struct ping_event {
 struct installation_event {
   std::string action;
   std::int64_t installation_id = 0;
-  std::string account;  // installation.account.login
+  std::string account;  // installation.account.login, or .slug for an enterprise; may be empty
 };
 
 // Any other event name: the body was checked to be well-formed JSON and nothing more.

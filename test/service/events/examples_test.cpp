@@ -138,7 +138,8 @@ void expect_ping(const ping_event& e, const json::value& root) {
 void expect_installation(const installation_event& e, const json::value& root) {
   EXPECT_EQ(e.action, str_at(root, "action"));
   EXPECT_EQ(e.installation_id, int_at(root, "installation.id").value_or(-1));
-  EXPECT_EQ(e.account, str_at(root, "installation.account.login"));
+  const std::string login = str_at(root, "installation.account.login");
+  EXPECT_EQ(e.account, login.empty() ? str_at(root, "installation.account.slug") : login);
   EXPECT_FALSE(e.account.empty());
 }
 
