@@ -14,6 +14,9 @@ template <typename... F>
 struct overloaded : F... {
   using F::operator()...;
 };
+// clang 14 has no class template argument deduction for aggregates yet.
+template <typename... F>
+overloaded(F...) -> overloaded<F...>;
 
 // `why` must outlive the coroutine: callers pass string literals.
 handler_task ignore(const service::delivery& d, const char* why) {
