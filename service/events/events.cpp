@@ -290,6 +290,8 @@ void set_labels(package_event& e, const field_value& v) {
 }
 
 // Repository fields shared by every event; the owner's presence differs by event (schema).
+// Macros, because the tables are constexpr and their paths are string literals joined at
+// compile time; a function would need storage for the joined paths.
 #define FERRY_REPOSITORY_FIELDS(T, repo_presence, owner_presence)                                \
   {{"repository", repo_presence, json_type::object}, &set_repo<T>},                              \
       {{"repository.full_name", presence::required, json_type::string}, &set_repo_full_name<T>}, \
