@@ -1,1 +1,62 @@
-// Handler registry (placeholder until the handlers land).
+#include "handlers/registry.hpp"
+
+#include <string_view>
+#include <utility>
+#include <variant>
+
+#include "handlers/handlers.hpp"
+
+namespace ferry::handlers {
+
+namespace {
+
+template <typename... F>
+struct overloaded : F... {
+  using F::operator()...;
+};
+// clang 14 has no class template argument deduction for aggregates yet.
+template <typename... F>
+overloaded(F...) -> overloaded<F...>;
+
+// `why` must outlive the coroutine: callers pass string literals.
+handler_task ignore(const service::delivery& d, const char* why) {
+  d.log.debug("event ignored", {{"reason", why}});
+  co_return service::outcome::ignored;
+}
+
+// The settings are a parameter, so the coroutine frame owns its copy and outlives nothing.
+handler_task dispatch(handler_settings settings, const service::delivery& d) {
+  co_return co_await std::visit(
+      overloaded{
+          [&](const events::package_event& e) {
+            return handle_package_published(d, e, settings.registry_host);
+          },
+          [&](const events::ping_event& e) { return handle_ping(d, e); },
+          [&](const events::installation_event& e) { return handle_installation(d, e); },
+          [&](const events::push_event&) {
+            // Applies on push land with a later issue (SPEC "Behaviour by event", push).
+            return ignore(d, "push is not handled yet");
+          },
+          [&](const events::pull_request_event&) {
+            // Branch clean-up and rules checks land with a later issue.
+            return ignore(d, "pull_request is not handled yet");
+          },
+          [&](const events::other_event& e) {
+            if (std::string_view(e.name).starts_with("installation")) {
+              return handle_installation_other(d, e);
+            }
+            return ignore(d, "event not handled by ferry");
+          },
+      },
+      d.event);
+}
+
+}  // namespace
+
+service::dispatch_fn make_dispatcher(handler_settings settings) {
+  return [settings = std::move(settings)](const service::delivery& d) {
+    return dispatch(settings, d);
+  };
+}
+
+}  // namespace ferry::handlers

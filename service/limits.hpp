@@ -13,6 +13,13 @@ using namespace std::chrono_literals;
 // (docs.github.com: "Webhook events and payloads", payload cap). SPEC: 413 above 25 MiB.
 inline constexpr std::size_t k_webhook_body_max = 25u * 1024u * 1024u;
 
+// Webhook bodies up to this size are parsed by a thread's long-lived simdjson parser, which keeps
+// (and reuses) buffers sized for the largest body it has seen: a tape of 8 bytes per input byte,
+// structural indexes of 4 and a string buffer (simdjson 3.0 dom::parser::allocate). GitHub's
+// deliveries for the events ferry handles are 5-25 KB; a rare larger body gets a parser of its own,
+// freed after it.
+inline constexpr std::size_t k_event_parser_retained_max = 1024u * 1024u;
+
 // Request line plus headers. GitHub's deliveries send about 1.5 KB of headers; 16 KiB leaves
 // room for proxies that add forwarding headers and still bounds what an attacker can make us hold.
 inline constexpr std::size_t k_header_max = 16u * 1024u;
