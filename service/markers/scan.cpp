@@ -284,6 +284,7 @@ struct scalar_node {
   int line;    // 0-based, yaml-cpp's
   int column;  // 0-based byte column
   bool in_flow;
+  bool null;  // yaml-cpp reported a null (`~`, `null`, or nothing)
   std::string value;
 };
 
@@ -291,13 +292,21 @@ class scalar_collector : public YAML::EventHandler {
  public:
   explicit scalar_collector(const std::vector<int>& lines) : lines_(lines) {}
 
-  void OnDocumentStart(const YAML::Mark&) override {}
+  void OnDocumentStart(const YAML::Mark& mark) override {
+    last_document_ = document_;
+    document_ = mark;
+  }
+  // yaml-cpp 0.7 answers some invalid input (a stray ',' in block context) with an endless
+  // stream of empty documents that consume nothing (jbeder/yaml-cpp#1040, fixed upstream by
+  // #1319 after 0.8): a document starting where the previous one did means no progress.
+  bool stuck() const { return document_.pos == last_document_.pos; }
+  const YAML::Mark& document_mark() const { return document_; }
   void OnDocumentEnd() override {}
-  void OnNull(const YAML::Mark& mark, YAML::anchor_t) override { add(mark, std::string()); }
+  void OnNull(const YAML::Mark& mark, YAML::anchor_t) override { add(mark, std::string(), true); }
   void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
   void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
                 const std::string& value) override {
-    add(mark, value);
+    add(mark, value, false);
   }
   void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
                        YAML::EmitterStyle::value style) override {
@@ -313,9 +322,9 @@ class scalar_collector : public YAML::EventHandler {
   std::vector<scalar_node> nodes;
 
  private:
-  void add(const YAML::Mark& mark, std::string value) {
+  void add(const YAML::Mark& mark, std::string value, bool null) {
     if (std::binary_search(lines_.begin(), lines_.end(), mark.line)) {
-      nodes.push_back({mark.line, mark.column, flow_depth_ > 0, std::move(value)});
+      nodes.push_back({mark.line, mark.column, flow_depth_ > 0, null, std::move(value)});
     }
   }
   void push(YAML::EmitterStyle::value style) {
@@ -329,6 +338,8 @@ class scalar_collector : public YAML::EventHandler {
     }
   }
   const std::vector<int>& lines_;
+  YAML::Mark document_ = YAML::Mark::null_mark();
+  YAML::Mark last_document_ = YAML::Mark::null_mark();
   std::vector<bool> flow_;
   int flow_depth_ = 0;
 };
@@ -338,6 +349,38 @@ struct candidate_line {
   std::size_t begin;
   std::size_t end;  // excludes "\n" and a "\r" before it
 };
+
+// Does yaml-cpp's reading of the node agree with the bytes the tokenizer delimited? They
+// differ when the line is not what it looks like on its own (yaml-cpp's leniency on odd
+// indentation, control characters), and then the marker is not safe to edit.
+bool node_matches_text(const scalar_node& node, std::string_view raw, scalar_style style) {
+  switch (style) {
+    case scalar_style::plain:
+      if (node.null) {
+        return raw == "~" || raw == "null" || raw == "Null" || raw == "NULL";
+      }
+      return node.value == raw;
+    case scalar_style::single_quoted: {
+      std::string decoded;
+      const std::string_view inner = raw.substr(1, raw.size() - 2);
+      for (std::size_t i = 0; i < inner.size(); ++i) {
+        decoded += inner[i];
+        if (inner[i] == '\'' && i + 1 < inner.size() && inner[i + 1] == '\'') {
+          ++i;
+        }
+      }
+      return !node.null && node.value == decoded;
+    }
+    case scalar_style::double_quoted: {
+      const std::string_view inner = raw.substr(1, raw.size() - 2);
+      if (inner.find('\\') != std::string_view::npos) {
+        return !node.null;  // escapes: yaml-cpp's decoding is the reference
+      }
+      return !node.null && node.value == inner;
+    }
+  }
+  return false;
+}
 
 const scalar_node* find_node(const std::vector<scalar_node>& nodes, int line, int column) {
   for (const auto& n : nodes) {
@@ -479,6 +522,10 @@ std::optional<diagnostic> detail::scan_into(std::string_view path_in_repo, std::
     std::istream in(&buf);
     YAML::Parser parser(in);
     while (parser.HandleNextDocument(collector)) {
+      if (collector.stuck()) {
+        const YAML::Mark& at = collector.document_mark();
+        return diagnostic{file, at.line + 1, at.column + 1, "malformed YAML: unexpected character"};
+      }
     }
   } catch (const YAML::Exception& e) {
     return diagnostic{file, e.mark.is_null() ? 0 : e.mark.line + 1,
@@ -546,7 +593,8 @@ std::optional<diagnostic> detail::scan_into(std::string_view path_in_repo, std::
             "scalar?)";
         continue;
       }
-      if (node->in_flow != tok.in_flow) {
+      if (node->in_flow != tok.in_flow ||
+          !node_matches_text(*node, content.substr(tok.begin, tok.end - tok.begin), tok.style)) {
         why = "marker scalar could not be delimited in its flow collection";
         continue;
       }

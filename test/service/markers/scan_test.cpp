@@ -69,12 +69,19 @@ TEST(scan_file, files_without_the_needle_are_not_parsed) {
 }
 
 TEST(scan_file, malformed_yaml_is_an_error_with_its_place) {
-  const auto r =
-      m::scan_file("apps/x.yaml", "a: b # {\"$imagepolicy\": \"ns:n\"}\nc: [unclosed\n");
+  const auto r = m::scan_file("apps/x.yaml", "a: b # {\"$imagepolicy\": \"ns:n\"}\nc: [unclosed\n");
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().kind, ferry::error_kind::invalid_input);
   EXPECT_EQ(r.error().message.rfind("apps/x.yaml:", 0), 0u) << r.error().message;
   EXPECT_NE(r.error().message.find("malformed YAML"), std::string::npos);
+}
+
+TEST(scan_file, yaml_cpp_endless_documents_are_reported_not_looped) {
+  // yaml-cpp 0.7 loops forever on a stray ',' (jbeder/yaml-cpp#1040); found by markers_fuzz.
+  const auto r = m::scan_file(
+      "x.yaml", "   spec:\n      containers:\n,      - a:v1 # {\"$imagepolicy\": \"ns:app\"}\n");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().message, "x.yaml:3:1: malformed YAML: unexpected character");
 }
 
 TEST(scan_file, markers_without_a_scalar_are_problems_not_dropped) {
