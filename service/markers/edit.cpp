@@ -69,8 +69,9 @@ bool all_digits(std::string_view s, bool allow_underscore = true) {
 }
 
 // Would a plain scalar with this text load as something other than a string (YAML 1.1 or 1.2
-// core schema: null, bool, int, float, sexagesimal)? kyaml's setters quote such values
-// (yaml.IsYaml1_1NonString) so that a tag like 1.10 stays the string "1.10".
+// core schema: null, bool, int, float, sexagesimal)? kyaml double-quotes such values when it
+// sets a string (sigs.k8s.io/kustomize/kyaml: IsYaml1_1NonString, used by SetEntry and
+// FormatNonStringStyle) so that a tag like 1.10 stays the string "1.10".
 bool plain_is_non_string(std::string_view v) {
   static constexpr std::string_view k_words[] = {
       "~",   "null", "Null", "NULL", "y",    "Y",     "yes",   "Yes",   "YES",  "n",   "N",  "no",

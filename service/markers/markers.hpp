@@ -7,6 +7,12 @@
 // the scalar node it follows). Everything here is a pure function over bytes except
 // scan_tree, which reads a checkout.
 //
+// Which scalar a marker names: the last scalar before the comment on its line. In kyaml (which
+// Flux's setters run on) a line comment belongs to the node it follows on that line, so in
+// `- {name: app, newTag: v1} # {"$imagepolicy": "flux-system:app:tag"}` the marker names `v1`
+// (closing brackets and commas between the scalar and the comment are looked through). A
+// marker with no scalar before it, or on a block scalar header, is a problem, not a guess.
+//
 // Edits splice the new text into exactly the bytes of the marked scalar; every other byte
 // (comments, quoting, indentation, CRLF, a missing final newline) stays as it was
 // (STYLE.md, "Text edits"). yaml-cpp is used only to confirm that a file holding a marker is
@@ -103,7 +109,10 @@ struct edit_outcome {
 // content; markers of other policies are left alone). Errors (invalid_input): a `:digest`
 // marker, or a whole-reference marker with pin_digest, but no digest; a repository, tag or
 // digest that is not a valid OCI reference part; markers that do not match the content.
-// A marker whose value already equals the new one yields no record.
+// A marker whose value already equals the new one yields no record. The scalar keeps its
+// style, with one exception taken from kyaml (IsYaml1_1NonString): a plain scalar whose new text
+// would load as a number, bool or null in YAML 1.1 (a tag like 1.10 or 123) is written
+// double-quoted so it stays a string.
 result<edit_outcome> apply_edits(std::string_view content, std::span<const marker> markers,
                                  std::span<const edit_request> requests);
 result<edit_outcome> apply_edits(std::string_view content, std::span<const marker> markers,
