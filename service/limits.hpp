@@ -66,4 +66,8 @@ inline constexpr std::size_t k_environment_name_max = 32;
 inline constexpr auto k_api_attempt_timeout = 8s;
 inline constexpr int k_api_max_attempts = 3;
 
+// Marker scanning skips (and reports) files larger than this. GitHub refuses files over
+// 100 MiB in a push ("About large files on GitHub"), so no infra repo file is larger.
+inline constexpr std::size_t k_marker_file_max = 100u * 1024u * 1024u;
+
 }  // namespace ferry::limits
