@@ -49,16 +49,20 @@ void append_uint(std::string& out, std::uint64_t v) {
   out.append(buf, r.ptr);
 }
 
-// Values as Go's strconv.ParseFloat reads them (the format's reference parser): shortest
-// round-trip decimal, and "+Inf", "-Inf", "NaN" for the special values.
+// Values as Go's strconv.ParseFloat reads them (the format's reference parser): "+Inf", "-Inf",
+// "NaN" for the special values, otherwise the shortest round-trip decimal, in plain notation
+// between 1e-4 and 1e21 (so bucket bounds read "0.0005", not "5e-04") and scientific outside.
 void append_double(std::string& out, double v) {
   if (std::isnan(v)) {
     out += "NaN";
   } else if (std::isinf(v)) {
     out += v > 0 ? "+Inf" : "-Inf";
   } else {
-    char buf[32];
-    const auto r = std::to_chars(buf, buf + sizeof buf, v);
+    char buf[64];
+    const double a = std::fabs(v);
+    const auto fmt = (a == 0 || (a >= 1e-4 && a < 1e21)) ? std::chars_format::fixed
+                                                         : std::chars_format::scientific;
+    const auto r = std::to_chars(buf, buf + sizeof buf, v, fmt);
     out.append(buf, r.ptr);
   }
 }

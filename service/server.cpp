@@ -525,6 +525,7 @@ net::awaitable<bool> server::respond(connection& c, int status, std::string_view
   // The answer is formatted by hand into the connection's reused buffer: Beast's message and
   // serializer would allocate a field list per response, and every answer here is a status, a
   // handful of fixed headers and a short body.
+  keep_alive = keep_alive && !draining_;  // a draining server tells every client to go
   std::string& r = c.response;
   r.clear();
   r += "HTTP/1.1 ";
