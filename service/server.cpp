@@ -33,8 +33,10 @@ namespace {
 // Errors as values: a failed read or write is an ordinary outcome on a server, not an exception.
 constexpr auto use_nothrow = net::as_tuple(net::use_awaitable);
 
-// The first read on an idle keep-alive connection; Beast's own reads size themselves.
-constexpr std::size_t k_idle_read_size = 4096;
+// The first read on an idle keep-alive connection (Beast's own reads size themselves): large
+// enough that a typical delivery (GitHub's headers plus a 10-15 KB package event) arrives in
+// one recv instead of several.
+constexpr std::size_t k_idle_read_size = 16u * 1024u;
 // Beast reads at most 64 KiB at a time (beast::http::detail::read_size default); the
 // connection's read buffer holds at most a full header plus one such read.
 constexpr std::size_t k_read_chunk = 64u * 1024u;
