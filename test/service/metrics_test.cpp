@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <limits>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -60,6 +61,28 @@ TEST(metrics, labelled_histogram_and_escaping) {
             "# HELP ferry_test_g G.\n"
             "# TYPE ferry_test_g gauge\n"
             "ferry_test_g{repo=\"o/r\"} +Inf\n");
+}
+
+TEST(metrics, numbers_render_as_prometheus_parses_them) {
+  metric_registry reg;
+  auto& g = reg.add_gauge("ferry_test_g", "G.", {"v"});
+  g.with({"small"}).set(0.00001);
+  g.with({"plain"}).set(1000000);
+  g.with({"huge"}).set(1e21);
+  g.with({"negative"}).set(-0.25);
+  g.with({"nan"}).set(std::numeric_limits<double>::quiet_NaN());
+  g.with({"zero"}).set(0);
+  const std::string text = reg.render();
+  for (const char* line : {
+           "ferry_test_g{v=\"small\"} 1e-05\n",
+           "ferry_test_g{v=\"plain\"} 1000000\n",
+           "ferry_test_g{v=\"huge\"} 1e+21\n",
+           "ferry_test_g{v=\"negative\"} -0.25\n",
+           "ferry_test_g{v=\"nan\"} NaN\n",
+           "ferry_test_g{v=\"zero\"} 0\n",
+       }) {
+    EXPECT_NE(text.find(line), std::string::npos) << line << text;
+  }
 }
 
 TEST(metrics, series_are_stable_and_shared) {

@@ -605,6 +605,23 @@ TEST(server, keep_alive_serves_several_requests_on_one_connection) {
   EXPECT_EQ(ts.srv().active_connections(), 1u);
 }
 
+TEST(server, expect_continue_gets_100_before_the_body_is_sent) {
+  test_server ts(test_settings());
+  client c(ts.endpoint());
+  request r;
+  r.extra_headers = "Expect: 100-continue\r\n";
+  const std::string wire = r.wire();
+  const auto split = wire.find("\r\n\r\n") + 4;
+  ASSERT_TRUE(c.send(wire.substr(0, split)));
+  const auto interim = c.read();
+  ASSERT_TRUE(interim);
+  EXPECT_EQ(interim->result_int(), 100);
+  ASSERT_TRUE(c.send(wire.substr(split)));
+  const auto res = c.read();
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->result_int(), 200);
+}
+
 TEST(server, rejected_request_closes_the_connection) {
   test_server ts(test_settings());
   client c(ts.endpoint());
