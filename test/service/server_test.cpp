@@ -62,11 +62,12 @@ std::string read_file(const std::string& path) {
   return ss.str();
 }
 
-// What the test dispatch saw.
+// What the test dispatch saw. The tests rely only on the events parser's contract (a JSON
+// object parses, malformed or truncated JSON does not), not on which event type it produces:
+// event names here are made up, except for GitHub's own registry_package example.
 struct seen_delivery {
   std::string id;
   std::string event_name;
-  std::string parsed_name;
 };
 
 // A server on its own thread, with a dispatch function whose answer the event name chooses.
@@ -145,8 +146,7 @@ class test_server {
   net::awaitable<handler_result> dispatch(const delivery& d) {
     {
       std::lock_guard lock(mu_);
-      seen_.push_back({std::string(d.id), std::string(d.event_name),
-                       std::get<events::other_event>(d.event).name});
+      seen_.push_back({std::string(d.id), std::string(d.event_name)});
     }
     d.log.info("handler saw the delivery");
     const std::string_view e = d.event_name;
@@ -535,7 +535,7 @@ TEST(server, endpoint_table) {
 TEST(server, dispatch_receives_the_delivery) {
   test_server ts(test_settings(), true);
   request r;
-  r.event = "push";
+  r.event = "test_event";
   r.delivery = "d-1234";
   client c(ts.endpoint());
   ASSERT_TRUE(c.send(r.wire()));
@@ -545,15 +545,14 @@ TEST(server, dispatch_receives_the_delivery) {
   const auto seen = ts.seen();
   ASSERT_EQ(seen.size(), 1u);
   EXPECT_EQ(seen[0].id, "d-1234");
-  EXPECT_EQ(seen[0].event_name, "push");
-  EXPECT_EQ(seen[0].parsed_name, "push");
+  EXPECT_EQ(seen[0].event_name, "test_event");
   const std::string logs = ts.logs();
   const auto line_start = logs.find("handler saw the delivery");
   ASSERT_NE(line_start, std::string::npos);
   const std::string line = logs.substr(logs.rfind('\n', line_start) + 1,
                                        logs.find('\n', line_start) - logs.rfind('\n', line_start));
   EXPECT_NE(line.find("\"delivery\":\"d-1234\""), std::string::npos) << line;
-  EXPECT_NE(line.find("\"event\":\"push\""), std::string::npos) << line;
+  EXPECT_NE(line.find("\"event\":\"test_event\""), std::string::npos) << line;
   // The secret never reaches the logs.
   EXPECT_EQ(logs.find(std::string(k_secret)), std::string::npos);
 }
@@ -654,11 +653,14 @@ TEST(server, random_bodies_never_crash_the_server) {
   for (int i = 0; i < 200; ++i) {
     request r;
     if (i % 2 == 0) {
-      r.body = fixture.substr(0, rng() % fixture.size());  // a truncated real payload
+      // A real payload cut before its closing brace: never a complete document.
+      r.body = fixture.substr(0, rng() % fixture.rfind('}'));
     } else {
-      r.body.resize(rng() % 512);
-      for (auto& ch : r.body) {
-        ch = static_cast<char>(rng());
+      // An object opened and followed by random bytes.
+      r.body = "{\"";
+      const std::size_t n = 16 + rng() % 512;
+      for (std::size_t k = 0; k < n; ++k) {
+        r.body += static_cast<char>(rng());
       }
     }
     client c(ts.endpoint());
@@ -731,9 +733,13 @@ TEST(server, connection_bound_is_respected) {
 
 TEST(server, metrics_count_deliveries_by_event_and_outcome) {
   test_server ts(test_settings());
-  for (const char* e : {"push", "push", "ping", "ignored", "err_transient"}) {
+  for (const char* e :
+       {"registry_package", "registry_package", "x_done", "ignored", "err_transient"}) {
     request r;
     r.event = e;
+    if (std::string_view(e) == "registry_package") {
+      r.body = fixture_body();  // GitHub's own example for this event
+    }
     client c(ts.endpoint());
     ASSERT_TRUE(c.send(r.wire()));
     ASSERT_TRUE(c.read());
@@ -756,8 +762,8 @@ TEST(server, metrics_count_deliveries_by_event_and_outcome) {
   EXPECT_EQ((*res)[http::field::content_type], "text/plain; version=0.0.4; charset=utf-8");
   const std::string& text = res->body();
   for (const char* line : {
-           "ferry_deliveries_total{event=\"push\",outcome=\"done\"} 2\n",
-           "ferry_deliveries_total{event=\"ping\",outcome=\"done\"} 1\n",
+           "ferry_deliveries_total{event=\"registry_package\",outcome=\"done\"} 2\n",
+           "ferry_deliveries_total{event=\"other\",outcome=\"done\"} 1\n",
            "ferry_deliveries_total{event=\"other\",outcome=\"ignored\"} 1\n",
            "ferry_deliveries_total{event=\"other\",outcome=\"transient\"} 1\n",
            "ferry_delivery_duration_seconds_count 5\n",
