@@ -44,6 +44,32 @@ inline constexpr std::size_t k_max_connections = 1024;
 // terminationGracePeriodSeconds is 30 s; leave room for the process to exit.
 inline constexpr auto k_drain_timeout = 25s;
 
+// After answering with "Connection: close" (413, 400), the server stops sending and keeps
+// reading for a short while before closing, so a client that is still sending its body reads
+// the answer instead of a TCP reset (RFC 9112 section 9.6; nginx's lingering_close does the
+// same). Bounded in time and bytes so a client cannot keep the slot.
+inline constexpr auto k_lingering_close_timeout = 2s;
+inline constexpr std::size_t k_lingering_close_bytes = 1024u * 1024u;
+
+// A connection keeps its body buffer between requests to avoid a new allocation for each
+// delivery; above this capacity (a rare large delivery) the buffer is released instead, so 1,024
+// idle keep-alive connections cannot pin 25 MiB each.
+inline constexpr std::size_t k_retained_body_capacity = 1024u * 1024u;
+
+// The webhook body handed to events::parse_event is followed by at least this many readable
+// bytes, so simdjson (SIMDJSON_PADDING = 64 in simdjson 3.0) can parse it in place without a
+// copy (simdjson.org: "padded_string_view").
+inline constexpr std::size_t k_json_padding = 64;
+
+// Distinct label sets per metric family. Label values come from ferry's own code, but some
+// (event names, repositories) echo outside input; past this bound new label sets share one
+// "overflow" series so memory stays bounded.
+inline constexpr std::size_t k_metric_series_max = 256;
+
+// After a failed accept (EMFILE, ENFILE, ENOBUFS) the listener waits this long before trying
+// again rather than spinning on an error that only a closing connection can clear.
+inline constexpr auto k_accept_retry_delay = 100ms;
+
 // GitHub App JWTs may live at most 10 minutes; GitHub recommends iat 60 s in the past for
 // clock drift (docs.github.com: "Generating a JSON Web Token (JWT) for a GitHub App").
 inline constexpr auto k_jwt_backdate = 60s;

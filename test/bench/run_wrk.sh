@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# Throughput of `ferry serve` for a signed ~14 KB registry_package delivery that no rule
+# matches: the server pinned to one core, wrk (one thread, 64 connections) on another.
+# Target (issue): >= 45,000 req/s, p99 < 2 ms, peak RSS < 30 MiB.
+#
+# usage: test/bench/run_wrk.sh [FERRY_BINARY]        (default: build/ferry)
+# environment:
+#   FERRY_*            passed through to `ferry serve` (FERRY_APP_ID, FERRY_PRIVATE_KEY_FILE,
+#                      FERRY_INFRA_REPOS, ... whatever serve requires); FERRY_LISTEN and
+#                      FERRY_WEBHOOK_SECRET are set by this script
+#   FERRY_SERVE_CMD    command that starts the server instead of "FERRY_BINARY serve"
+#   BENCH_DURATION     wrk duration (default 10s)       BENCH_CONNECTIONS  (default 64)
+#   BENCH_SERVER_CPU   core for the server (default 0)  BENCH_CLIENT_CPU   (default 1)
+#   BENCH_BODY_BYTES   body size (default 14336)        BENCH_EVENT        (registry_package)
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+binary="${1:-${FERRY_BINARY:-$root/build/ferry}}"
+duration="${BENCH_DURATION:-10s}"
+connections="${BENCH_CONNECTIONS:-64}"
+server_cpu="${BENCH_SERVER_CPU:-0}"
+client_cpu="${BENCH_CLIENT_CPU:-1}"
+body_bytes="${BENCH_BODY_BYTES:-14336}"
+event="${BENCH_EVENT:-registry_package}"
+fixture="${FERRY_SHARED_FIXTURES_DIR:-$root/../shared/fixtures}/github/registry_package.published.docker-example.json"
+
+for tool in wrk taskset openssl python3 curl; do
+  command -v "$tool" >/dev/null || { echo "run_wrk.sh: $tool is required" >&2; exit 2; }
+done
+[[ -r "$fixture" ]] || { echo "run_wrk.sh: cannot read $fixture" >&2; exit 2; }
+if [[ -z "${FERRY_SERVE_CMD:-}" && ! -x "$binary" ]]; then
+  echo "run_wrk.sh: $binary is not an executable (build it, or pass its path)" >&2
+  exit 2
+fi
+
+work="$(mktemp -d)"
+server_pid=""
+cleanup() {
+  if [[ -n "$server_pid" ]] && kill -0 "$server_pid" 2>/dev/null; then
+    kill -TERM "$server_pid" 2>/dev/null || true
+    wait "$server_pid" 2>/dev/null || true
+  fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+# The body: GitHub's example registry_package delivery, made to look like a GHCR container
+# publication for an image no rule names. The example's npm-style package_version.body (5 KB)
+# is dropped, as real GHCR deliveries have none; an extra key pads the result to the requested
+# size (receivers ignore unknown keys; GitHub adds fields over time).
+python3 - "$fixture" "$work/body.json" "$body_bytes" <<'PY'
+import json, sys
+src, dst, size = sys.argv[1], sys.argv[2], int(sys.argv[3])
+d = json.load(open(src))
+p = d["registry_package"]
+p["name"] = "ferry-bench-no-rule-matches"
+p["package_type"] = "CONTAINER"
+p["ecosystem"] = "CONTAINER"
+v = p["package_version"]
+digest = "sha256:" + "ab" * 32
+v["name"] = v["version"] = digest
+v.pop("body", None)
+v["container_metadata"]["tag"] = {"name": "sha-0123456", "digest": digest}
+body = json.dumps(d, separators=(",", ":"))
+if len(body) < size:
+    d["ferry_bench_padding"] = ""
+    body = json.dumps(d, separators=(",", ":"))
+    d["ferry_bench_padding"] = "x" * max(0, size - len(body))
+    body = json.dumps(d, separators=(",", ":"))
+open(dst, "w").write(body)
+PY
+
+secret="ferry-bench-$(openssl rand -hex 16)"
+hex="$(openssl dgst -sha256 -hmac "$secret" -r "$work/body.json" | cut -d' ' -f1)"
+printf 'sha256=%s' "$hex" >"$work/signature"
+
+# A free port: bind port 0, read what the kernel chose, release it.
+port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+
+export FERRY_LISTEN="127.0.0.1:$port"
+export FERRY_WEBHOOK_SECRET="$secret"
+if [[ -n "${FERRY_SERVE_CMD:-}" ]]; then
+  # shellcheck disable=SC2086
+  taskset -c "$server_cpu" $FERRY_SERVE_CMD >"$work/server.log" 2>&1 &
+else
+  taskset -c "$server_cpu" "$binary" serve >"$work/server.log" 2>&1 &
+fi
+server_pid=$!
+
+deadline=$((SECONDS + 20))
+until curl -fsS -o /dev/null "http://127.0.0.1:$port/readyz" 2>/dev/null; do
+  if ! kill -0 "$server_pid" 2>/dev/null; then
+    echo "run_wrk.sh: the server exited; its output:" >&2
+    cat "$work/server.log" >&2
+    server_pid=""
+    exit 1
+  fi
+  if ((SECONDS > deadline)); then
+    echo "run_wrk.sh: the server did not become ready on port $port" >&2
+    cat "$work/server.log" >&2
+    exit 1
+  fi
+  sleep 0.1
+done
+
+# One delivery first, to show what the server answers (expected: 204, no rule matches).
+status="$(curl -sS -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.1:$port/webhook" \
+  -H 'Content-Type: application/json' -H "X-GitHub-Event: $event" \
+  -H 'X-GitHub-Delivery: 00000000-0000-4000-8000-000000000001' \
+  -H "X-Hub-Signature-256: $(cat "$work/signature")" --data-binary "@$work/body.json")"
+echo "body: $(wc -c <"$work/body.json") bytes, event $event, first answer: HTTP $status"
+
+FERRY_BENCH_BODY_FILE="$work/body.json" FERRY_BENCH_SIGNATURE_FILE="$work/signature" \
+  FERRY_BENCH_EVENT="$event" \
+  taskset -c "$client_cpu" wrk -t1 -c"$connections" -d"$duration" --latency \
+  -s "$here/wrk_webhook.lua" "http://127.0.0.1:$port/webhook" | tee "$work/wrk.txt"
+
+rps="$(awk '/^Requests\/sec:/ {print $2}' "$work/wrk.txt")"
+p50="$(awk '/^ +50%/ {print $2}' "$work/wrk.txt")"
+p99="$(awk '/^ +99%/ {print $2}' "$work/wrk.txt")"
+non2xx="$(awk '/Non-2xx or 3xx responses:/ {print $NF}' "$work/wrk.txt")"
+hwm="$(awk '/^VmHWM:/ {print $2 " " $3}' "/proc/$server_pid/status")"
+
+kill -TERM "$server_pid"
+exit_code=0
+wait "$server_pid" || exit_code=$?
+server_pid=""
+
+echo
+echo "requests/s:        $rps"
+echo "latency p50 / p99: $p50 / $p99"
+echo "non-2xx answers:   ${non2xx:-0}"
+echo "server peak RSS:   $hwm (VmHWM)"
+echo "serve exit code after SIGTERM: $exit_code"
