@@ -1,10 +1,12 @@
 #include "service/rules/rules.hpp"
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <map>
 #include <set>
+#include <sstream>
 
 #include "service/limits.hpp"
 
@@ -297,6 +299,28 @@ std::string describe(const YAML::Node& n) {
 struct entry {
   YAML::Node key;
   YAML::Node value;
+};
+
+// Finds where documents start without building nodes. yaml-cpp 0.7's LoadAll loops forever,
+// allocating, on some malformed inputs (the parser keeps reporting empty documents without
+// consuming input; jbeder/yaml-cpp#1319, fixed after 0.8; found here by rules_fuzz). This pass
+// calls the parser a bounded number of times instead, and notices when it stops advancing.
+class document_starts final : public YAML::EventHandler {
+ public:
+  std::vector<YAML::Mark> starts;
+
+  void OnDocumentStart(const YAML::Mark& mark) override { starts.push_back(mark); }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
 };
 
 class validator {
@@ -1108,23 +1132,34 @@ parse_outcome parse_rules(std::string_view text, std::string_view file_name) {
                               std::to_string(limits::k_rules_file_max / 1024) + " KiB");
     return parse_outcome(v.take());
   }
-  std::vector<YAML::Node> docs;
+  const std::string owned(text);
+  YAML::Node root;
   try {
-    docs = YAML::LoadAll(std::string(text));
+    std::istringstream in(owned);
+    YAML::Parser parser(in);
+    document_starts docs;
+    for (int i = 0; i < 3 && parser.HandleNextDocument(docs); ++i) {
+    }
+    for (std::size_t i = 1; i < docs.starts.size(); ++i) {
+      if (docs.starts[i].pos <= docs.starts[i - 1].pos) {
+        v.error(docs.starts[i], "YAML syntax error: cannot read past this point");
+        return parse_outcome(v.take());
+      }
+    }
+    if (docs.starts.size() > 1) {
+      v.error(docs.starts[1],
+              "the rules file must hold one YAML document; a second one starts here");
+      return parse_outcome(v.take());
+    }
+    root = YAML::Load(owned);
   } catch (const YAML::Exception& e) {
     v.error(e.mark, "YAML syntax error: " + e.msg);
     return parse_outcome(v.take());
   }
-  if (docs.size() > 1) {
-    v.error(docs[1].Mark(),
-            "the rules file must hold one YAML document, found " + std::to_string(docs.size()));
-    return parse_outcome(v.take());
-  }
-  if (docs.empty() || docs[0].IsNull()) {
+  if (root.IsNull() || !root.IsDefined()) {
     v.error(YAML::Mark(), "the rules file is empty; it needs version: 1, images and environments");
     return parse_outcome(v.take());
   }
-  const YAML::Node& root = docs[0];
   if (!v.expect_map(root, root.Mark(), "the rules file")) {
     return parse_outcome(v.take());
   }

@@ -479,7 +479,11 @@ const rejection k_rejections[] = {
      "the rules file must be a mapping, found a list"},
     {"empty file", "", 1, 1, "the rules file is empty"},
     {"comments only", "# nothing here\n", 1, 1, "the rules file is empty"},
-    {"two documents", "version: 1\n---\nversion: 1\n", 3, 1, "must hold one YAML document"},
+    {"two documents", "version: 1\n---\nversion: 1\n", 2, 1, "must hold one YAML document"},
+    // yaml-cpp 0.7 LoadAll loops forever on a lone comma (found by rules_fuzz).
+    {"lone comma", ",", 1, 1, "YAML syntax error: cannot read past this point"},
+    {"comma in block mapping", "version: 1\nimages: []\n ,- name: app\n", 3, 2,
+     "YAML syntax error"},
     {"YAML syntax error", "version: 1\nimages: [a, b\nenvironments: []\n", 3, 13,
      "YAML syntax error"},
     {"YAML tab indentation error", "version: 1\nimages:\n\t- name: app\n", 3, 2,
