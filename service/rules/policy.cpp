@@ -409,6 +409,17 @@ std::optional<std::string> commit_from_value(std::string_view value) {
   return out;
 }
 
+std::optional<std::string> commit_from_tag(const tag_policy& policy, std::string_view tag) {
+  if (!policy.filter) {
+    return commit_from_value(tag);
+  }
+  auto value = policy.filter->apply(tag);
+  if (!value) {
+    return std::nullopt;
+  }
+  return commit_from_value(*value);
+}
+
 admission admit(const tag_policy& policy, std::string_view tag) {
   return admit_with_key(policy, tag).adm;
 }

@@ -80,6 +80,9 @@ std::optional<double> parse_number(std::string_view s);
 // Extracted commit from a value under `newest`: 7 to 40 (SHA-1) or 64 (SHA-256) hex digits,
 // returned lower-cased; std::nullopt otherwise.
 std::optional<std::string> commit_from_value(std::string_view value);
+// The same for a raw tag: the filter is applied first (SPEC: "a commit comes from the tag's
+// extracted value when it is hex"); std::nullopt when filtered out or not hex.
+std::optional<std::string> commit_from_tag(const tag_policy& policy, std::string_view tag);
 
 // Whether a tag is a candidate at all: it passes the filter and, for semver, parses and satisfies
 // the range; for numerical, parses as a number.

@@ -331,6 +331,15 @@ TEST(newest, commit_from_value) {
   EXPECT_FALSE(commit_from_value("0123abg"));
 }
 
+TEST(newest, commit_from_tag_applies_the_filter) {
+  const auto p = make(newest_policy{}, "^sha-(?P<sha>[a-f0-9]+)$", "$sha");
+  EXPECT_EQ(commit_from_tag(p, "sha-0123abc"), "0123abc");
+  EXPECT_FALSE(commit_from_tag(p, "v1.2.3"));
+  EXPECT_FALSE(commit_from_tag(p, "sha-0123"));  // too short
+  EXPECT_EQ(commit_from_tag(make(newest_policy{}), "0123abcd"), "0123abcd");
+  EXPECT_FALSE(commit_from_tag(make(newest_policy{}), "sha-0123abcd"));
+}
+
 TEST(newest, decision_table) {
   struct row {
     compare_status status;
