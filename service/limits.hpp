@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 
 namespace ferry::limits {
 
@@ -95,5 +96,36 @@ inline constexpr int k_api_max_attempts = 3;
 // Marker scanning skips (and reports) files larger than this. GitHub refuses files over
 // 100 MiB in a push ("About large files on GitHub"), so no infra repo file is larger.
 inline constexpr std::size_t k_marker_file_max = 100u * 1024u * 1024u;
+
+// --- Rules file (.github/ferry.yaml) and tag policies ---------------------------------------
+// The rules file is read for every delivery; a bound keeps a hostile or broken push from making
+// each replica parse megabytes. Real rules files are a few KiB (SPEC example: under 1 KiB).
+inline constexpr std::size_t k_rules_file_max = 1024u * 1024u;
+// `ferry check` lists every problem, but a file with thousands of errors (for example a YAML
+// alias repeated everywhere) would bury the first ones; past this many the list is cut with a note.
+inline constexpr std::size_t k_rules_diagnostics_max = 200;
+// Image rules and environments per file: each one is a PR per delivery; GitHub allows about
+// 80 content-creating requests a minute per App (SPEC "Platform limits"), so hundreds are
+// already beyond what one delivery can do. The bound also stops alias-expanded lists.
+inline constexpr std::size_t k_rules_images_max = 500;
+inline constexpr std::size_t k_rules_environments_max = 100;
+// apply.timeout: SPEC default 10m; a day is far beyond any reconcile and keeps arithmetic safe.
+inline constexpr auto k_apply_timeout_default = 600s;
+inline constexpr auto k_apply_timeout_max = 86400s;
+// filterTags.pattern length. Flux sets no bound; patterns are written by people and RE2 compiles
+// in time linear in the pattern, so this is a sanity bound only.
+inline constexpr std::size_t k_filter_pattern_max = 1024;
+// RE2 memory budget for one compiled filter (RE2's default is 8 MiB; a tag filter needs far less).
+inline constexpr std::int64_t k_filter_re2_max_mem = 1 << 20;
+// OCI distribution spec: a tag is [a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}, at most 128 characters.
+inline constexpr std::size_t k_tag_max = 128;
+// Version strings the semver parser looks at (a tag's extracted value may be longer than a tag).
+inline constexpr std::size_t k_semver_version_max = 256;
+// Masterminds/semver v3 (constraints.go): MaxConstraintLen = 512 bytes, MaxConstraintGroups = 32
+// OR groups. ferry uses the same bounds so a range Flux accepts is accepted here, and adds a cap
+// on comparators (512 bytes allow at most ~256); parsing is one linear pass either way.
+inline constexpr std::size_t k_semver_range_max = 512;
+inline constexpr std::size_t k_semver_range_groups_max = 32;
+inline constexpr std::size_t k_semver_range_comparators_max = 64;
 
 }  // namespace ferry::limits

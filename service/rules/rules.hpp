@@ -1,0 +1,141 @@
+#pragma once
+// The rules file (.github/ferry.yaml, SPEC "Rules file"), parsed once into validated structs.
+// Every problem is reported with file:line:col (1-based) and a message a person can act on; the
+// parser collects all of them instead of stopping at the first.
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "service/result.hpp"
+#include "service/rules/policy.hpp"
+
+namespace ferry::rules {
+
+inline constexpr std::string_view k_default_namespace = "flux-system";
+
+struct position {
+  int line = 0;  // 1-based; 0 when unknown
+  int column = 0;
+};
+
+struct diagnostic {
+  std::string file;
+  int line = 0;  // 1-based
+  int column = 0;
+  std::string message;
+  // "file:line:col: message", the format `ferry check` prints (SPEC exit code 1).
+  std::string to_string() const;
+};
+
+struct image_rule {
+  std::string name;
+  std::string namespace_name{k_default_namespace};
+  std::string image;  // lower-case repository reference, no tag or digest
+  tag_policy policy;  // filterTags + policy
+  std::vector<std::string> source_branches;
+  bool pin_digest = false;
+  position where;  // the rule's mapping in the file
+
+  // Markers name a rule as "<namespace>:<name>" (Flux ImagePolicy reference).
+  std::string marker_ref() const { return namespace_name + ":" + name; }
+};
+
+enum class merge_method { squash, merge, rebase };
+const char* to_string(merge_method m) noexcept;
+
+struct auto_merge {
+  bool enabled = false;
+  merge_method method = merge_method::squash;  // `autoMerge: true` means squash
+};
+
+struct apply_flux {
+  std::string kind{"Kustomization"};
+  std::string name;
+  std::string namespace_name{k_default_namespace};
+};
+
+struct apply_job {
+  std::string namespace_name;
+  std::string template_path;  // a path in the infra repo, normalised (no "./", no trailing '/')
+};
+
+struct apply_config {
+  std::variant<apply_flux, apply_job> target;
+  std::chrono::seconds timeout{600};
+};
+
+struct environment {
+  std::string name;
+  std::vector<std::string> paths;  // normalised repository-relative paths ("." = whole repo)
+  std::optional<std::string> promote_from;
+  auto_merge merge;
+  apply_config apply;
+  std::vector<std::string> reviewers;
+  std::vector<std::string> team_reviewers;
+  bool suspend = false;
+  position where;
+};
+
+struct rules_file {
+  int version = 1;
+  std::vector<image_rule> images;
+  std::vector<environment> environments;
+};
+
+// The outcome of parse_rules: the rules, or every diagnostic (never both).
+class parse_outcome {
+ public:
+  explicit parse_outcome(rules_file rules) : rules_(std::move(rules)) {}
+  explicit parse_outcome(std::vector<diagnostic> diagnostics)
+      : diagnostics_(std::move(diagnostics)) {}
+
+  bool ok() const noexcept { return rules_.has_value(); }
+  explicit operator bool() const noexcept { return ok(); }
+  const rules_file& value() const& { return *rules_; }
+  rules_file&& value() && { return std::move(*rules_); }
+  const std::vector<diagnostic>& diagnostics() const noexcept { return diagnostics_; }
+  // All diagnostics, one "file:line:col: message" a line.
+  std::string report() const;
+  // For callers that only pass errors on: invalid_input carrying report().
+  result<rules_file> to_result() const&;
+
+ private:
+  std::optional<rules_file> rules_;
+  std::vector<diagnostic> diagnostics_;
+};
+
+// Parses and validates the rules file text. file_name is only used in diagnostics.
+parse_outcome parse_rules(std::string_view text, std::string_view file_name);
+
+// --- helpers over valid rules ---------------------------------------------------------------
+
+const environment* find_environment(const rules_file& rules, std::string_view name);
+const image_rule* find_image_rule(const rules_file& rules, std::string_view namespace_name,
+                                  std::string_view name);
+
+// Every rule for an image reference (as a package event names it): compared lower-cased,
+// so "ghcr.io/Dine-Together/App" finds the rule for "ghcr.io/dine-together/app".
+std::vector<const image_rule*> rules_for_image(const rules_file& rules, std::string_view image_ref);
+
+// Environments a published image goes to first: no promoteFrom and not suspended.
+std::vector<const environment*> entry_environments(const rules_file& rules);
+
+// Suspension propagates downstream: an environment is suspended when it, or any environment up
+// its promoteFrom chain, says `suspend: true`. Unknown names count as suspended (fail closed).
+bool is_suspended(const rules_file& rules, std::string_view environment_name);
+
+// Environments whose promoteFrom names this one (the next step of the chain), in file order.
+std::vector<const environment*> direct_downstream(const rules_file& rules,
+                                                  std::string_view environment_name);
+// Every environment below this one, nearest first (breadth-first, file order within a level).
+std::vector<const environment*> all_downstream(const rules_file& rules,
+                                               std::string_view environment_name);
+
+// SPEC "Names": ferry/<env>/<namespace>-<name>.
+std::string branch_name(const environment& env, const image_rule& rule);
+
+}  // namespace ferry::rules
