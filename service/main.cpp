@@ -1,6 +1,245 @@
-// Composition root (placeholder until the command line lands).
+// ferry's composition root: flags and environment become settings structs, the clients and
+// the handler registry are built, and the command runs. No logic lives here; every command's
+// work is a library function the tests call too.
+
+#include <git2.h>
+#include <openssl/crypto.h>
+#include <simdjson.h>
+#include <CLI/CLI.hpp>
+#include <boost/version.hpp>
+
+#include <csignal>
 #include <cstdio>
-int main() {
-  std::puts("ferry " FERRY_VERSION);
-  return 0;
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+
+#include "handlers/registry.hpp"
+#include "service/config.hpp"
+#include "service/demo/demo.hpp"
+#include "service/metrics.hpp"
+#include "service/promotion/commands.hpp"
+#include "service/replay.hpp"
+#include "service/server.hpp"
+
+extern char** environ;
+
+namespace {
+
+// SPEC's exit codes, for every command.
+constexpr int k_exit_ok = 0;
+constexpr int k_exit_usage = 2;
+
+ferry::service::environment current_environment() {
+  ferry::service::environment env;
+  for (char** e = environ; e && *e; ++e) {
+    const std::string entry(*e);
+    const auto eq = entry.find('=');
+    if (eq != std::string::npos) {
+      env.emplace(entry.substr(0, eq), entry.substr(eq + 1));
+    }
+  }
+  return env;
+}
+
+int run_version() {
+  int major = 0, minor = 0, rev = 0;
+  git_libgit2_version(&major, &minor, &rev);
+  std::printf("ferry %s\n", FERRY_VERSION);
+  std::printf("  boost %d.%d.%d\n", BOOST_VERSION / 100000, BOOST_VERSION / 100 % 1000,
+              BOOST_VERSION % 100);
+  std::printf("  %s\n", OpenSSL_version(OPENSSL_VERSION));
+  std::printf("  libgit2 %d.%d.%d\n", major, minor, rev);
+  std::printf("  simdjson %d.%d.%d\n", simdjson::SIMDJSON_VERSION_MAJOR,
+              simdjson::SIMDJSON_VERSION_MINOR, simdjson::SIMDJSON_VERSION_REVISION);
+  std::printf("  CLI11 %s\n", CLI11_VERSION);
+  return k_exit_ok;
+}
+
+// `ferry serve`: configuration from the environment, then the listener until SIGTERM drains.
+int run_serve() {
+  auto settings =
+      ferry::service::load_settings(current_environment(), ferry::service::read_whole_file);
+  if (!settings) {
+    std::fprintf(stderr, "ferry serve: configuration error:\n%s\n",
+                 settings.error().message.c_str());
+    return k_exit_usage;
+  }
+  auto sink = std::make_shared<ferry::log::sink>(stdout, settings->log_level, settings->log_format);
+  ferry::log::logger log(sink);
+
+  boost::asio::io_context ioc{1};
+  ferry::service::metrics metrics;
+  ferry::service::server server(
+      ioc,
+      ferry::service::server_settings{.address = settings->listen_host,
+                                      .port = settings->listen_port,
+                                      .webhook_secret = settings->webhook_secret},
+      ferry::handlers::make_dispatcher({.registry_host = settings->registry_host}), log, metrics);
+  auto bound = server.start();
+  if (!bound) {
+    std::fprintf(stderr, "ferry serve: %s\n", bound.error().message.c_str());
+    return k_exit_usage;
+  }
+  log.info("listening", {{"address", bound->address().to_string()},
+                         {"port", std::to_string(bound->port())},
+                         {"version", FERRY_VERSION}});
+  boost::asio::signal_set signals(ioc, SIGTERM, SIGINT);
+  signals.async_wait([&](const boost::system::error_code& ec, int signo) {
+    if (!ec) {
+      log.info("draining", {{"signal", std::to_string(signo)}});
+      server.drain([&log] { log.info("drained"); });
+    }
+  });
+  ioc.run();
+  return k_exit_ok;
+}
+
+struct replay_options {
+  std::string url;
+  std::string secret;
+  std::string event;
+  double timeout_seconds = 10;
+  std::vector<std::string> files;
+};
+
+int run_replay(const replay_options& o) {
+  using namespace ferry::service;
+  replay_target target{o.url, o.secret,
+                       std::chrono::milliseconds(static_cast<long>(o.timeout_seconds * 1000))};
+  bool all_2xx = true;
+  for (const auto& file : o.files) {
+    auto content = read_whole_file(file);
+    if (!content) {
+      std::fprintf(stderr, "ferry replay: %s\n", content.error().message.c_str());
+      return k_exit_usage;
+    }
+    auto delivery = load_saved_delivery(file, *content, o.event);
+    if (!delivery) {
+      std::fprintf(stderr, "ferry replay: %s\n", delivery.error().message.c_str());
+      return k_exit_usage;
+    }
+    auto answer = post_delivery(target, *delivery);
+    if (!answer) {
+      std::fprintf(stderr, "ferry replay: %s: %s\n", file.c_str(), answer.error().message.c_str());
+      all_2xx = false;
+      continue;
+    }
+    std::printf("%s  event=%s delivery=%s -> %d\n", file.c_str(), delivery->event.c_str(),
+                delivery->delivery_id.c_str(), answer->status);
+    if (answer->status < 200 || answer->status > 299) {
+      all_2xx = false;
+    }
+  }
+  return all_2xx ? k_exit_ok : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "ferry: event-driven GitOps promotion. A GHCR publish becomes a reviewed pull "
+      "request on the infra repo; a merge becomes an apply."};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", FERRY_VERSION);
+
+  auto* version = app.add_subcommand("version", "print the version and linked library versions");
+
+  auto* serve = app.add_subcommand(
+      "serve",
+      "run the webhook service. Configuration comes from the environment: FERRY_LISTEN "
+      "(0.0.0.0:8080), FERRY_WEBHOOK_SECRET or FERRY_WEBHOOK_SECRET_FILE (required), FERRY_APP_ID "
+      "(required), FERRY_PRIVATE_KEY_FILE (required), FERRY_GITHUB_API_URL, "
+      "FERRY_GITHUB_GRAPHQL_URL, FERRY_REGISTRY_HOST (ghcr.io), FERRY_INFRA_REPOS (required), "
+      "FERRY_RULES_PATH, FERRY_CACHE_DIR, FERRY_APPLY_NAMESPACES, FERRY_APPLY_SERVICE_ACCOUNTS, "
+      "FERRY_KUBE_API_URL, FERRY_KUBE_TOKEN_FILE, FERRY_KUBE_CA_FILE, FERRY_LOG_FORMAT "
+      "(json|text), FERRY_LOG_LEVEL (debug|info|warn|error). Exits 0 after draining on SIGTERM, "
+      "2 on a configuration error");
+
+  ferry::promotion::check_options check;
+  auto* check_cmd = app.add_subcommand(
+      "check",
+      "validate DIR/.github/ferry.yaml (every error as file:line:col: message, exit 1) and list, "
+      "per image rule, every setter marker found (file:line)");
+  check_cmd->add_option("--repo", check.repo_dir, "a checkout of the infra repository")->required();
+
+  ferry::promotion::plan_options_cli plan;
+  std::string plan_digest, plan_env;
+  auto* plan_cmd = app.add_subcommand(
+      "plan",
+      "offline dry run on a checkout: print the unified diff (git diff format) the pull request "
+      "would contain, for the entry environments or the one named. Exit 0 a diff, 1 invalid "
+      "rules, 2 usage or a needed --digest missing, 3 rejected by the rules, 4 nothing would "
+      "change");
+  plan_cmd->add_option("--repo", plan.repo_dir, "a checkout of the infra repository")->required();
+  plan_cmd->add_option("--image", plan.image, "image repository, e.g. ghcr.io/org/app")->required();
+  plan_cmd->add_option("--tag", plan.tag, "the published tag")->required();
+  plan_cmd->add_option("--digest", plan_digest, "the image digest, sha256:<64 hex>");
+  plan_cmd->add_option("--env", plan_env, "plan this environment instead of the entry ones");
+
+  auto* demo = app.add_subcommand(
+      "demo",
+      "the embedded default: run ferry offline on its example infra repository and "
+      "print what happened");
+
+  replay_options replay;
+  auto* replay_cmd = app.add_subcommand(
+      "replay",
+      "sign and POST saved webhook deliveries to a running ferry (local development without "
+      "a tunnel); exits 0 only if every POST got a 2xx");
+  replay_cmd->add_option("--url", replay.url, "webhook URL, e.g. http://127.0.0.1:8080/webhook")
+      ->required();
+  replay_cmd->add_option("--secret", replay.secret, "the webhook secret to sign with")->required();
+  replay_cmd->add_option("--event", replay.event,
+                         "event name for raw payload files (overrides the file's \"event\")");
+  replay_cmd->add_option("--timeout", replay.timeout_seconds, "seconds per delivery")
+      ->capture_default_str();
+  replay_cmd
+      ->add_option("FILE", replay.files,
+                   "saved deliveries: {\"event\", \"payload\"[, \"delivery\"]} JSON, or "
+                   "raw payloads with --event")
+      ->required()
+      ->check(CLI::ExistingFile);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return k_exit_usage;
+  }
+
+  if (version->parsed()) {
+    return run_version();
+  }
+  if (serve->parsed()) {
+    return run_serve();
+  }
+  if (check_cmd->parsed()) {
+    return ferry::promotion::run_check(check, stdout, stderr);
+  }
+  if (plan_cmd->parsed()) {
+    if (!plan_digest.empty()) {
+      plan.digest = plan_digest;
+    }
+    if (!plan_env.empty()) {
+      plan.environment = plan_env;
+    }
+    return ferry::promotion::run_plan(plan, stdout, stderr);
+  }
+  if (demo->parsed()) {
+    return ferry::demo::run(stdout);
+  }
+  if (replay_cmd->parsed()) {
+    return run_replay(replay);
+  }
+  return k_exit_usage;
 }

@@ -1,0 +1,232 @@
+#include "service/promotion/plan.hpp"
+
+#include <algorithm>
+#include <cctype>
+
+namespace ferry::promotion {
+namespace {
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return out;
+}
+
+// The tag a marker carries now: a :tag marker's value, or the tag part of a whole reference.
+std::optional<std::string> tag_of(const markers::marker& m) {
+  switch (m.field) {
+    case markers::marker_field::tag:
+      return m.value;
+    case markers::marker_field::whole: {
+      auto ref = markers::parse_image_ref(m.value);
+      if (ref.tag.empty()) {
+        return std::nullopt;
+      }
+      return ref.tag;
+    }
+    case markers::marker_field::name:
+    case markers::marker_field::digest:
+      return std::nullopt;
+  }
+  return std::nullopt;
+}
+
+environment_plan plan_environment(const rules::image_rule& rule, const rules::environment& env,
+                                  std::span<const markers::scanned_file> files, const candidate& c,
+                                  const plan_options& options) {
+  environment_plan out;
+  out.environment = &env;
+  out.rule = &rule;
+
+  const auto admission = rules::admit(rule.policy, c.tag);
+  if (!admission.admitted) {
+    out.status = env_status::rejected;
+    out.reason = admission.reason;
+    return out;
+  }
+
+  const std::string ref = rule.marker_ref();
+  struct owned {
+    const markers::scanned_file* file;
+    std::vector<markers::marker> markers;
+  };
+  std::vector<owned> mine;
+  bool needs_digest = false;
+  for (const auto& f : files) {
+    if (!under_paths(f.path, env.paths)) {
+      continue;
+    }
+    owned o{&f, {}};
+    for (const auto& m : f.markers) {
+      if (m.ns + ":" + m.name != ref) {
+        continue;
+      }
+      o.markers.push_back(m);
+      if (m.field == markers::marker_field::digest ||
+          (m.field == markers::marker_field::whole && rule.pin_digest)) {
+        needs_digest = true;
+      }
+      if (auto t = tag_of(m); t && std::find(out.previous_values.begin(), out.previous_values.end(),
+                                             *t) == out.previous_values.end()) {
+        out.previous_values.push_back(*t);
+      }
+    }
+    if (!o.markers.empty()) {
+      mine.push_back(std::move(o));
+    }
+  }
+  if (mine.empty()) {
+    out.status = env_status::nothing;
+    out.reason = "no marker for " + ref + " under " + env.name + "'s paths";
+    return out;
+  }
+  if (needs_digest && !c.digest) {
+    out.status = env_status::needs_digest;
+    out.reason = "a :digest marker or pinDigest for " + ref + " needs the image digest (--digest)";
+    return out;
+  }
+
+  // What runs now: the highest-ranked value among the markers and the open PR's value.
+  std::vector<std::string> ranked = out.previous_values;
+  for (const auto& [env_name, value] : options.open_pr_values) {
+    if (env_name == env.name) {
+      ranked.push_back(value);
+    }
+  }
+  const auto top = rules::highest(rule.policy, ranked);
+  if (top.ambiguous && options.newest == rules::newest_mode::compare_commits) {
+    out.status = env_status::compare_commits;
+    out.reason = "the markers of " + ref + " in " + env.name +
+                 " carry different values; their commits must be compared";
+    return out;
+  }
+  out.current = top.value;
+  if (top.value && *top.value == c.tag) {
+    out.status = env_status::nothing;
+    out.reason = env.name + " already runs " + rule.image + ":" + c.tag;
+    return out;
+  }
+  if (top.value) {
+    const auto decision = rules::compare(rule.policy, c.tag, *top.value, options.newest);
+    if (decision.outcome == rules::verdict::reject) {
+      out.status = env_status::rejected;
+      out.reason = decision.reason;
+      return out;
+    }
+    if (decision.outcome == rules::verdict::compare_commits) {
+      out.status = env_status::compare_commits;
+      out.reason = decision.reason;
+      return out;
+    }
+  }
+
+  const markers::edit_request request{rule.namespace_name, rule.name, rule.image, c.tag, c.digest,
+                                      rule.pin_digest};
+  for (const auto& o : mine) {
+    auto edited = markers::apply_edits(o.file->content, o.markers, request);
+    if (!edited) {
+      out.status = env_status::rejected;
+      out.reason = edited.error().message;
+      out.changes.clear();
+      out.records.clear();
+      return out;
+    }
+    if (edited->records.empty()) {
+      continue;
+    }
+    out.records.insert(out.records.end(), edited->records.begin(), edited->records.end());
+    out.changes.push_back({o.file->path, o.file->content, std::move(edited->content)});
+  }
+  if (out.changes.empty()) {
+    out.status = env_status::nothing;
+    out.reason = env.name + " already runs " + rule.image + ":" + c.tag;
+    return out;
+  }
+  out.status = env_status::change;
+  out.reason = env.name + ": " + (top.value ? *top.value : std::string("(none)")) + " -> " + c.tag;
+  return out;
+}
+
+}  // namespace
+
+bool under_paths(std::string_view path, std::span<const std::string> paths) noexcept {
+  for (const auto& p : paths) {
+    if (p == "." || p.empty()) {
+      return true;
+    }
+    if (path.size() >= p.size() && path.compare(0, p.size(), p) == 0 &&
+        (path.size() == p.size() || path[p.size()] == '/')) {
+      return true;
+    }
+  }
+  return false;
+}
+
+result<plan_result> plan(const rules::rules_file& rules,
+                         std::span<const markers::scanned_file> files, const candidate& c,
+                         const plan_options& options) {
+  plan_result out;
+  std::vector<const rules::environment*> targets;
+  if (options.environment) {
+    const auto* env = rules::find_environment(rules, *options.environment);
+    if (env == nullptr) {
+      std::string known;
+      for (const auto& e : rules.environments) {
+        known += (known.empty() ? "" : ", ") + e.name;
+      }
+      return make_error(
+          error_kind::invalid_input,
+          "--env " + *options.environment + ": no such environment (the rules name " + known + ")");
+    }
+    targets.push_back(env);
+  } else {
+    targets = rules::entry_environments(rules);
+  }
+
+  const auto rules_for = rules::rules_for_image(rules, lower(c.image));
+  if (rules_for.empty()) {
+    out.no_rule_reason = "no rule for image " + c.image;
+    return out;
+  }
+  for (const auto* rule : rules_for) {
+    for (const auto* env : targets) {
+      if (rules::is_suspended(rules, env->name)) {
+        environment_plan p;
+        p.environment = env;
+        p.rule = rule;
+        p.status = env_status::nothing;
+        p.reason = env->name + " is suspended";
+        out.environments.push_back(std::move(p));
+        continue;
+      }
+      out.environments.push_back(plan_environment(*rule, *env, files, c, options));
+    }
+  }
+  return out;
+}
+
+int exit_code(const plan_result& p) noexcept {
+  if (!p.no_rule_reason.empty()) {
+    return 3;
+  }
+  bool any_change = false, any_reject = false, any_digest = false;
+  for (const auto& e : p.environments) {
+    any_change = any_change || e.status == env_status::change;
+    any_reject =
+        any_reject || e.status == env_status::rejected || e.status == env_status::compare_commits;
+    any_digest = any_digest || e.status == env_status::needs_digest;
+  }
+  if (any_change) {
+    return 0;
+  }
+  if (any_digest) {
+    return 2;
+  }
+  if (any_reject) {
+    return 3;
+  }
+  return 4;
+}
+
+}  // namespace ferry::promotion
