@@ -7,6 +7,11 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -453,6 +458,32 @@ TEST_F(mirror_test, reads_match_git) {
   EXPECT_EQ(content, "image: app:2\n");
   EXPECT_FALSE(fs::exists(out / "clusters/production"));
   EXPECT_FALSE(fs::exists(out / ".github"));
+}
+
+// A server that accepts and then says nothing: libgit2 1.5 alone would wait forever; the
+// registered stream's read timeout ends the fetch with a transient error.
+TEST_F(mirror_test, silent_server_times_out_as_transient) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(fd, 4), 0);  // the kernel completes the handshake; nobody ever answers
+  socklen_t len = sizeof addr;
+  ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  const std::string silent = "http://127.0.0.1:" + std::to_string(ntohs(addr.sin_port)) + "/x.git";
+
+  auto reg = mirror_registry::create(mirror_settings{
+      .cache_dir = cache_.string(), .ca_file = "", .timeout = std::chrono::seconds(1)});
+  ASSERT_TRUE(reg.ok());
+  auto m = (*reg)->open("acme", "infra");
+  ASSERT_TRUE(m.ok());
+  auto got = (*m)->fetch(silent, "HEAD", credentials{k_token});
+  ::close(fd);
+  ASSERT_FALSE(got.ok());
+  EXPECT_EQ(got.error().kind, error_kind::transient) << got.error().message;
+  EXPECT_THAT(got.error().message, HasSubstr("timed out"));
 }
 
 }  // namespace
