@@ -13,6 +13,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 
 #include <cerrno>
 #include <cstring>
@@ -146,6 +147,7 @@ struct git_http_server::impl {
   std::filesystem::path root;
   std::string expected_auth;
   asio::io_context io;
+  std::unique_ptr<asio::ssl::context> tls;  // null: plain HTTP
   tcp::acceptor acceptor{io};
   std::thread thread;
   mutable std::mutex mutex;
@@ -245,14 +247,24 @@ struct git_http_server::impl {
 
   asio::awaitable<void> session(tcp::socket socket) {
     try {
-      co_await serve(std::move(socket));
+      if (tls) {
+        beast::ssl_stream<beast::tcp_stream> stream(beast::tcp_stream(std::move(socket)), *tls);
+        co_await stream.async_handshake(asio::ssl::stream_base::server, asio::use_awaitable);
+        co_await serve(stream);
+      } else {
+        beast::tcp_stream stream(std::move(socket));
+        co_await serve(stream);
+        beast::error_code ec;
+        stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+      }
     } catch (const boost::system::system_error&) {
-      // The client closed the connection (end of stream) or reset it: the session ends.
+      // The client closed the connection (end of stream), reset it, or failed the handshake
+      // (a test of an untrusted certificate): the session ends.
     }
   }
 
-  asio::awaitable<void> serve(tcp::socket socket) {
-    beast::tcp_stream stream(std::move(socket));
+  template <typename Stream>
+  asio::awaitable<void> serve(Stream& stream) {
     beast::flat_buffer buffer;
     for (;;) {
       http::request_parser<http::string_body> parser;
@@ -266,8 +278,6 @@ struct git_http_server::impl {
         break;
       }
     }
-    beast::error_code ec;
-    stream.socket().shutdown(tcp::socket::shutdown_send, ec);
   }
 
   asio::awaitable<void> listen() {
@@ -282,6 +292,21 @@ git_http_server::git_http_server(std::filesystem::path project_root, std::string
     : impl_(std::make_unique<impl>()) {
   impl_->root = std::move(project_root);
   impl_->expected_auth = "Basic " + base64("x-access-token:" + token);
+  start();
+}
+
+git_http_server::git_http_server(std::filesystem::path project_root, std::string token,
+                                 tls_files files)
+    : impl_(std::make_unique<impl>()) {
+  impl_->root = std::move(project_root);
+  impl_->expected_auth = "Basic " + base64("x-access-token:" + token);
+  impl_->tls = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
+  impl_->tls->use_certificate_chain_file(files.certificate_chain.string());
+  impl_->tls->use_private_key_file(files.private_key.string(), asio::ssl::context::pem);
+  start();
+}
+
+void git_http_server::start() {
   const tcp::endpoint ep(asio::ip::make_address("127.0.0.1"), 0);
   impl_->acceptor.open(ep.protocol());
   impl_->acceptor.bind(ep);
@@ -300,6 +325,9 @@ unsigned short git_http_server::port() const {
 }
 
 std::string git_http_server::url(std::string_view repo) const {
+  if (impl_->tls) {
+    return "https://localhost:" + std::to_string(port()) + "/" + std::string(repo);
+  }
   return "http://127.0.0.1:" + std::to_string(port()) + "/" + std::string(repo);
 }
 

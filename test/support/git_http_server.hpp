@@ -20,12 +20,19 @@ namespace ferry::test {
 class git_http_server {
  public:
   git_http_server(std::filesystem::path project_root, std::string token);
+  // HTTPS instead: PEM certificate chain and private key files (clients reach it as
+  // https://localhost:<port>/..., so the certificate should name DNS:localhost).
+  struct tls_files {
+    std::filesystem::path certificate_chain;
+    std::filesystem::path private_key;
+  };
+  git_http_server(std::filesystem::path project_root, std::string token, tls_files tls);
   ~git_http_server();
   git_http_server(const git_http_server&) = delete;
   git_http_server& operator=(const git_http_server&) = delete;
 
   unsigned short port() const;
-  // http://127.0.0.1:<port>/<repo>
+  // http://127.0.0.1:<port>/<repo>, or https://localhost:<port>/<repo> with TLS
   std::string url(std::string_view repo) const;
 
   // Observations for assertions.
@@ -38,6 +45,7 @@ class git_http_server {
 
  private:
   struct impl;
+  void start();
   std::unique_ptr<impl> impl_;
 };
 

@@ -486,5 +486,46 @@ TEST_F(mirror_test, silent_server_times_out_as_transient) {
   EXPECT_THAT(got.error().message, HasSubstr("timed out"));
 }
 
+// HTTPS as against GitHub: libgit2's mbedTLS verifies the server against the configured CA file
+// (GIT_OPT_SET_SSL_CERT_LOCATIONS), over the registered timeout stream.
+TEST_F(mirror_test, https_with_a_configured_ca_file) {
+  write(work_ / "a.yaml", "a\n");
+  const std::string c = commit_and_push("a");
+  const fs::path pki = root_ / "pki";
+  fs::create_directories(pki);
+  const std::string d = pki.string();
+  write(pki / "san.ext", "subjectAltName=DNS:localhost\n");
+  for (const std::string ca : {"ca", "other-ca"}) {
+    sh("openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=" + ca + " -keyout " + d + "/" +
+       ca + ".key -out " + d + "/" + ca + ".pem");
+  }
+  sh("openssl req -newkey rsa:2048 -nodes -subj /CN=localhost -keyout " + d + "/server.key -out " +
+     d + "/server.csr");
+  sh("openssl x509 -req -days 2 -in " + d + "/server.csr -CA " + d + "/ca.pem -CAkey " + d +
+     "/ca.key -CAcreateserial -extfile " + d + "/san.ext -out " + d + "/server.pem");
+  test::git_http_server https(served_, k_token, {pki / "server.pem", pki / "server.key"});
+
+  auto untrusted = mirror_registry::create(mirror_settings{.cache_dir = (root_ / "cache2").string(),
+                                                           .ca_file = d + "/other-ca.pem",
+                                                           .timeout = std::chrono::seconds(60)});
+  ASSERT_TRUE(untrusted.ok()) << untrusted.error().message;
+  auto m = (*untrusted)->open("acme", "infra");
+  ASSERT_TRUE(m.ok());
+  auto got = (*m)->fetch(https.url("infra.git"), "HEAD", credentials{k_token});
+  ASSERT_FALSE(got.ok());
+  EXPECT_THAT(got.error().message, Not(HasSubstr(k_token)));
+  EXPECT_EQ(https.observed().requests, 0u) << "a request went to an unverified server";
+  EXPECT_THAT(got.error().message, HasSubstr("certificate")) << got.error().message;
+
+  auto trusted = mirror_registry::create(mirror_settings{
+      .cache_dir = cache_.string(), .ca_file = d + "/ca.pem", .timeout = std::chrono::seconds(60)});
+  ASSERT_TRUE(trusted.ok()) << trusted.error().message;
+  m = (*trusted)->open("acme", "infra");
+  ASSERT_TRUE(m.ok());
+  got = (*m)->fetch(https.url("infra.git"), "HEAD", credentials{k_token});
+  ASSERT_TRUE(got.ok()) << got.error().message;
+  EXPECT_EQ(*got, c);
+}
+
 }  // namespace
 }  // namespace ferry::git
