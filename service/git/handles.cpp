@@ -60,6 +60,31 @@ error last_error(int code, std::string_view what) {
   return make_error(kind_for(code, klass), std::move(message));
 }
 
+// Normalises a repository path: "./a/b/" -> "a/b". Refuses "..", "." and empty components so a
+// caller-supplied prefix can never point outside the tree (or outside a checkout directory).
+result<std::string> normalise(std::string_view path) {
+  while (path.starts_with("./")) {
+    path.remove_prefix(2);
+  }
+  while (path.ends_with('/')) {
+    path.remove_suffix(1);
+  }
+  if (path == ".") {
+    return std::string();
+  }
+  std::string_view rest = path;
+  while (!rest.empty()) {
+    const auto slash = rest.find('/');
+    const std::string_view part = rest.substr(0, slash);
+    if (part.empty() || part == "." || part == ".." || part.find('\0') != std::string_view::npos) {
+      return make_error(error_kind::invalid_input,
+                        "invalid repository path \"" + std::string(path) + "\"");
+    }
+    rest = slash == std::string_view::npos ? std::string_view() : rest.substr(slash + 1);
+  }
+  return std::string(path);
+}
+
 std::string to_hex(const git_oid& oid) {
   char out[GIT_OID_HEXSZ + 1];
   git_oid_tostr(out, sizeof out, &oid);

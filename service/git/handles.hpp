@@ -64,6 +64,10 @@ class buf {
 // (transient: another writer holds a .lock file), everything else internal.
 error last_error(int code, std::string_view what);
 
+// Normalises a repository path: "./a/b/" -> "a/b", "." -> "". Refuses "..", "." and empty
+// components (and NUL) so a path can never point outside the tree or a checkout directory.
+result<std::string> normalise(std::string_view path);
+
 std::string to_hex(const git_oid& oid);
 // Parses a full 40-hex SHA-1 object id. Abbreviated ids are refused: ferry always has full ids
 // (webhook payloads and API objects carry them) and a prefix could become ambiguous later.

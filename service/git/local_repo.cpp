@@ -64,10 +64,14 @@ result<git_oid> updated_tree(git_repository* repo, git_tree* base, std::span<con
   }
   std::vector<git_tree_update> updates;
   updates.reserve(changes.size());
+  std::vector<std::string> paths;
+  paths.reserve(changes.size());  // no reallocation: updates keep pointers into it
   for (const auto& f : changes) {
-    if (f.path.empty() || f.path.front() == '/' || f.path.find("..") != std::string::npos) {
+    auto norm = detail::normalise(f.path);
+    if (!norm || norm->empty() || f.path.front() == '/') {
       return make_error(error_kind::invalid_input, "invalid file path \"" + f.path + "\"");
     }
+    paths.push_back(std::move(*norm));
     git_tree_update u{};
     if (const int rc = git_blob_create_from_buffer(&u.id, repo, f.content.data(), f.content.size());
         rc != 0) {
@@ -75,7 +79,7 @@ result<git_oid> updated_tree(git_repository* repo, git_tree* base, std::span<con
     }
     u.action = GIT_TREE_UPDATE_UPSERT;
     u.filemode = GIT_FILEMODE_BLOB;
-    u.path = f.path.c_str();
+    u.path = paths.back().c_str();
     updates.push_back(u);
   }
   git_oid out{};

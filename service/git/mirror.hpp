@@ -20,6 +20,7 @@
 #include <string_view>
 
 #include "service/git/reads.hpp"
+#include "service/limits.hpp"
 #include "service/result.hpp"
 
 namespace ferry::git {
@@ -28,7 +29,7 @@ struct mirror_settings {
   std::string cache_dir;  // FERRY_CACHE_DIR
   std::string ca_file;    // PEM bundle for HTTPS; empty = libgit2's default (the system bundle)
   // Deadline for one fetch (connect, negotiation and pack transfer together).
-  std::chrono::seconds timeout{60};
+  std::chrono::seconds timeout = limits::k_git_fetch_timeout;
 };
 
 // An installation token; GitHub accepts it as the password of user "x-access-token" over

@@ -12,33 +12,9 @@ namespace ferry::git {
 namespace {
 
 using detail::last_error;
+using detail::normalise;
 using detail::parse_oid;
 using detail::to_hex;
-
-// Normalises a repository path: "./a/b/" -> "a/b". Refuses "..", "." and empty components so a
-// caller-supplied prefix can never point outside the tree (or outside a checkout directory).
-result<std::string> normalise(std::string_view path) {
-  while (path.starts_with("./")) {
-    path.remove_prefix(2);
-  }
-  while (path.ends_with('/')) {
-    path.remove_suffix(1);
-  }
-  if (path == ".") {
-    return std::string();
-  }
-  std::string_view rest = path;
-  while (!rest.empty()) {
-    const auto slash = rest.find('/');
-    const std::string_view part = rest.substr(0, slash);
-    if (part.empty() || part == "." || part == ".." || part.find('\0') != std::string_view::npos) {
-      return make_error(error_kind::invalid_input,
-                        "invalid repository path \"" + std::string(path) + "\"");
-    }
-    rest = slash == std::string_view::npos ? std::string_view() : rest.substr(slash + 1);
-  }
-  return std::string(path);
-}
 
 bool is_zero(std::string_view oid) {
   return oid.empty() || oid == k_zero_oid;

@@ -157,6 +157,10 @@ TEST_F(local_repo_test, refuses_a_non_empty_directory_and_bad_names) {
   ASSERT_TRUE(repo.ok());
   EXPECT_EQ(repo->head("no..dots").error().kind, error_kind::invalid_input);
   EXPECT_EQ(repo->head("missing").error().kind, error_kind::not_found);
+  const std::vector<file> escape = {{"../outside.yaml", "x\n"}};
+  auto bad = repo->commit_on_branch("p", *repo->head("main"), escape, "m", std::nullopt);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().kind, error_kind::invalid_input);
 }
 
 }  // namespace
