@@ -128,4 +128,10 @@ inline constexpr std::size_t k_semver_range_max = 512;
 inline constexpr std::size_t k_semver_range_groups_max = 32;
 inline constexpr std::size_t k_semver_range_comparators_max = 64;
 
+// One fetch of an infra repository mirror (connect, negotiation, pack) and each socket read or
+// write within it. Infra repos are small text repositories and fetches are incremental; a minute
+// is far beyond a healthy fetch and still bounds a stalled server (libgit2 1.5 has no timeout of
+// its own). A delivery that hits it answers 5xx and GitHub's redelivery retries it.
+inline constexpr auto k_git_fetch_timeout = 60s;
+
 }  // namespace ferry::limits
