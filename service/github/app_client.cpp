@@ -178,9 +178,13 @@ struct app_client::impl {
     if (!token) {
       co_return std::move(token).error();
     }
-    co_return co_await send(
+    auto r = co_await send(
         make_request(method, api_url + std::string(path), "Bearer " + *token, body, o),
         verb_name(method), path);
+    if (!r && r.error().kind == error_kind::unauthorized) {
+      jwt.clear();  // refused (a rotated key, a clock GitHub disagrees with): sign anew
+    }
+    co_return r;
   }
 
   asio::awaitable<result<std::string>> mint(std::int64_t installation_id) {
@@ -188,6 +192,12 @@ struct app_client::impl {
         "/app/installations/" + std::to_string(installation_id) + "/access_tokens";
     auto r = co_await as_app(bhttp::verb::post, path, std::nullopt, {});
     if (!r) {
+      if (r.error().kind == error_kind::not_found) {
+        // The App was uninstalled (or reinstalled under a new id): forget which repositories
+        // pointed here, so installation_for_repo asks GitHub again.
+        std::erase_if(repo_installations,
+                      [&](const auto& entry) { return entry.second == installation_id; });
+      }
       co_return std::move(r).error();
     }
     simdjson::dom::parser parser;

@@ -61,6 +61,8 @@ struct fake_github {
   int minted = 0;
   std::set<std::string> valid_tokens;
   std::vector<std::string> bad_jwts;
+  std::set<std::string> removed_installations;
+  std::int64_t infra_installation = 77;
   std::function<scripted_response(const recorded_request&, const std::string& path)> extra;
 
   static scripted_response json(int status, std::string body) {
@@ -88,6 +90,9 @@ struct fake_github {
         bad_jwts.push_back(auth);
         return json(401, R"({"message":"A JSON web token could not be decoded"})");
       }
+      if (removed_installations.count(m[1].str()) != 0) {
+        return json(404, R"({"message":"Not Found"})");
+      }
       ++minted;
       // Installation tokens have no fixed length: make this one long and varied.
       std::string token = "ghs_" + std::string(100, 'A' + static_cast<char>(minted % 26)) + "_" +
@@ -108,8 +113,9 @@ struct fake_github {
       if (auth.rfind("Bearer ", 0) != 0 || !jwt_signature_ok(auth.substr(7), app_key.get())) {
         return json(401, R"({"message":"Bad JWT"})");
       }
-      return m[1] == "dine-together" ? json(200, R"({"id":77,"account":{"login":"x"}})")
-                                     : json(404, R"({"message":"Not Found"})");
+      return m[1] == "dine-together"
+                 ? json(200, R"({"id":)" + std::to_string(infra_installation) + "}")
+                 : json(404, R"({"message":"Not Found"})");
     }
     // Everything else needs an installation token GitHub issued and has not revoked.
     if (auth.rfind("token ", 0) != 0 || valid_tokens.count(auth.substr(6)) == 0) {
@@ -293,6 +299,29 @@ TEST(app_client, installation_for_repo_uses_the_jwt_and_is_cached) {
   ASSERT_FALSE(ids[3].ok());
   EXPECT_EQ(ids[3].error().kind, error_kind::invalid_input);
   EXPECT_EQ(f.server.requests.size(), 2u);  // the bad name never reached the server
+}
+
+TEST(app_client, an_uninstalled_app_is_looked_up_again) {
+  fixture f;
+  auto client = f.client();
+  std::vector<std::string> seen;
+  f.run([&]() -> asio::awaitable<void> {
+    auto id = co_await client->installation_for_repo("dine-together", "infra");
+    seen.push_back(std::to_string(*id));
+    // Uninstalled and installed again: the old id is gone, a new one serves the repo.
+    f.gh.removed_installations.insert("77");
+    f.gh.infra_installation = 78;
+    auto gone =
+        co_await client->rest(bhttp::verb::get, "/repos/dine-together/infra", std::nullopt, *id);
+    seen.push_back(gone ? "ok" : to_string(gone.error().kind));
+    auto again = co_await client->installation_for_repo("dine-together", "infra");
+    seen.push_back(std::to_string(*again));
+    auto works =
+        co_await client->rest(bhttp::verb::get, "/repos/dine-together/infra", std::nullopt, *again);
+    seen.push_back(works ? "ok" : works.error().message);
+  });
+  EXPECT_EQ(seen, (std::vector<std::string>{"77", "not_found", "78", "ok"}));
+  EXPECT_EQ(f.server.count("GET", "/repos/dine-together/infra/installation"), 2);
 }
 
 TEST(app_client, app_info_is_fetched_with_the_jwt_and_cached) {
