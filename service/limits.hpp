@@ -134,4 +134,32 @@ inline constexpr std::size_t k_semver_range_comparators_max = 64;
 // its own). A delivery that hits it answers 5xx and GitHub's redelivery retries it.
 inline constexpr auto k_git_fetch_timeout = 60s;
 
+// GitHub API client (service/github/http_client.hpp). Backoff between attempts is "full jitter"
+// (a uniform draw in [0, min(cap, base * 2^attempt)]; AWS Architecture Blog, "Exponential
+// Backoff And Jitter", 2015): two replicas retrying the same outage do not stay in lockstep.
+inline constexpr auto k_api_backoff_base = 200ms;
+inline constexpr auto k_api_backoff_cap = 2s;
+// The longest ferry waits for a rate limit (retry-after or x-ratelimit-reset) inside one call.
+// Webhook handling runs while GitHub waits at most 10 s for the answer
+// (k_github_delivery_deadline); a longer wait fails transient and the sweep redelivers later.
+inline constexpr auto k_api_rate_limit_wait_max = 5s;
+// GitHub's advice for a secondary rate limit without retry-after or x-ratelimit-reset: "wait
+// for at least one minute before retrying" (docs.github.com: "Rate limits for the REST API").
+inline constexpr auto k_api_secondary_limit_default_wait = 60s;
+// Idle keep-alive connections kept per host. ferry's calls per delivery are sequential; a
+// few cover concurrent deliveries without holding many sockets to one host.
+inline constexpr std::size_t k_api_idle_connections_per_host = 4;
+// An idle pooled connection older than this is closed rather than reused: servers and load
+// balancers close idle connections after tens of seconds (GitHub's edge does not document
+// its value; 30 s matches k_keep_alive_idle on our side).
+inline constexpr auto k_api_idle_connection_max_age = 30s;
+// Largest API response body read into memory. A recursive tree listing is GitHub's largest
+// answer ferry asks for and is truncated by GitHub at 100,000 entries / 7 MB
+// (REST "Get a tree"); 32 MiB leaves room without letting a broken server exhaust memory.
+inline constexpr std::size_t k_api_response_body_max = 32u * 1024u * 1024u;
+// Pages followed through Link rel="next" before giving up (100 items a page: 10,000 items).
+inline constexpr int k_api_max_pages = 100;
+// Characters of GitHub's `message` quoted in an error.
+inline constexpr std::size_t k_api_error_message_max = 300;
+
 }  // namespace ferry::limits

@@ -1,0 +1,530 @@
+#include "service/github/app_client.hpp"
+
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/json/serialize.hpp>
+
+#include <simdjson.h>
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <unordered_map>
+
+namespace ferry::github {
+
+namespace asio = boost::asio;
+namespace bhttp = boost::beast::http;
+namespace json = boost::json;
+using sys_clock = std::chrono::system_clock;
+
+namespace {
+
+// docs.github.com "Getting started with the REST API": media type and API version headers.
+constexpr std::string_view k_accept = "application/vnd.github+json";
+constexpr std::string_view k_api_version = "2022-11-28";
+
+std::string trim_trailing_slashes(std::string_view s) {
+  while (!s.empty() && s.back() == '/') {
+    s.remove_suffix(1);
+  }
+  return std::string(s);
+}
+
+// GitHub owner and repository names: letters, digits, '-', '_' and '.', never "." or "..".
+bool valid_name(std::string_view s) {
+  if (s.empty() || s.size() > 100 || s == "." || s == "..") {
+    return false;
+  }
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '-' || c == '_' || c == '.';
+  });
+}
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out) {
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  return out;
+}
+
+bool parse_uint(std::string_view s, int& out) {
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+  return ec == std::errc{} && p == s.data() + s.size();
+}
+
+std::string verb_name(bhttp::verb v) {
+  auto s = bhttp::to_string(v);
+  return std::string(s.data(), s.size());
+}
+
+}  // namespace
+
+std::optional<sys_clock::time_point> parse_github_time(std::string_view t) {
+  // YYYY-MM-DDTHH:MM:SSZ, optionally with fractional seconds before the Z.
+  if (t.size() < 20 || t[4] != '-' || t[7] != '-' || (t[10] != 'T' && t[10] != 't') ||
+      t[13] != ':' || t[16] != ':' || (t.back() != 'Z' && t.back() != 'z')) {
+    return std::nullopt;
+  }
+  int y = 0, mo = 0, d = 0, h = 0, mi = 0, s = 0;
+  if (!parse_uint(t.substr(0, 4), y) || !parse_uint(t.substr(5, 2), mo) ||
+      !parse_uint(t.substr(8, 2), d) || !parse_uint(t.substr(11, 2), h) ||
+      !parse_uint(t.substr(14, 2), mi) || !parse_uint(t.substr(17, 2), s)) {
+    return std::nullopt;
+  }
+  std::chrono::year_month_day ymd{std::chrono::year(y),
+                                  std::chrono::month(static_cast<unsigned>(mo)),
+                                  std::chrono::day(static_cast<unsigned>(d))};
+  if (!ymd.ok() || h > 23 || mi > 59 || s > 60) {
+    return std::nullopt;
+  }
+  return sys_clock::time_point(std::chrono::sys_days(ymd).time_since_epoch() +
+                               std::chrono::hours(h) + std::chrono::minutes(mi) +
+                               std::chrono::seconds(s));
+}
+
+std::string derive_graphql_url(std::string_view api_url) {
+  std::string base = trim_trailing_slashes(api_url);
+  constexpr std::string_view k_ghes_suffix = "/api/v3";
+  if (base.size() >= k_ghes_suffix.size() &&
+      lower(base.substr(base.size() - k_ghes_suffix.size())) == k_ghes_suffix) {
+    return base.substr(0, base.size() - k_ghes_suffix.size()) + "/api/graphql";
+  }
+  return base + "/graphql";
+}
+
+struct app_client::impl {
+  asio::any_io_executor executor;
+  github_settings settings;
+  log::logger logger;
+  std::unique_ptr<http_client> http;
+  app_key key;
+  std::string api_url;
+  std::string graphql_url;
+
+  std::string jwt;
+  sys_clock::time_point jwt_expires{};
+
+  struct cached_token {
+    std::string token;
+    sys_clock::time_point expires_at{};
+  };
+  // One in-flight mint per installation; latecomers wait on `done` (cancelled when the mint
+  // ends) and read `outcome`. shared_ptr: waiters keep it alive after it leaves the map.
+  struct mint_flight {
+    explicit mint_flight(const asio::any_io_executor& ex)
+        : done(ex, asio::steady_timer::time_point::max()) {}
+    asio::steady_timer done;
+    std::optional<result<std::string>> outcome;
+  };
+  std::unordered_map<std::int64_t, cached_token> tokens;
+  std::unordered_map<std::int64_t, std::shared_ptr<mint_flight>> flights;
+  std::unordered_map<std::string, std::int64_t> repo_installations;
+  std::optional<app_identity> identity;
+
+  sys_clock::time_point now() const { return settings.clock ? settings.clock() : sys_clock::now(); }
+
+  result<std::string> current_jwt() {
+    auto t = now();
+    if (!jwt.empty() && t + settings.token_refresh_margin < jwt_expires) {
+      return jwt;
+    }
+    auto fresh = make_app_jwt(settings.app_id, key, t);
+    if (!fresh) {
+      return fresh;
+    }
+    jwt = *fresh;
+    // exp = (t - backdate) + lifetime, as make_app_jwt writes it.
+    jwt_expires = t - limits::k_jwt_backdate + limits::k_jwt_lifetime;
+    return jwt;
+  }
+
+  http_request make_request(bhttp::verb method, std::string url, std::string authorization,
+                            const std::optional<json::value>& body, const call_options& o) {
+    http_request req;
+    req.method = method;
+    req.url = std::move(url);
+    req.headers.push_back({"Accept", std::string(k_accept)});
+    req.headers.push_back({"X-GitHub-Api-Version", std::string(k_api_version)});
+    req.headers.push_back({"Authorization", std::move(authorization)});
+    if (body) {
+      req.headers.push_back({"Content-Type", "application/json"});
+      req.body = json::serialize(*body);
+    }
+    req.max_attempts = o.max_attempts;
+    req.deadline = o.deadline;
+    return req;
+  }
+
+  // Sends and maps: 2xx -> response, else error_from_response.
+  asio::awaitable<result<http_response>> send(http_request req, std::string_view method,
+                                              std::string_view path) {
+    auto r = co_await http->request(std::move(req));
+    if (!r) {
+      co_return std::move(r).error();
+    }
+    if (r->status < 200 || r->status > 299) {
+      co_return error_from_response(method, path, *r);
+    }
+    co_return std::move(r).value();
+  }
+
+  asio::awaitable<result<http_response>> as_app(bhttp::verb method, std::string_view path,
+                                                const std::optional<json::value>& body,
+                                                const call_options& o) {
+    auto token = current_jwt();
+    if (!token) {
+      co_return std::move(token).error();
+    }
+    auto r = co_await send(
+        make_request(method, api_url + std::string(path), "Bearer " + *token, body, o),
+        verb_name(method), path);
+    if (!r && r.error().kind == error_kind::unauthorized) {
+      jwt.clear();  // refused (a rotated key, a clock GitHub disagrees with): sign anew
+    }
+    co_return r;
+  }
+
+  asio::awaitable<result<std::string>> mint(std::int64_t installation_id) {
+    const std::string path =
+        "/app/installations/" + std::to_string(installation_id) + "/access_tokens";
+    auto r = co_await as_app(bhttp::verb::post, path, std::nullopt, {});
+    if (!r) {
+      if (r.error().kind == error_kind::not_found) {
+        // The App was uninstalled (or reinstalled under a new id): forget which repositories
+        // pointed here, so installation_for_repo asks GitHub again.
+        std::erase_if(repo_installations,
+                      [&](const auto& entry) { return entry.second == installation_id; });
+      }
+      co_return std::move(r).error();
+    }
+    simdjson::dom::parser parser;
+    simdjson::dom::element doc;
+    std::string_view token;
+    std::string_view expires;
+    if (parser.parse(r->body).get(doc) != simdjson::SUCCESS ||
+        doc["token"].get(token) != simdjson::SUCCESS || token.empty()) {
+      co_return make_error(error_kind::transient, "POST " + path + ": answer without a token");
+    }
+    cached_token entry;
+    entry.token = std::string(token);
+    std::optional<sys_clock::time_point> at;
+    if (doc["expires_at"].get(expires) == simdjson::SUCCESS) {
+      at = parse_github_time(expires);
+    }
+    if (!at) {
+      // Installation tokens last an hour (docs.github.com: "Authenticating as a GitHub App
+      // installation"); without a readable expires_at, assume the least of that we can.
+      logger.warn("installation token without a readable expires_at; assuming one hour",
+                  {{"installation_id", std::to_string(installation_id)}});
+      at = now() + std::chrono::hours(1);
+    }
+    entry.expires_at = *at;
+    tokens[installation_id] = entry;
+    co_return std::move(entry.token);
+  }
+};
+
+app_client::app_client(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
+app_client::~app_client() = default;
+
+result<std::unique_ptr<app_client>> app_client::create(asio::any_io_executor executor,
+                                                       github_settings settings,
+                                                       log::logger logger) {
+  auto p = std::make_unique<impl>();
+  p->executor = executor;
+  p->logger = std::move(logger);
+  if (settings.app_id.empty()) {
+    return make_error(error_kind::invalid_input, "GitHub App id (FERRY_APP_ID) is empty");
+  }
+  auto key = load_app_key(settings.private_key_pem);
+  if (!key) {
+    return std::move(key).error();
+  }
+  p->key = std::move(key).value();
+  // The PEM is not kept beyond this point: the parsed key is all signing needs.
+  settings.private_key_pem.clear();
+  p->api_url = trim_trailing_slashes(settings.api_url);
+  p->graphql_url = settings.graphql_url.empty() ? derive_graphql_url(p->api_url)
+                                                : trim_trailing_slashes(settings.graphql_url);
+  for (const std::string* u : {&p->api_url, &p->graphql_url}) {
+    auto l = lower(*u);
+    if (l.rfind("https://", 0) != 0 && l.rfind("http://", 0) != 0) {
+      return make_error(error_kind::invalid_input,
+                        "GitHub URL must start with https:// or http://: " + *u);
+    }
+  }
+  auto http = http_client::create(executor, settings.http);
+  if (!http) {
+    return std::move(http).error();
+  }
+  p->http = std::move(http).value();
+  p->settings = std::move(settings);
+  return std::unique_ptr<app_client>(new app_client(std::move(p)));
+}
+
+const std::string& app_client::api_url() const noexcept {
+  return impl_->api_url;
+}
+const std::string& app_client::graphql_url() const noexcept {
+  return impl_->graphql_url;
+}
+http_client& app_client::http() noexcept {
+  return *impl_->http;
+}
+result<std::string> app_client::app_jwt() {
+  return impl_->current_jwt();
+}
+
+void app_client::forget_installation_token(std::int64_t installation_id) {
+  impl_->tokens.erase(installation_id);
+}
+
+asio::awaitable<result<std::string>> app_client::installation_token(std::int64_t installation_id) {
+  auto& p = *impl_;
+  if (auto it = p.tokens.find(installation_id);
+      it != p.tokens.end() && p.now() + p.settings.token_refresh_margin < it->second.expires_at) {
+    co_return it->second.token;
+  }
+  if (auto it = p.flights.find(installation_id); it != p.flights.end()) {
+    auto flight = it->second;
+    boost::system::error_code ec;
+    co_await flight->done.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    if (flight->outcome) {
+      co_return *flight->outcome;
+    }
+    co_return make_error(error_kind::transient, "installation token request abandoned");
+  }
+  auto flight = std::make_shared<impl::mint_flight>(p.executor);
+  p.flights.emplace(installation_id, flight);
+  // Whatever happens to this coroutine (an answer, an error, destruction on shutdown), the
+  // flight leaves the map and its waiters are woken.
+  struct finish {
+    impl& p;
+    std::int64_t id;
+    std::shared_ptr<impl::mint_flight> f;
+    ~finish() {
+      if (auto it = p.flights.find(id); it != p.flights.end() && it->second == f) {
+        p.flights.erase(it);
+      }
+      f->done.cancel();
+    }
+  } guard{p, installation_id, flight};
+  auto r = co_await p.mint(installation_id);
+  flight->outcome = r;
+  co_return r;
+}
+
+asio::awaitable<result<std::int64_t>> app_client::installation_for_repo(std::string_view owner,
+                                                                        std::string_view repo) {
+  if (!valid_name(owner) || !valid_name(repo)) {
+    co_return make_error(error_kind::invalid_input,
+                         "not a repository name: " + std::string(owner) + "/" + std::string(repo));
+  }
+  auto& p = *impl_;
+  const std::string key = lower(owner) + "/" + lower(repo);
+  if (auto it = p.repo_installations.find(key); it != p.repo_installations.end()) {
+    co_return it->second;
+  }
+  const std::string path =
+      "/repos/" + std::string(owner) + "/" + std::string(repo) + "/installation";
+  auto r = co_await p.as_app(bhttp::verb::get, path, std::nullopt, {});
+  if (!r) {
+    co_return std::move(r).error();
+  }
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  std::int64_t id = 0;
+  if (parser.parse(r->body).get(doc) != simdjson::SUCCESS ||
+      doc["id"].get(id) != simdjson::SUCCESS || id <= 0) {
+    co_return make_error(error_kind::transient, "GET " + path + ": answer without an id");
+  }
+  p.repo_installations[key] = id;
+  co_return id;
+}
+
+asio::awaitable<result<app_identity>> app_client::fetch_app_info() {
+  auto& p = *impl_;
+  auto r = co_await p.as_app(bhttp::verb::get, "/app", std::nullopt, {});
+  if (!r) {
+    co_return std::move(r).error();
+  }
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  app_identity out;
+  std::string_view slug;
+  std::string_view name;
+  if (parser.parse(r->body).get(doc) != simdjson::SUCCESS ||
+      doc["id"].get(out.id) != simdjson::SUCCESS || doc["slug"].get(slug) != simdjson::SUCCESS) {
+    co_return make_error(error_kind::transient, "GET /app: answer without id and slug");
+  }
+  out.slug = std::string(slug);
+  if (doc["name"].get(name) == simdjson::SUCCESS) {
+    out.name = std::string(name);
+  }
+  p.identity = out;
+  co_return out;
+}
+
+std::optional<app_identity> app_client::app_info() const {
+  return impl_->identity;
+}
+
+asio::awaitable<void> app_client::refresh_app_info_until_ok(std::chrono::milliseconds first_retry,
+                                                            std::chrono::milliseconds max_retry) {
+  auto wait = first_retry;
+  for (;;) {
+    auto r = co_await fetch_app_info();
+    if (r) {
+      impl_->logger.info("GitHub App identified",
+                         {{"app_id", std::to_string(r->id)}, {"app_slug", r->slug}});
+      co_return;
+    }
+    impl_->logger.warn("GET /app failed; retrying",
+                       {{"error", r.error().message}, {"kind", to_string(r.error().kind)}});
+    asio::steady_timer t(impl_->executor, wait);
+    boost::system::error_code ec;
+    co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) {
+      co_return;  // cancelled: shutting down
+    }
+    wait = std::min(wait * 2, max_retry);
+  }
+}
+
+asio::awaitable<result<http_response>> app_client::app_rest(bhttp::verb method,
+                                                            std::string_view path,
+                                                            std::optional<json::value> body,
+                                                            call_options options) {
+  if (path.empty() || path.front() != '/') {
+    co_return make_error(error_kind::invalid_input,
+                         "API path must start with '/': " + std::string(path));
+  }
+  co_return co_await impl_->as_app(method, path, body, options);
+}
+
+asio::awaitable<result<http_response>> app_client::rest(bhttp::verb method, std::string_view path,
+                                                        std::optional<json::value> body,
+                                                        std::int64_t installation_id,
+                                                        call_options options) {
+  if (path.empty() || path.front() != '/') {
+    co_return make_error(error_kind::invalid_input,
+                         "API path must start with '/': " + std::string(path));
+  }
+  auto token = co_await installation_token(installation_id);
+  if (!token) {
+    co_return std::move(token).error();
+  }
+  auto& p = *impl_;
+  auto r = co_await p.send(
+      p.make_request(method, p.api_url + std::string(path), "token " + *token, body, options),
+      verb_name(method), path);
+  if (!r && r.error().kind == error_kind::unauthorized) {
+    // The token was revoked or expired early: the next call mints a new one.
+    forget_installation_token(installation_id);
+  }
+  co_return r;
+}
+
+asio::awaitable<result<std::vector<http_response>>> app_client::rest_pages(
+    std::string_view path, std::int64_t installation_id, int max_pages, call_options options) {
+  std::vector<http_response> pages;
+  auto first = co_await rest(bhttp::verb::get, path, std::nullopt, installation_id, options);
+  if (!first) {
+    co_return std::move(first).error();
+  }
+  auto& p = *impl_;
+  auto next = next_page_url(*first);
+  pages.push_back(std::move(first).value());
+  const std::string origin = p.api_url + "/";
+  while (next) {
+    if (static_cast<int>(pages.size()) >= max_pages) {
+      co_return make_error(error_kind::invalid_input, "GET " + std::string(path) + ": more than " +
+                                                          std::to_string(max_pages) + " pages");
+    }
+    if (next->rfind(origin, 0) != 0) {
+      co_return make_error(
+          error_kind::internal,
+          "GET " + std::string(path) + ": next page outside the API base URL refused: " + *next);
+    }
+    std::string next_path = next->substr(p.api_url.size());
+    auto token = co_await installation_token(installation_id);
+    if (!token) {
+      co_return std::move(token).error();
+    }
+    auto r = co_await p.send(
+        p.make_request(bhttp::verb::get, *next, "token " + *token, std::nullopt, options), "GET",
+        next_path);
+    if (!r) {
+      if (r.error().kind == error_kind::unauthorized) {
+        forget_installation_token(installation_id);
+      }
+      co_return std::move(r).error();
+    }
+    next = next_page_url(*r);
+    pages.push_back(std::move(r).value());
+  }
+  co_return pages;
+}
+
+asio::awaitable<result<http_response>> app_client::graphql(std::string_view query,
+                                                           json::object variables,
+                                                           std::int64_t installation_id,
+                                                           call_options options) {
+  auto token = co_await installation_token(installation_id);
+  if (!token) {
+    co_return std::move(token).error();
+  }
+  auto& p = *impl_;
+  json::object body;
+  body["query"] = query;
+  body["variables"] = std::move(variables);
+  auto r = co_await p.send(p.make_request(bhttp::verb::post, p.graphql_url, "token " + *token,
+                                          json::value(std::move(body)), options),
+                           "POST", "graphql");
+  if (!r) {
+    if (r.error().kind == error_kind::unauthorized) {
+      forget_installation_token(installation_id);
+    }
+    co_return r;
+  }
+  // GraphQL reports most failures in a 200 answer's `errors` array (GraphQL spec §7.1.2).
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  if (parser.parse(r->body).get(doc) != simdjson::SUCCESS) {
+    co_return make_error(error_kind::transient, "POST graphql: answer is not JSON");
+  }
+  simdjson::dom::array errors;
+  if (doc["errors"].get(errors) != simdjson::SUCCESS || errors.size() == 0) {
+    co_return r;
+  }
+  simdjson::dom::element first = errors.at(0);
+  std::string_view type;
+  std::string_view message;
+  if (first["type"].get(type) != simdjson::SUCCESS) {
+    type = "";
+  }
+  if (first["message"].get(message) != simdjson::SUCCESS) {
+    message = "";
+  }
+  error_kind kind = error_kind::invalid_input;
+  if (type == "NOT_FOUND") {
+    kind = error_kind::not_found;
+  } else if (type == "RATE_LIMITED" || type == "INTERNAL" || type == "SERVICE_UNAVAILABLE") {
+    kind = error_kind::transient;
+  } else if (type == "STALE_DATA") {
+    kind = error_kind::conflict;
+  }
+  std::string msg = "POST graphql: ";
+  msg += type.empty() ? std::string("error") : std::string(type);
+  msg += ": ";
+  msg += std::string(message.substr(0, limits::k_api_error_message_max));
+  if (errors.size() > 1) {
+    msg += " (and " + std::to_string(errors.size() - 1) + " more)";
+  }
+  co_return make_error(kind, std::move(msg));
+}
+
+}  // namespace ferry::github
