@@ -23,7 +23,7 @@ server_cpu="${BENCH_SERVER_CPU:-0}"
 client_cpu="${BENCH_CLIENT_CPU:-1}"
 body_bytes="${BENCH_BODY_BYTES:-14336}"
 event="${BENCH_EVENT:-registry_package}"
-fixture="${FERRY_SHARED_FIXTURES_DIR:-$root/../shared/fixtures}/github/registry_package.published.docker-example.json"
+fixture="$root/fixtures/github/registry_package.published.docker-example.json"
 
 for tool in wrk taskset openssl python3 curl; do
   command -v "$tool" >/dev/null || { echo "run_wrk.sh: $tool is required" >&2; exit 2; }

@@ -345,7 +345,7 @@ std::string form_encode(std::string_view json) {
 }
 
 std::string fixture_body() {
-  return read_file(std::string(FERRY_SHARED_FIXTURES_DIR) +
+  return read_file(std::string(FERRY_FIXTURES_DIR) +
                    "/github/registry_package.published.docker-example.json");
 }
 
