@@ -177,8 +177,10 @@ int main(int argc, char** argv) {
   plan_cmd->add_option("--repo", plan.repo_dir, "a checkout of the infra repository")->required();
   plan_cmd->add_option("--image", plan.image, "image repository, e.g. ghcr.io/org/app")->required();
   plan_cmd->add_option("--tag", plan.tag, "the published tag")->required();
-  plan_cmd->add_option("--digest", plan_digest, "the image digest, sha256:<64 hex>");
-  plan_cmd->add_option("--env", plan_env, "plan this environment instead of the entry ones");
+  auto* plan_digest_opt =
+      plan_cmd->add_option("--digest", plan_digest, "the image digest, sha256:<64 hex>");
+  auto* plan_env_opt =
+      plan_cmd->add_option("--env", plan_env, "plan this environment instead of the entry ones");
 
   auto* demo = app.add_subcommand(
       "demo",
@@ -227,10 +229,12 @@ int main(int argc, char** argv) {
     return ferry::promotion::run_check(check, stdout, stderr);
   }
   if (plan_cmd->parsed()) {
-    if (!plan_digest.empty()) {
+    // Given at all, even empty, is given: `--digest ""` or `--env ""` is a usage error with
+    // the input named, not a silent plan without a digest or for the entry environments.
+    if (plan_digest_opt->count() > 0) {
       plan.digest = plan_digest;
     }
-    if (!plan_env.empty()) {
+    if (plan_env_opt->count() > 0) {
       plan.environment = plan_env;
     }
     return ferry::promotion::run_plan(plan, stdout, stderr);
