@@ -170,10 +170,12 @@ int main(int argc, char** argv) {
   std::string plan_digest, plan_env;
   auto* plan_cmd = app.add_subcommand(
       "plan",
-      "offline dry run on a checkout: print the unified diff (git diff format) the pull request "
-      "would contain, for the entry environments or the one named. Exit 0 a diff, 1 invalid "
-      "rules, 2 usage or a needed --digest missing, 3 rejected by the rules, 4 nothing would "
-      "change");
+      "offline dry run on a checkout: print the unified diff (git diff format, accepted by git "
+      "apply) of what the pull requests would change, for the entry environments or the one "
+      "named, each file once; reasons per environment on stderr. Under a newest policy any tag "
+      "its filter admits is taken (no commit comparison offline). Exit 0 a diff, 1 invalid "
+      "rules, 2 usage or a needed --digest missing, 3 rejected by the rules (no rule, filtered "
+      "out, not above what runs now, suspended), 4 nothing would change");
   plan_cmd->add_option("--repo", plan.repo_dir, "a checkout of the infra repository")->required();
   plan_cmd->add_option("--image", plan.image, "image repository, e.g. ghcr.io/org/app")->required();
   plan_cmd->add_option("--tag", plan.tag, "the published tag")->required();
