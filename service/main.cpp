@@ -170,15 +170,19 @@ int main(int argc, char** argv) {
   std::string plan_digest, plan_env;
   auto* plan_cmd = app.add_subcommand(
       "plan",
-      "offline dry run on a checkout: print the unified diff (git diff format) the pull request "
-      "would contain, for the entry environments or the one named. Exit 0 a diff, 1 invalid "
-      "rules, 2 usage or a needed --digest missing, 3 rejected by the rules, 4 nothing would "
-      "change");
+      "offline dry run on a checkout: print the unified diff (git diff format, accepted by git "
+      "apply) of what the pull requests would change, for the entry environments or the one "
+      "named, each file once; reasons per environment on stderr. Under a newest policy any tag "
+      "its filter admits is taken (no commit comparison offline). Exit 0 a diff, 1 invalid "
+      "rules, 2 usage or a needed --digest missing, 3 rejected by the rules (no rule, filtered "
+      "out, not above what runs now, suspended), 4 nothing would change");
   plan_cmd->add_option("--repo", plan.repo_dir, "a checkout of the infra repository")->required();
   plan_cmd->add_option("--image", plan.image, "image repository, e.g. ghcr.io/org/app")->required();
   plan_cmd->add_option("--tag", plan.tag, "the published tag")->required();
-  plan_cmd->add_option("--digest", plan_digest, "the image digest, sha256:<64 hex>");
-  plan_cmd->add_option("--env", plan_env, "plan this environment instead of the entry ones");
+  auto* plan_digest_opt =
+      plan_cmd->add_option("--digest", plan_digest, "the image digest, sha256:<64 hex>");
+  auto* plan_env_opt =
+      plan_cmd->add_option("--env", plan_env, "plan this environment instead of the entry ones");
 
   auto* demo = app.add_subcommand(
       "demo",
@@ -227,10 +231,12 @@ int main(int argc, char** argv) {
     return ferry::promotion::run_check(check, stdout, stderr);
   }
   if (plan_cmd->parsed()) {
-    if (!plan_digest.empty()) {
+    // Given at all, even empty, is given: `--digest ""` or `--env ""` is a usage error with
+    // the input named, not a silent plan without a digest or for the entry environments.
+    if (plan_digest_opt->count() > 0) {
       plan.digest = plan_digest;
     }
-    if (!plan_env.empty()) {
+    if (plan_env_opt->count() > 0) {
       plan.environment = plan_env;
     }
     return ferry::promotion::run_plan(plan, stdout, stderr);

@@ -154,13 +154,12 @@ int run_plan(const plan_options_cli& o, std::FILE* out, std::FILE* err) {
     std::fprintf(err, "%s\n", p->no_rule_reason.c_str());
     return exit_code(*p);
   }
-  std::vector<markers::file_change> changes;
   for (const auto& e : p->environments) {
     std::fprintf(err, "%s %s: %s: %s\n", e.environment->name.c_str(), e.rule->marker_ref().c_str(),
                  status_word(e.status), e.reason.c_str());
-    changes.insert(changes.end(), e.changes.begin(), e.changes.end());
   }
-  std::fputs(markers::unified_diff(changes).c_str(), out);
+  // The composed changes: one entry per file, so the diff applies with `git apply`.
+  std::fputs(markers::unified_diff(p->changes).c_str(), out);
   return exit_code(*p);
 }
 

@@ -32,6 +32,49 @@ std::optional<std::string> tag_of(const markers::marker& m) {
   return std::nullopt;
 }
 
+markers::edit_request request_for(const rules::image_rule& rule, const candidate& c) {
+  return {rule.namespace_name, rule.name, rule.image, c.tag, c.digest, rule.pin_digest};
+}
+
+// Every changed file once, with the edits of every changing (rule, environment) applied
+// together to the original bytes. Per-environment changes are each made from the original
+// content (each environment and image gets its own branch), so two rules for one image, or two
+// environments whose paths overlap, can edit the same file; concatenating their changes would
+// print that file twice and `git apply` would refuse the second hunk set.
+result<std::vector<markers::file_change>> compose(const plan_result& p,
+                                                  std::span<const markers::scanned_file> files,
+                                                  const candidate& c) {
+  std::vector<markers::file_change> out;
+  for (const auto& f : files) {
+    std::vector<markers::edit_request> requests;
+    for (const auto& e : p.environments) {
+      if (e.status != env_status::change) {
+        continue;
+      }
+      const bool touches =
+          std::any_of(e.changes.begin(), e.changes.end(),
+                      [&](const markers::file_change& ch) { return ch.path == f.path; });
+      const bool known = std::any_of(requests.begin(), requests.end(), [&](const auto& r) {
+        return r.ns == e.rule->namespace_name && r.name == e.rule->name;
+      });
+      if (touches && !known) {
+        requests.push_back(request_for(*e.rule, c));
+      }
+    }
+    if (requests.empty()) {
+      continue;
+    }
+    auto edited = markers::apply_edits(f.content, f.markers, requests);
+    if (!edited) {
+      return edited.error();
+    }
+    if (!edited->records.empty()) {
+      out.push_back({f.path, f.content, std::move(edited->content)});
+    }
+  }
+  return out;
+}
+
 environment_plan plan_environment(const rules::image_rule& rule, const rules::environment& env,
                                   std::span<const markers::scanned_file> files, const candidate& c,
                                   const plan_options& options) {
@@ -81,11 +124,6 @@ environment_plan plan_environment(const rules::image_rule& rule, const rules::en
     out.reason = "no marker for " + ref + " under " + env.name + "'s paths";
     return out;
   }
-  if (needs_digest && !c.digest) {
-    out.status = env_status::needs_digest;
-    out.reason = "a :digest marker or pinDigest for " + ref + " needs the image digest (--digest)";
-    return out;
-  }
 
   // What runs now: the highest-ranked value among the markers and the open PR's value.
   std::vector<std::string> ranked = out.previous_values;
@@ -121,8 +159,15 @@ environment_plan plan_environment(const rules::image_rule& rule, const rules::en
     }
   }
 
-  const markers::edit_request request{rule.namespace_name, rule.name, rule.image, c.tag, c.digest,
-                                      rule.pin_digest};
+  // Only a tag that would otherwise be promoted needs its digest: a rejected or equal tag says
+  // so (exit 3 or 4) rather than asking for a digest that would not change the answer.
+  if (needs_digest && !c.digest) {
+    out.status = env_status::needs_digest;
+    out.reason = "a :digest marker or pinDigest for " + ref + " needs the image digest (--digest)";
+    return out;
+  }
+
+  const markers::edit_request request = request_for(rule, c);
   for (const auto& o : mine) {
     auto edited = markers::apply_edits(o.file->content, o.markers, request);
     if (!edited) {
@@ -192,17 +237,24 @@ result<plan_result> plan(const rules::rules_file& rules,
   for (const auto* rule : rules_for) {
     for (const auto* env : targets) {
       if (rules::is_suspended(rules, env->name)) {
+        // Only reachable through --env (entry_environments skips suspended ones): the rules
+        // refuse changes here, so this is a rejection (exit 3), not "already there".
         environment_plan p;
         p.environment = env;
         p.rule = rule;
-        p.status = env_status::nothing;
-        p.reason = env->name + " is suspended";
+        p.status = env_status::rejected;
+        p.reason = env->name + " is suspended (suspend: true here or upstream): no pull requests";
         out.environments.push_back(std::move(p));
         continue;
       }
       out.environments.push_back(plan_environment(*rule, *env, files, c, options));
     }
   }
+  auto composed = compose(out, files, c);
+  if (!composed) {
+    return composed.error();
+  }
+  out.changes = std::move(*composed);
   return out;
 }
 

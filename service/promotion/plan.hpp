@@ -50,6 +50,10 @@ struct environment_plan {
 struct plan_result {
   std::vector<environment_plan> environments;
   std::string no_rule_reason;  // set when no rule names the image (nothing else is)
+  // Every file the changing environments edit, once, with all their edits composed on the
+  // original bytes: what `ferry plan` prints. (environment_plan::changes are each made from the
+  // original content, one pull request per environment and image.)
+  std::vector<markers::file_change> changes;
 };
 
 // Plans the promotion of `c` over the scanned files (markers of the whole repository or at
@@ -60,8 +64,16 @@ result<plan_result> plan(const rules::rules_file& rules,
                          const plan_options& options);
 
 // SPEC's exit codes for `ferry plan`: 0 a diff (at least one environment changes), 2 a digest
-// is needed, 3 the rules reject the tag (no rule, filtered out, not ranked above), 4 nothing
-// would change.
+// is needed, 3 the rules reject the tag (no rule, filtered out, not ranked above, the
+// environment named by --env is suspended), 4 nothing would change (the value is there already,
+// or no marker of the rule under the environment's paths).
+//
+// Where they overlap:
+// - within one environment the checks run in the order filter (3), markers present (4), rank
+//   against what runs now (equal 4, lower 3), digest (2): a digest is asked for only when it is
+//   the one thing missing for a change, so a downgrade without --digest is 3, not 2;
+// - across environments: any change wins (0); else a needed digest (2: supplying it yields a
+//   diff); else a rejection (3); else 4.
 int exit_code(const plan_result& p) noexcept;
 
 // Whether a repository path lies under one of an environment's paths ("." is everything).

@@ -1,0 +1,366 @@
+// The real `ferry` binary, driven as a user would: `check`, `plan` (its diff applied with
+// `git apply` in a real repository), `--help`, `version`, and SPEC's exit codes.
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <regex>
+#include <string>
+#include <vector>
+
+#include "test/support/process.hpp"
+
+namespace ferry {
+namespace {
+
+namespace fs = std::filesystem;
+using test::process_result;
+using test::read_text;
+using test::run;
+using test::temp_dir;
+using test::write_text;
+
+const fs::path k_example = fs::path(FERRY_SOURCE_DIR) / "infra" / "example-infra";
+constexpr const char* k_digest =
+    "sha256:abcdefabcdefabcdefabcdefabcdefabcdefabcdefabcdefabcdefabcdef0123";
+
+process_result ferry(std::vector<std::string> args) {
+  args.insert(args.begin(), FERRY_BINARY);
+  return run(args);
+}
+
+std::string describe(const process_result& r) {
+  return "exit " + std::to_string(r.exit_code) + " signal " + std::to_string(r.signal) +
+         "\n--- stdout\n" + r.out + "\n--- stderr\n" + r.err;
+}
+
+std::string replace_once(std::string text, const std::string& from, const std::string& to) {
+  const auto at = text.find(from);
+  EXPECT_NE(at, std::string::npos) << from;
+  if (at != std::string::npos) {
+    text.replace(at, from.size(), to);
+  }
+  return text;
+}
+
+// A copy of the example infra repository as a real git repository with one commit.
+class example_repo {
+ public:
+  example_repo() {
+    fs::copy(k_example, dir_.path(), fs::copy_options::recursive);
+    git({"init", "-q", "-b", "main"});
+    git({"add", "-A"});
+    git({"-c", "user.name=ferry test", "-c", "user.email=test@ferry.invalid", "commit", "-q", "-m",
+         "example infra"});
+  }
+  const fs::path& path() const { return dir_.path(); }
+  std::string dir() const { return dir_.path().string(); }
+  process_result git(std::vector<std::string> args) const {
+    args.insert(args.begin(), {"git", "-C", dir()});
+    auto r = run(args);
+    EXPECT_EQ(r.exit_code, 0) << describe(r);
+    return r;
+  }
+  // Every file of the original example, read from the copy.
+  std::string file(const std::string& rel) const { return read_text(dir_.path() / rel); }
+
+ private:
+  temp_dir dir_;
+};
+
+std::string original(const std::string& rel) {
+  return read_text(k_example / rel);
+}
+
+// Applies a printed diff: `git apply --check`, then `git apply`, and returns the paths it
+// changed (from `git diff --name-only`).
+std::vector<std::string> apply_diff(const example_repo& repo, const std::string& diff) {
+  temp_dir patch_dir;
+  const auto patch = patch_dir.path() / "plan.diff";
+  write_text(patch, diff);
+  repo.git({"apply", "--check", patch.string()});
+  repo.git({"apply", patch.string()});
+  const auto names = repo.git({"diff", "--name-only"});
+  std::vector<std::string> out;
+  std::string line;
+  for (char c : names.out) {
+    if (c == '\n') {
+      out.push_back(line);
+      line.clear();
+    } else {
+      line += c;
+    }
+  }
+  return out;
+}
+
+TEST(cli_check, example_repository_lists_every_marker_per_rule) {
+  const auto r = ferry({"check", "--repo", k_example.string()});
+  ASSERT_EQ(r.exit_code, 0) << describe(r);
+  for (const char* needle : {
+           ".github/ferry.yaml: valid (2 image rules, 2 environments)\n",
+           "flux-system:app (ghcr.io/dine-together/app, newest): 2 markers\n",
+           "  staging  clusters/staging/app/deployment.yaml:16  whole = "
+           "ghcr.io/dine-together/app:sha-1a2b3c4\n",
+           "  production  clusters/production/app/deployment.yaml:16  whole = "
+           "ghcr.io/dine-together/app:sha-1a2b3c4\n",
+           "flux-system:api (ghcr.io/dine-together/api, semver): 4 markers\n",
+           "  staging  clusters/staging/app/kustomization.yaml:7  tag = 1.4.0\n",
+           "  staging  clusters/staging/app/kustomization.yaml:8  digest = sha256:1111",
+           "  production  clusters/production/app/kustomization.yaml:7  tag = 1.4.0\n",
+           "  production  clusters/production/app/kustomization.yaml:8  digest = sha256:1111",
+       }) {
+    EXPECT_NE(r.out.find(needle), std::string::npos) << needle << "\n" << describe(r);
+  }
+}
+
+TEST(cli_check, broken_rules_file_reports_every_error_with_its_place) {
+  temp_dir dir;
+  fs::copy(k_example, dir.path(), fs::copy_options::recursive);
+  // Three independent mistakes, on lines 5, 6 and 8.
+  write_text(dir.path() / ".github/ferry.yaml",
+             "version: 1\n"
+             "images:\n"
+             "  - name: app\n"
+             "    image: ghcr.io/o/app\n"
+             "    policy: {semver: {range: \">=banana\"}}\n"
+             "    colour: blue\n"
+             "environments:\n"
+             "  - name: Staging_Bad\n"
+             "    paths: [clusters/staging]\n"
+             "    apply: {flux: {name: apps}}\n");
+  const auto r = ferry({"check", "--repo", dir.path().string()});
+  ASSERT_EQ(r.exit_code, 1) << describe(r);
+  const std::regex line_re(R"(^\.github/ferry\.yaml:(\d+):(\d+): .+$)");
+  std::vector<int> lines;
+  std::string line;
+  for (char c : r.err) {
+    if (c != '\n') {
+      line += c;
+      continue;
+    }
+    std::smatch m;
+    EXPECT_TRUE(std::regex_match(line, m, line_re)) << "not file:line:col: message: " << line;
+    if (!m.empty()) {
+      lines.push_back(std::stoi(m[1].str()));
+    }
+    line.clear();
+  }
+  for (int expected : {5, 6, 8}) {
+    EXPECT_NE(std::find(lines.begin(), lines.end(), expected), lines.end())
+        << "no error on line " << expected << "\n"
+        << describe(r);
+  }
+  EXPECT_TRUE(r.out.empty()) << describe(r);
+}
+
+TEST(cli_check, missing_repository_is_a_usage_error_naming_it) {
+  temp_dir dir;
+  const auto missing = (dir.path() / "nope").string();
+  const auto r = ferry({"check", "--repo", missing});
+  EXPECT_EQ(r.exit_code, 2) << describe(r);
+  EXPECT_NE(r.err.find(missing), std::string::npos) << describe(r);
+  // A directory without a rules file is unreadable input too.
+  const auto empty = ferry({"check", "--repo", dir.path().string()});
+  EXPECT_EQ(empty.exit_code, 2) << describe(empty);
+  EXPECT_NE(empty.err.find(".github/ferry.yaml"), std::string::npos) << describe(empty);
+}
+
+TEST(cli_plan, newest_sha_tag_diff_applies_and_changes_only_the_marked_scalars) {
+  example_repo repo;
+  const auto r = ferry({"plan", "--repo", repo.dir(), "--image", "ghcr.io/dine-together/app",
+                        "--tag", "sha-9f8e7d6"});
+  ASSERT_EQ(r.exit_code, 0) << describe(r);
+  const auto changed = apply_diff(repo, r.out);
+  EXPECT_EQ(changed, (std::vector<std::string>{"clusters/staging/app/deployment.yaml"}));
+  const std::string rel = "clusters/staging/app/deployment.yaml";
+  EXPECT_EQ(repo.file(rel), replace_once(original(rel), "app:sha-1a2b3c4 #", "app:sha-9f8e7d6 #"));
+  EXPECT_NE(r.err.find("staging flux-system:app: change"), std::string::npos) << describe(r);
+}
+
+TEST(cli_plan, semver_with_digest_edits_tag_and_digest_markers) {
+  example_repo repo;
+  const auto r = ferry({"plan", "--repo", repo.dir(), "--image", "ghcr.io/dine-together/api",
+                        "--tag", "1.5.0", "--digest", k_digest});
+  ASSERT_EQ(r.exit_code, 0) << describe(r);
+  const std::string rel = "clusters/staging/app/kustomization.yaml";
+  EXPECT_EQ(apply_diff(repo, r.out), (std::vector<std::string>{rel}));
+  std::string expected = replace_once(original(rel), "\"1.4.0\"", "\"1.5.0\"");
+  expected = replace_once(expected,
+                          "sha256:1111111111111111111111111111111111111111111111111111111111111111",
+                          k_digest);
+  EXPECT_EQ(repo.file(rel), expected);
+}
+
+TEST(cli_plan, env_names_the_downstream_environment) {
+  example_repo repo;
+  const auto r = ferry({"plan", "--repo", repo.dir(), "--image", "ghcr.io/dine-together/api",
+                        "--tag", "1.5.0", "--digest", k_digest, "--env", "production"});
+  ASSERT_EQ(r.exit_code, 0) << describe(r);
+  EXPECT_EQ(apply_diff(repo, r.out),
+            (std::vector<std::string>{"clusters/production/app/kustomization.yaml"}));
+}
+
+// Two rules for one image and an environment whose paths overlap staging's: several
+// (rule, environment) pairs edit one file, and the printed diff still names each file once
+// with all edits composed, so `git apply` takes it.
+TEST(cli_plan, edits_of_several_rules_and_environments_to_one_file_compose) {
+  example_repo repo;
+  const std::string rules_rel = ".github/ferry.yaml";
+  std::string rules = repo.file(rules_rel);
+  rules = replace_once(rules, "  - name: api\n",
+                       "  - name: app-canary\n"
+                       "    image: ghcr.io/dine-together/app\n"
+                       "    policy: {newest: {}}\n"
+                       "  - name: api\n");
+  rules += "  - name: everywhere\n    paths: [clusters]\n    apply: {flux: {name: apps}}\n";
+  write_text(repo.path() / rules_rel, rules);
+  const std::string staging = "clusters/staging/app/deployment.yaml";
+  const std::string production = "clusters/production/app/deployment.yaml";
+  const std::string canary_line =
+      "          env:\n            - name: CANARY_IMAGE\n"
+      "              value: ghcr.io/dine-together/app:sha-1a2b3c4 # "
+      "{\"$imagepolicy\": \"flux-system:app-canary\"}\n";
+  write_text(repo.path() / staging, replace_once(original(staging), "          ports:\n",
+                                                 canary_line + "          ports:\n"));
+  repo.git({"add", "-A"});
+  repo.git({"-c", "user.name=ferry test", "-c", "user.email=test@ferry.invalid", "commit", "-q",
+            "-m", "a canary rule and an environment over everything"});
+  const std::string staging_before = repo.file(staging);
+
+  const auto r = ferry({"plan", "--repo", repo.dir(), "--image", "ghcr.io/dine-together/app",
+                        "--tag", "sha-9f8e7d6"});
+  ASSERT_EQ(r.exit_code, 0) << describe(r);
+  EXPECT_EQ(r.out.find("diff --git a/" + staging), r.out.rfind("diff --git a/" + staging))
+      << describe(r);
+  EXPECT_EQ(apply_diff(repo, r.out), (std::vector<std::string>{production, staging}));
+  std::string expected =
+      replace_once(staging_before, "app:sha-1a2b3c4 # {\"$imagepolicy\": \"flux-system:app\"}",
+                   "app:sha-9f8e7d6 # {\"$imagepolicy\": \"flux-system:app\"}");
+  expected =
+      replace_once(expected, "app:sha-1a2b3c4 # {\"$imagepolicy\": \"flux-system:app-canary\"}",
+                   "app:sha-9f8e7d6 # {\"$imagepolicy\": \"flux-system:app-canary\"}");
+  EXPECT_EQ(repo.file(staging), expected);
+  EXPECT_EQ(repo.file(production),
+            replace_once(original(production), "app:sha-1a2b3c4 #", "app:sha-9f8e7d6 #"));
+}
+
+struct exit_row {
+  const char* name;
+  std::vector<std::string> args;  // after `plan --repo DIR`
+  int exit;
+  const char* stderr_has;
+};
+
+TEST(cli_plan, exit_codes) {
+  example_repo repo;
+  const std::vector<exit_row> rows = {
+      {"bad tag", {"--image", "ghcr.io/dine-together/app", "--tag", "-bad tag"}, 2, "--tag"},
+      {"bad digest",
+       {"--image", "ghcr.io/dine-together/api", "--tag", "1.5.0", "--digest", "sha256:xyz"},
+       2,
+       "--digest sha256:xyz"},
+      {"image with a tag",
+       {"--image", "ghcr.io/dine-together/app:v1", "--tag", "v2"},
+       2,
+       "--image"},
+      {"missing digest for the :digest marker",
+       {"--image", "ghcr.io/dine-together/api", "--tag", "1.5.0"},
+       2,
+       "--digest"},
+      {"empty digest",
+       {"--image", "ghcr.io/dine-together/api", "--tag", "1.5.0", "--digest", ""},
+       2,
+       "--digest"},
+      {"empty environment",
+       {"--image", "ghcr.io/dine-together/app", "--tag", "sha-9f8e7d6", "--env", ""},
+       2,
+       "--env"},
+      {"unknown environment",
+       {"--image", "ghcr.io/dine-together/app", "--tag", "sha-9f8e7d6", "--env", "qa"},
+       2,
+       "--env qa"},
+      {"downgrade",
+       {"--image", "ghcr.io/dine-together/api", "--tag", "1.3.0", "--digest", k_digest},
+       3,
+       "1.4.0"},
+      {"downgrade without a digest is still a rejection",
+       {"--image", "ghcr.io/dine-together/api", "--tag", "1.3.0"},
+       3,
+       "1.4.0"},
+      {"outside the range",
+       {"--image", "ghcr.io/dine-together/api", "--tag", "2.0.0", "--digest", k_digest},
+       3,
+       "2.0.0"},
+      {"no rule", {"--image", "ghcr.io/dine-together/worker", "--tag", "1.0.0"}, 3, "no rule"},
+      {"filtered out", {"--image", "ghcr.io/dine-together/app", "--tag", "latest"}, 3, "latest"},
+      {"same tag again",
+       {"--image", "ghcr.io/dine-together/app", "--tag", "sha-1a2b3c4"},
+       4,
+       "already runs"},
+      {"same semver again",
+       {"--image", "ghcr.io/dine-together/api", "--tag", "1.4.0", "--digest", k_digest},
+       4,
+       "already runs"},
+  };
+  for (const auto& row : rows) {
+    std::vector<std::string> args = {"plan", "--repo", repo.dir()};
+    args.insert(args.end(), row.args.begin(), row.args.end());
+    const auto r = ferry(args);
+    EXPECT_EQ(r.exit_code, row.exit) << row.name << "\n" << describe(r);
+    EXPECT_NE(r.err.find(row.stderr_has), std::string::npos) << row.name << "\n" << describe(r);
+    EXPECT_TRUE(r.out.empty()) << row.name << ": no diff expected\n" << describe(r);
+  }
+  // Nothing was written to the checkout.
+  EXPECT_TRUE(repo.git({"status", "--porcelain"}).out.empty());
+}
+
+TEST(cli_plan, broken_rules_file_exits_1) {
+  example_repo repo;
+  write_text(repo.path() / ".github/ferry.yaml", "version: 2\n");
+  const auto r = ferry({"plan", "--repo", repo.dir(), "--image", "ghcr.io/dine-together/app",
+                        "--tag", "sha-9f8e7d6"});
+  EXPECT_EQ(r.exit_code, 1) << describe(r);
+  EXPECT_NE(r.err.find(".github/ferry.yaml:1:"), std::string::npos) << describe(r);
+}
+
+TEST(cli, help_for_every_command_exits_0) {
+  for (const std::vector<std::string>& args :
+       std::vector<std::vector<std::string>>{{"--help"},
+                                             {"serve", "--help"},
+                                             {"check", "--help"},
+                                             {"plan", "--help"},
+                                             {"replay", "--help"},
+                                             {"demo", "--help"},
+                                             {"version", "--help"}}) {
+    const auto r = ferry(args);
+    EXPECT_EQ(r.exit_code, 0) << args[0] << "\n" << describe(r);
+    EXPECT_NE(r.out.find("Usage"), std::string::npos) << args[0] << "\n" << describe(r);
+  }
+}
+
+TEST(cli, usage_errors_exit_2) {
+  for (const std::vector<std::string>& args :
+       std::vector<std::vector<std::string>>{{"check", "--repo", k_example.string(), "--bogus"},
+                                             {"--bogus"},
+                                             {},
+                                             {"frobnicate"},
+                                             {"plan", "--repo", k_example.string()}}) {
+    const auto r = ferry(args);
+    EXPECT_EQ(r.exit_code, 2) << (args.empty() ? "(no args)" : args[0]) << "\n" << describe(r);
+    EXPECT_FALSE(r.err.empty()) << describe(r);
+  }
+}
+
+TEST(cli, version_prints_linked_library_versions) {
+  const auto r = ferry({"version"});
+  ASSERT_EQ(r.exit_code, 0) << describe(r);
+  for (const char* re : {R"(^ferry \S+\n)", R"(\n  boost 1\.\d+\.\d+\n)", R"(\n  OpenSSL 3\.)",
+                         R"(\n  libgit2 \d+\.\d+\.\d+\n)", R"(\n  simdjson \d+\.\d+\.\d+\n)",
+                         R"(\n  CLI11 \d+\.\d+)"}) {
+    EXPECT_TRUE(std::regex_search(r.out, std::regex(re))) << re << "\n" << describe(r);
+  }
+}
+
+}  // namespace
+}  // namespace ferry
