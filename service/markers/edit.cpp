@@ -17,15 +17,6 @@ bool is_alnum(char c) {
   return is_lower_alnum(c) || (c >= 'A' && c <= 'Z');
 }
 
-// OCI distribution spec: a tag is [a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}.
-bool valid_tag(std::string_view t) {
-  if (t.empty() || t.size() > 128 || !(is_alnum(t[0]) || t[0] == '_')) {
-    return false;
-  }
-  return std::all_of(t.begin(), t.end(),
-                     [](char c) { return is_alnum(c) || c == '_' || c == '.' || c == '-'; });
-}
-
 // OCI image spec: digest = algorithm ":" encoded; algorithm = [a-z0-9]+([+._-][a-z0-9]+)*;
 // encoded = [a-zA-Z0-9=_-]+.
 bool valid_digest(std::string_view d) {
@@ -178,6 +169,15 @@ bool range_matches(std::string_view content, const marker& m) {
 
 }  // namespace
 
+// OCI distribution spec: a tag is [a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}.
+bool is_valid_tag(std::string_view t) noexcept {
+  if (t.empty() || t.size() > 128 || !(is_alnum(t[0]) || t[0] == '_')) {
+    return false;
+  }
+  return std::all_of(t.begin(), t.end(),
+                     [](char c) { return is_alnum(c) || c == '_' || c == '.' || c == '-'; });
+}
+
 image_ref parse_image_ref(std::string_view ref) {
   image_ref out;
   const std::size_t at = ref.find('@');
@@ -214,7 +214,7 @@ result<edit_outcome> apply_edits(std::string_view content, std::span<const marke
       return make_error(error_kind::invalid_input,
                         who + ": invalid image repository \"" + r.repository + "\"");
     }
-    if (!valid_tag(r.tag)) {
+    if (!is_valid_tag(r.tag)) {
       return make_error(error_kind::invalid_input, who + ": invalid tag \"" + r.tag + "\"");
     }
     if (r.digest && !valid_digest(*r.digest)) {

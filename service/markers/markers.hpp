@@ -127,6 +127,9 @@ struct image_ref {
 };
 image_ref parse_image_ref(std::string_view ref);
 
+// OCI distribution spec: a tag is [a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}.
+bool is_valid_tag(std::string_view tag) noexcept;
+
 // The markers of one file found by scan_tree, with the bytes they were found in (so `plan`
 // edits exactly what was scanned).
 struct scanned_file {

@@ -51,20 +51,24 @@ std::optional<rules::rules_file> load_rules(const std::string& repo_dir,
   return std::move(parsed).value();
 }
 
-bool valid_tag(const std::string& t) {
-  // OCI distribution spec: [a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}
-  if (t.empty() || t.size() > 128) {
-    return false;
+// The rules file and every marker of the checkout, as check and plan both need them.
+struct loaded_repo {
+  rules::rules_file rules;
+  markers::tree_scan scan;
+};
+std::optional<loaded_repo> load_repo(const std::string& repo_dir, const std::string& rules_path,
+                                     std::FILE* err, int& code) {
+  auto rules = load_rules(repo_dir, rules_path, err, code);
+  if (!rules) {
+    return std::nullopt;
   }
-  for (std::size_t i = 0; i < t.size(); ++i) {
-    const char c = t[i];
-    const bool word =
-        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
-    if (!(word || (i > 0 && (c == '.' || c == '-')))) {
-      return false;
-    }
+  auto scan = markers::scan_tree(repo_dir);
+  if (!scan) {
+    std::fprintf(err, "%s\n", scan.error().message.c_str());
+    code = k_exit_usage;
+    return std::nullopt;
   }
-  return true;
+  return loaded_repo{std::move(*rules), std::move(*scan)};
 }
 
 bool valid_digest(const std::string& d) {
@@ -94,19 +98,15 @@ const char* status_word(env_status s) {
 
 int run_check(const check_options& o, std::FILE* out, std::FILE* err) {
   int code = k_exit_ok;
-  auto rules = load_rules(o.repo_dir, o.rules_path, err, code);
-  if (!rules) {
+  auto repo = load_repo(o.repo_dir, o.rules_path, err, code);
+  if (!repo) {
     return code;
   }
-  auto scan = markers::scan_tree(o.repo_dir);
-  if (!scan) {
-    std::fprintf(err, "%s\n", scan.error().message.c_str());
-    return k_exit_usage;
-  }
-  const auto report = check(*rules, scan->files);
+  const auto& [rules, scan] = *repo;
+  const auto report = check(rules, scan.files);
   std::fprintf(out, "%s: valid (%zu image rules, %zu environments)\n", o.rules_path.c_str(),
-               rules->images.size(), rules->environments.size());
-  std::fprintf(out, "%s", to_text(report, *scan).c_str());
+               rules.images.size(), rules.environments.size());
+  std::fprintf(out, "%s", to_text(report, scan).c_str());
   return k_exit_ok;
 }
 
@@ -120,7 +120,7 @@ int run_plan(const plan_options_cli& o, std::FILE* out, std::FILE* err) {
                  o.image.c_str());
     return k_exit_usage;
   }
-  if (!valid_tag(o.tag)) {
+  if (!markers::is_valid_tag(o.tag)) {
     std::fprintf(err, "--tag %s: not a valid image tag ([A-Za-z0-9_][A-Za-z0-9._-]{0,127})\n",
                  o.tag.c_str());
     return k_exit_usage;
@@ -130,22 +130,18 @@ int run_plan(const plan_options_cli& o, std::FILE* out, std::FILE* err) {
     return k_exit_usage;
   }
   int code = k_exit_ok;
-  auto rules = load_rules(o.repo_dir, o.rules_path, err, code);
-  if (!rules) {
+  auto repo = load_repo(o.repo_dir, o.rules_path, err, code);
+  if (!repo) {
     return code;
   }
-  auto scan = markers::scan_tree(o.repo_dir);
-  if (!scan) {
-    std::fprintf(err, "%s\n", scan.error().message.c_str());
-    return k_exit_usage;
-  }
-  for (const auto& d : scan->errors) {
+  const auto& [rules, scan] = *repo;
+  for (const auto& d : scan.errors) {
     std::fprintf(err, "warning: %s (file skipped)\n", markers::to_string(d).c_str());
   }
   plan_options options;
   options.environment = o.environment;
   options.newest = rules::newest_mode::accept_any;  // offline: SPEC accepts any tag under newest
-  auto p = plan(*rules, scan->files, candidate{o.image, o.tag, o.digest}, options);
+  auto p = plan(rules, scan.files, candidate{o.image, o.tag, o.digest}, options);
   if (!p) {
     std::fprintf(err, "%s\n", p.error().message.c_str());
     return k_exit_usage;
