@@ -4,7 +4,6 @@
 
 #include <regex>
 
-
 namespace ferry::service {
 namespace {
 
