@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string_view>
 
+#include "service/limits.hpp"
 #include "service/rules/semver.hpp"
 
 namespace {
@@ -34,8 +35,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (compare_versions(*a, *a) != 0) {
       __builtin_trap();
     }
-    const auto again = parse_version(to_string(*a));
-    if (!again || compare_versions(*again, *a) != 0) {
+    // The text form may be longer than the input ("1.2-x" -> "1.2.0-x"): past the parser's
+    // length cap it is refused, which is not a round-trip failure.
+    const auto text = to_string(*a);
+    const auto again = parse_version(text);
+    if (text.size() <= ferry::limits::k_semver_version_max &&
+        (!again || compare_versions(*again, *a) != 0)) {
       __builtin_trap();
     }
     if (range.ok()) {
