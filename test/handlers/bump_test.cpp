@@ -53,7 +53,7 @@ TEST(pr_body, leaves_out_what_is_unknown_and_escapes_cells) {
   f.to_tag = "a|b";
   f.note = "No source commit could be compared: the newer delivery wins.";
   const std::string body = pr_body(f);
-  EXPECT_EQ(body.find("source commit"), std::string::npos);
+  EXPECT_EQ(body.find("| source commit |"), std::string::npos);
   EXPECT_EQ(body.find("| package |"), std::string::npos);
   EXPECT_EQ(body.find("| compare |"), std::string::npos);
   EXPECT_NE(body.find("(none) -> `a\\|b`"), std::string::npos) << body;
