@@ -406,3 +406,62 @@ TEST_F(bump_e2e, a_failed_commit_answers_503_and_the_redelivery_completes) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST_F(bump_e2e, a_newer_tag_supersedes_the_open_pr_in_place) {
+  ASSERT_EQ(control(http::verb::post, "/_double/repos/dine-together/infra/settings",
+                    R"({"auto_merge_clean": false})")
+                .status,
+            200);
+  ASSERT_EQ(deliver("package", ferry::service::random_delivery_id(),
+                    package_payload("app", "sha-9f8e7d6", k_digest)),
+            200)
+      << ferry_->log();
+  const std::string later_id = "33333333-2222-4333-8444-555555555555";
+  ASSERT_EQ(deliver("package", later_id, package_payload("app", "sha-abcdef1", k_digest)), 200)
+      << ferry_->log();
+  auto state = infra_state();
+  ASSERT_EQ(state.at("pulls").as_array().size(), 1u) << ferry_->log();
+  const auto& pr = state.at("pulls").as_array()[0].as_object();
+  EXPECT_EQ(text(pr.at("title")), "ferry: bump app to sha-abcdef1 in staging");
+  EXPECT_NE(text(pr.at("body")).find(later_id), std::string::npos);
+  const auto& commits = state.at("created_commits").as_array();
+  ASSERT_EQ(commits.size(), 2u);
+  const std::string head(commits[1].as_object().at("sha").as_string());
+  EXPECT_EQ(text(state.at("refs").as_object().at(std::string("refs/heads/") + k_branch)), head);
+  // Moved, not stacked: the new head's parent is main again.
+  EXPECT_EQ(git("rev-parse " + head + "^"), git("rev-parse main"));
+  EXPECT_EQ(git("diff --name-only main " + head), "clusters/staging/app/deployment.yaml\n");
+}
+
+TEST_F(bump_e2e, a_branch_head_ferry_did_not_write_is_left_alone_with_a_comment) {
+  ASSERT_EQ(control(http::verb::post, "/_double/repos/dine-together/infra/settings",
+                    R"({"auto_merge_clean": false})")
+                .status,
+            200);
+  ASSERT_EQ(deliver("package", ferry::service::random_delivery_id(),
+                    package_payload("app", "sha-9f8e7d6", k_digest)),
+            200)
+      << ferry_->log();
+  // A person pushes to ferry's branch.
+  const std::string moved =
+      json::serialize(json::value{{"ref", std::string("heads/") + k_branch},
+                                  {"files", json::object{{"NOTES.md", "hand edit\n"}}},
+                                  {"message", "a person's commit"}});
+  const auto m = control(http::verb::post, "/_double/repos/dine-together/infra/move-ref", moved);
+  ASSERT_EQ(m.status / 100, 2) << m.body;
+  const std::string persons = text(json::parse(m.body).as_object().at("to"));
+  ASSERT_EQ(deliver("package", ferry::service::random_delivery_id(),
+                    package_payload("app", "sha-abcdef1", k_digest)),
+            200)
+      << ferry_->log();
+  auto state = infra_state();
+  EXPECT_EQ(text(state.at("refs").as_object().at(std::string("refs/heads/") + k_branch)), persons);
+  EXPECT_EQ(state.at("created_commits").as_array().size(), 1u);
+  const auto& comments = state.at("comments").as_object();
+  ASSERT_EQ(comments.size(), 1u) << json::serialize(comments);
+  EXPECT_NE(json::serialize(comments).find("is not a commit ferry wrote"), std::string::npos);
+}
+
+}  // namespace
