@@ -465,3 +465,55 @@ TEST_F(bump_e2e, a_branch_head_ferry_did_not_write_is_left_alone_with_a_comment)
 }
 
 }  // namespace
+
+namespace {
+
+TEST_F(bump_e2e, package_and_registry_package_at_once_end_with_one_branch_and_one_pr) {
+  ASSERT_EQ(control(http::verb::post, "/_double/repos/dine-together/infra/settings",
+                    R"({"auto_merge_clean": false})")
+                .status,
+            200);
+  const std::string payload = package_payload("app", "sha-9f8e7d6", k_digest);
+  int first = 0;
+  int second = 0;
+  // GitHub sends both event kinds for one push at about the same moment.
+  std::thread a([&] { first = deliver("package", ferry::service::random_delivery_id(), payload); });
+  std::thread b([&] {
+    second = deliver("registry_package", ferry::service::random_delivery_id(),
+                     as_registry_package(payload));
+  });
+  a.join();
+  b.join();
+  EXPECT_EQ(first, 200) << ferry_->log();
+  EXPECT_EQ(second, 200) << ferry_->log();
+  auto state = infra_state();
+  ASSERT_EQ(state.at("pulls").as_array().size(), 1u) << ferry_->log();
+  const std::string head =
+      text(state.at("refs").as_object().at(std::string("refs/heads/") + k_branch));
+  EXPECT_EQ(git("diff --name-only main " + head), "clusters/staging/app/deployment.yaml\n");
+  EXPECT_EQ(text(state.at("pulls").as_array()[0].as_object().at("head_sha")), head);
+}
+
+TEST_F(bump_e2e, invalid_rules_fail_closed_with_a_status_on_the_head) {
+  const auto m = control(http::verb::post, "/_double/repos/dine-together/infra/move-ref",
+                         R"({"ref": "heads/main", "files": {".github/ferry.yaml": "version: 2\n"},
+                             "message": "break the rules"})");
+  ASSERT_EQ(m.status / 100, 2) << m.body;
+  const std::string head = text(json::parse(m.body).as_object().at("to"));
+  // Permanent: answered 200 (retrying cannot help), reported on the commit instead.
+  ASSERT_EQ(deliver("package", ferry::service::random_delivery_id(),
+                    package_payload("app", "sha-9f8e7d6", k_digest)),
+            200)
+      << ferry_->log();
+  auto state = infra_state();
+  EXPECT_TRUE(state.at("pulls").as_array().empty());
+  EXPECT_TRUE(state.at("created_commits").as_array().empty());
+  const auto& statuses = state.at("statuses").as_object();
+  ASSERT_TRUE(statuses.contains(head)) << json::serialize(statuses);
+  const auto& s = statuses.at(head).as_array().at(0).as_object();
+  EXPECT_EQ(text(s.at("context")), "ferry/rules");
+  EXPECT_EQ(text(s.at("state")), "failure");
+  EXPECT_LE(text(s.at("description")).size(), 140u);
+}
+
+}  // namespace
