@@ -517,3 +517,60 @@ TEST_F(bump_e2e, invalid_rules_fail_closed_with_a_status_on_the_head) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST_F(bump_e2e, newest_compares_source_commits_in_the_event_repository) {
+  ASSERT_EQ(control(http::verb::post, "/_double/repos/dine-together/infra/settings",
+                    R"({"auto_merge_clean": false})")
+                .status,
+            200);
+  // The source repository: two commits on main.
+  const auto created = control(
+      http::verb::post, "/_double/repos",
+      R"({"owner": "dine-together", "name": "app", "installation_id": 7, "files": {"a": "1\n"}})");
+  ASSERT_EQ(created.status, 201) << created.body;
+  const std::string older = text(json::parse(created.body).as_object().at("head")).substr(0, 7);
+  const auto moved = control(http::verb::post, "/_double/repos/dine-together/app/move-ref",
+                             R"({"ref": "heads/main", "files": {"a": "2\n"}})");
+  ASSERT_EQ(moved.status / 100, 2) << moved.body;
+  const std::string newer = text(json::parse(moved.body).as_object().at("to")).substr(0, 7);
+  const auto third = control(http::verb::post, "/_double/repos/dine-together/app/move-ref",
+                             R"({"ref": "heads/main", "files": {"a": "3\n"}})");
+  ASSERT_EQ(third.status / 100, 2) << third.body;
+  const std::string newest = text(json::parse(third.body).as_object().at("to"));
+
+  // Staging runs the middle commit.
+  std::string deployment = read_all(fs::path(FERRY_SOURCE_DIR) /
+                                    "infra/example-infra/clusters/staging/app/deployment.yaml");
+  deployment.replace(deployment.find("sha-1a2b3c4"), 11, "sha-" + newer);
+  const std::string runs = json::serialize(
+      json::value{{"ref", "heads/main"},
+                  {"files", json::object{{"clusters/staging/app/deployment.yaml", deployment}}}});
+  ASSERT_EQ(
+      control(http::verb::post, "/_double/repos/dine-together/infra/move-ref", runs).status / 100,
+      2);
+
+  // An image of the older commit, published late: behind what runs, refused.
+  ASSERT_EQ(deliver("package", ferry::service::random_delivery_id(),
+                    package_payload("app", "sha-" + older, k_digest)),
+            200)
+      << ferry_->log();
+  EXPECT_TRUE(infra_state().at("pulls").as_array().empty()) << ferry_->log();
+
+  // The newest commit's image: ahead, promoted, with the compare link in the body.
+  ASSERT_EQ(deliver("package", ferry::service::random_delivery_id(),
+                    package_payload("app", "sha-" + newest.substr(0, 7), k_digest)),
+            200)
+      << ferry_->log();
+  auto state = infra_state();
+  ASSERT_EQ(state.at("pulls").as_array().size(), 1u) << ferry_->log();
+  const std::string body = text(state.at("pulls").as_array()[0].as_object().at("body"));
+  EXPECT_NE(body.find("https://github.com/dine-together/app/compare/" + newer + "..." +
+                      newest.substr(0, 7)),
+            std::string::npos)
+      << body;
+  EXPECT_EQ(body.find("newer delivery wins"), std::string::npos) << body;
+}
+
+}  // namespace
