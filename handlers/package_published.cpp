@@ -398,6 +398,11 @@ asio::awaitable<result<bool>> bump_run::newest_allows(const rules::image_rule& r
                          std::find(rule.source_branches.begin(), rule.source_branches.end(),
                                    e_.target_commitish) != rule.source_branches.end();
   auto src_inst = co_await gh_.installation_for_repo(e_.repository->owner, e_.repository->name);
+  // Not installed there (404): nothing to compare with, the newer delivery wins. A GitHub
+  // failure, though, must not decide a promotion: answer 503 and let the redelivery compare.
+  if (!src_inst && src_inst.error().kind != error_kind::not_found) {
+    co_return src_inst.error();
+  }
   for (const auto& value : values) {
     if (value == p_.tag) {
       continue;
