@@ -294,13 +294,28 @@ asio::awaitable<service::handler_result> bump_run::run() {
   }
   mirror_ = *opened;
 
-  // The default branch's head (which also brings every ferry/* branch), and the rules' blob.
+  // The default branch's head, asked of the API (one small call) so that the mirror answers
+  // from its cache when it already holds that commit, with no git round trip; then the rules'
+  // blob at that head.
+  auto head_ref = co_await gh_.rest(verb::get, repo_path("/git/ref/heads/" + default_branch_),
+                                    std::nullopt, inst_);
+  if (!head_ref) {
+    co_return head_ref.error();
+  }
+  auto head_ref_body = parse_body(*head_ref, "get ref");
+  if (!head_ref_body) {
+    co_return head_ref_body.error();
+  }
+  const std::string head_sha = str(*head_ref_body, {"object", "sha"});
+  if (head_sha.size() != 40) {
+    co_return make_error(error_kind::transient, "GET ref heads/" + default_branch_ + ": no sha");
+  }
   struct head_read {
     std::string head;
     std::string blob;
   };
-  auto read = co_await blocking(s_.pool, [this]() -> result<head_read> {
-    auto head = mirror_->fetch(clone_url_, "HEAD", git::credentials{token_});
+  auto read = co_await blocking(s_.pool, [this, &head_sha]() -> result<head_read> {
+    auto head = mirror_->fetch(clone_url_, head_sha, git::credentials{token_});
     if (!head) {
       return head.error();
     }

@@ -79,6 +79,9 @@ try:
         print(f"first delivery (token, clone): {first:.1f} ms")
         print(f"{len(rest)} deliveries, each a new commit + branch move + PR update: "
               f"p50 {pick(0.5):.1f} ms, p90 {pick(0.9):.1f} ms, max {rest[-1]:.1f} ms")
+        if os.environ.get("BENCH_REQUESTS_OUT"):  # every request the double saw, for a breakdown
+            _, r = call(info["url"] + "/_double/requests")
+            open(os.environ["BENCH_REQUESTS_OUT"], "wb").write(r)
         _, v = call(info["url"] + "/_double/violations")
         print("violations:", v.decode())
     finally:
