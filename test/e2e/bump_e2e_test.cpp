@@ -335,6 +335,14 @@ TEST_F(bump_e2e, package_opens_one_verified_pr_and_redeliveries_write_nothing) {
   EXPECT_NE(git("log -1 --format=%B " + sha).find("Ferry-Source-Commit: 9f8e7d6"),
             std::string::npos);
 
+  // The work shows in the metrics (SPEC "GET /metrics").
+  const std::string metrics = call(ferry_port_, http::verb::get, "/metrics").body;
+  EXPECT_NE(metrics.find("ferry_pull_requests_total{action=\"opened\"} 1"), std::string::npos)
+      << metrics;
+  EXPECT_NE(metrics.find("ferry_github_api_calls_total{status=\"201\"}"), std::string::npos);
+  EXPECT_NE(metrics.find("ferry_rules_valid{repo=\"dine-together/infra\"} 1"), std::string::npos);
+  EXPECT_NE(metrics.find("ferry_github_rate_limit_remaining "), std::string::npos);
+
   // GitHub's redelivery (same id), then the registry_package twin: nothing more is written.
   ASSERT_EQ(deliver("package", id, payload), 200) << ferry_->log();
   ASSERT_EQ(deliver("registry_package", "99999999-2222-4333-8444-555555555555",
