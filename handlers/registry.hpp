@@ -27,9 +27,9 @@ struct handler_settings {
   git::mirror_registry* mirrors = nullptr;        // blocking: called on `pool`
   boost::asio::thread_pool* pool = nullptr;       // null: mirror calls block the io thread
   service::metrics* metrics = nullptr;            // may be null
-  std::vector<service::repo_name> infra_repos{};    // FERRY_INFRA_REPOS
+  std::vector<service::repo_name> infra_repos{};  // FERRY_INFRA_REPOS
   std::string rules_path = ".github/ferry.yaml";  // FERRY_RULES_PATH
-  std::shared_ptr<rules_cache> rules{};             // created by make_dispatcher when null
+  std::shared_ptr<rules_cache> rules{};           // created by make_dispatcher when null
 };
 
 // package / registry_package -> package_published; ping -> done; installation* -> done, logged;

@@ -76,8 +76,11 @@ int run_serve() {
   auto sink = std::make_shared<ferry::log::sink>(stdout, settings->log_level, settings->log_format);
   ferry::log::logger log(sink);
 
-  boost::asio::io_context ioc{1};
+  // Declared before the io_context so they are destroyed after it: destroying the io_context
+  // destroys the coroutines still suspended in it (GET /app retries), which use the client.
+  std::unique_ptr<ferry::github::app_client> github;
   ferry::service::metrics metrics;
+  boost::asio::io_context ioc{1};
 
   // GitHub: one client on the io_context's thread; every attempt is counted by status.
   ferry::github::github_settings gh;
@@ -92,11 +95,12 @@ int run_serve() {
       metrics.github_rate_limit_remaining.set(static_cast<double>(*o.rate_limit_remaining));
     }
   };
-  auto github = ferry::github::app_client::create(ioc.get_executor(), std::move(gh), log);
-  if (!github) {
-    std::fprintf(stderr, "ferry serve: configuration error: %s\n", github.error().message.c_str());
+  auto created = ferry::github::app_client::create(ioc.get_executor(), std::move(gh), log);
+  if (!created) {
+    std::fprintf(stderr, "ferry serve: configuration error: %s\n", created.error().message.c_str());
     return k_exit_usage;
   }
+  github = std::move(*created);
   ferry::git::mirror_settings mirror_settings;
   mirror_settings.cache_dir = settings->cache_dir;
   auto mirrors = ferry::git::mirror_registry::create(std::move(mirror_settings));
@@ -109,7 +113,7 @@ int run_serve() {
 
   ferry::handlers::handler_settings handler_settings;
   handler_settings.registry_host = settings->registry_host;
-  handler_settings.github = github->get();
+  handler_settings.github = github.get();
   handler_settings.mirrors = mirrors->get();
   handler_settings.pool = &git_pool;
   handler_settings.metrics = &metrics;
@@ -142,7 +146,7 @@ int run_serve() {
     }
   });
   // GET /app in the background: the bot's slug tells ferry's own branch heads apart.
-  boost::asio::co_spawn(ioc, (*github)->refresh_app_info_until_ok(), boost::asio::detached);
+  boost::asio::co_spawn(ioc, github->refresh_app_info_until_ok(), boost::asio::detached);
   ioc.run();
   git_pool.join();
   return k_exit_ok;
