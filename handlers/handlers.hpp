@@ -4,8 +4,10 @@
 
 #include <boost/asio/awaitable.hpp>
 
+#include <memory>
 #include <string_view>
 
+#include "handlers/registry.hpp"
 #include "service/dispatch.hpp"
 #include "service/events/events.hpp"
 
@@ -18,6 +20,7 @@ handler_task handle_installation(const service::delivery& d, const events::insta
 // installation_target and other installation* events the parser leaves untyped.
 handler_task handle_installation_other(const service::delivery& d, const events::other_event& e);
 handler_task handle_package_published(const service::delivery& d, const events::package_event& e,
-                                      std::string_view registry_host);
+                                      const handler_settings& settings);
+std::shared_ptr<rules_cache> make_rules_cache();
 
 }  // namespace ferry::handlers

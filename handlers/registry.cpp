@@ -1,5 +1,6 @@
 #include "handlers/registry.hpp"
 
+#include <memory>
 #include <string_view>
 #include <utility>
 #include <variant>
@@ -24,13 +25,13 @@ handler_task ignore(const service::delivery& d, const char* why) {
   co_return service::outcome::ignored;
 }
 
-// The settings are a parameter, so the coroutine frame owns its copy and outlives nothing.
-handler_task dispatch(handler_settings settings, const service::delivery& d) {
+// The settings are shared by every call (the rules cache lives in them); the coroutine frame
+// holds a reference count, so they outlive it.
+handler_task dispatch(std::shared_ptr<const handler_settings> settings,
+                      const service::delivery& d) {
   co_return co_await std::visit(
       overloaded{
-          [&](const events::package_event& e) {
-            return handle_package_published(d, e, settings.registry_host);
-          },
+          [&](const events::package_event& e) { return handle_package_published(d, e, *settings); },
           [&](const events::ping_event& e) { return handle_ping(d, e); },
           [&](const events::installation_event& e) { return handle_installation(d, e); },
           [&](const events::push_event&) {
@@ -54,9 +55,11 @@ handler_task dispatch(handler_settings settings, const service::delivery& d) {
 }  // namespace
 
 service::dispatch_fn make_dispatcher(handler_settings settings) {
-  return [settings = std::move(settings)](const service::delivery& d) {
-    return dispatch(settings, d);
-  };
+  if (!settings.rules) {
+    settings.rules = make_rules_cache();
+  }
+  auto shared = std::make_shared<const handler_settings>(std::move(settings));
+  return [shared](const service::delivery& d) { return dispatch(shared, d); };
 }
 
 }  // namespace ferry::handlers

@@ -162,4 +162,13 @@ inline constexpr int k_api_max_pages = 100;
 // Characters of GitHub's `message` quoted in an error.
 inline constexpr std::size_t k_api_error_message_max = 300;
 
+// Tag bumps: how often a branch update that lost a race (422 "Reference already exists" /
+// "not a fast forward") is re-read and retried within one delivery before answering 503 so
+// GitHub's redelivery tries again later (SPEC "Reliability": bounded). Ours: two concurrent
+// writers converge on the second read; a third attempt covers one more racing replica.
+inline constexpr int k_ref_update_attempts = 3;
+// Parsed rules files kept by blob id per process; a handful of infra repos with a few versions
+// each. Ours: the cache is dropped whole when full (parsing again costs well under a millisecond).
+inline constexpr std::size_t k_rules_cache_entries = 64;
+
 }  // namespace ferry::limits

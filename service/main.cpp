@@ -14,12 +14,17 @@
 #include <string>
 #include <vector>
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/thread_pool.hpp>
 
 #include "handlers/registry.hpp"
 #include "service/config.hpp"
 #include "service/demo/demo.hpp"
+#include "service/git/mirror.hpp"
+#include "service/github/app_client.hpp"
 #include "service/metrics.hpp"
 #include "service/promotion/commands.hpp"
 #include "service/replay.hpp"
@@ -71,14 +76,55 @@ int run_serve() {
   auto sink = std::make_shared<ferry::log::sink>(stdout, settings->log_level, settings->log_format);
   ferry::log::logger log(sink);
 
-  boost::asio::io_context ioc{1};
+  // Declared before the io_context so they are destroyed after it: destroying the io_context
+  // destroys the coroutines still suspended in it (GET /app retries), which use the client.
+  std::unique_ptr<ferry::github::app_client> github;
   ferry::service::metrics metrics;
+  boost::asio::io_context ioc{1};
+
+  // GitHub: one client on the io_context's thread; every attempt is counted by status.
+  ferry::github::github_settings gh;
+  gh.api_url = settings->github_api_url;
+  gh.graphql_url = settings->github_graphql_url;
+  gh.app_id = settings->app_id;
+  gh.private_key_pem = settings->private_key_pem;
+  gh.http.observer = [&metrics](const ferry::github::http_observation& o) {
+    metrics.github_api_calls.with({o.status == 0 ? std::string("error") : std::to_string(o.status)})
+        .inc();
+    if (o.rate_limit_remaining) {
+      metrics.github_rate_limit_remaining.set(static_cast<double>(*o.rate_limit_remaining));
+    }
+  };
+  auto created = ferry::github::app_client::create(ioc.get_executor(), std::move(gh), log);
+  if (!created) {
+    std::fprintf(stderr, "ferry serve: configuration error: %s\n", created.error().message.c_str());
+    return k_exit_usage;
+  }
+  github = std::move(*created);
+  ferry::git::mirror_settings mirror_settings;
+  mirror_settings.cache_dir = settings->cache_dir;
+  auto mirrors = ferry::git::mirror_registry::create(std::move(mirror_settings));
+  if (!mirrors) {
+    std::fprintf(stderr, "ferry serve: configuration error: %s\n", mirrors.error().message.c_str());
+    return k_exit_usage;
+  }
+  // libgit2 fetches and reads block: they run here, never on the io_context's thread.
+  boost::asio::thread_pool git_pool(2);
+
+  ferry::handlers::handler_settings handler_settings;
+  handler_settings.registry_host = settings->registry_host;
+  handler_settings.github = github.get();
+  handler_settings.mirrors = mirrors->get();
+  handler_settings.pool = &git_pool;
+  handler_settings.metrics = &metrics;
+  handler_settings.infra_repos = settings->infra_repos;
+  handler_settings.rules_path = settings->rules_path;
   ferry::service::server server(
       ioc,
       ferry::service::server_settings{.address = settings->listen_host,
                                       .port = settings->listen_port,
                                       .webhook_secret = settings->webhook_secret},
-      ferry::handlers::make_dispatcher({.registry_host = settings->registry_host}), log, metrics);
+      ferry::handlers::make_dispatcher(std::move(handler_settings)), log, metrics);
   auto bound = server.start();
   if (!bound) {
     std::fprintf(stderr, "ferry serve: %s\n", bound.error().message.c_str());
@@ -91,10 +137,18 @@ int run_serve() {
   signals.async_wait([&](const boost::system::error_code& ec, int signo) {
     if (!ec) {
       log.info("draining", {{"signal", std::to_string(signo)}});
-      server.drain([&log] { log.info("drained"); });
+      // Once every answer is out, stop: the GitHub client's background work (GET /app
+      // retries, pooled connections) must not keep the process alive.
+      server.drain([&log, &ioc] {
+        log.info("drained");
+        ioc.stop();
+      });
     }
   });
+  // GET /app in the background: the bot's slug tells ferry's own branch heads apart.
+  boost::asio::co_spawn(ioc, github->refresh_app_info_until_ok(), boost::asio::detached);
   ioc.run();
+  git_pool.join();
   return k_exit_ok;
 }
 

@@ -1415,8 +1415,11 @@ class double {
       entry.auth_error = a.kind === 'basic' ? 'unknown or expired token, or no access to the repository' : 'no credentials';
       this.log_request(entry);
       req.resume();
-      res.writeHead(401, { 'www-authenticate': 'Basic realm="GitHub"', 'content-type': 'text/plain' });
-      res.end('Invalid username or token. Password authentication is not supported for Git operations.\n');
+      // No body: Debian's libgit2 1.5.1 fails its HTTP parser on a 401 carrying a body with
+      // Content-Length ("http parser error: invalid constant string") instead of retrying with
+      // credentials, so the challenge is sent bare.
+      res.writeHead(401, { 'www-authenticate': 'Basic realm="GitHub"', 'content-length': '0' });
+      res.end();
       return;
     }
     const fault = this.take_fault(req.method, url.pathname);

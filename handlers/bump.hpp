@@ -1,0 +1,89 @@
+#pragma once
+// The pure decisions of the tag-bump flow (handlers/package_published.cpp): PR title and body,
+// the commit message and its trailer, "is this branch head one ferry wrote", and "does the
+// branch already carry exactly these edits". No I/O here, so each is unit-tested.
+
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "service/markers/markers.hpp"
+
+namespace ferry::handlers {
+
+// The trailer ferry writes in its bump commits (SPEC "Policies": what runs now can name its
+// source commit through it).
+inline constexpr std::string_view k_source_commit_trailer = "Ferry-Source-Commit";
+
+struct bump_facts {
+  std::string image;                     // ghcr.io/dine-together/app
+  std::string rule_name;                 // app
+  std::string environment;               // staging
+  std::vector<std::string> from_values;  // every value the markers carried (may be empty)
+  std::string to_tag;
+  std::string digest;                         // sha256:..., may be empty
+  std::string package_url;                    // package html_url, may be empty
+  std::string source_repo_url;                // https://github.com/o/r, may be empty
+  std::optional<std::string> source_commit;   // the candidate's source commit
+  std::optional<std::string> current_commit;  // what runs now's source commit, when known
+  std::string delivery_id;
+  std::string note;  // e.g. "no source commit could be compared: the newer delivery wins"
+};
+
+// "ferry: bump app to sha-9f8e7d6 in staging"
+std::string pr_title(const bump_facts& f);
+// A markdown table: image, from -> to, digest, package link, source commit and compare link
+// where known, delivery id; then the note, if any.
+std::string pr_body(const bump_facts& f);
+// Title line, a blank line, then the trailer when the source commit is known:
+// "ferry: bump app to sha-9f8e7d6 in staging\n\nFerry-Source-Commit: <sha>\n".
+std::string commit_message(const bump_facts& f);
+
+// What GET /repos/{o}/{r}/git/commits/{sha} says about a branch head.
+struct head_commit_facts {
+  std::string author_name;
+  bool verified = false;
+  std::string message;
+};
+
+// A head ferry wrote: a verified commit authored by the App's bot ("<slug>[bot]", GitHub's
+// name for commits made through the Git Data API without an author), or, when the App's slug
+// is not known yet, a verified commit carrying ferry's trailer. Anything else is a person's.
+bool is_ferry_head(const head_commit_facts& c, std::optional<std::string_view> app_slug);
+
+// Whether a branch already holds exactly `changes` on top of the default-branch head: the
+// paths that differ between the head and the branch are exactly the changed paths, and each
+// holds the new content there. `branch_content(path)` reads the branch's file (nullopt when
+// missing).
+template <typename Reader>
+bool branch_carries(std::span<const std::string> differing_paths,
+                    std::span<const markers::file_change> changes, Reader branch_content) {
+  if (differing_paths.size() != changes.size()) {
+    return false;
+  }
+  for (const auto& c : changes) {
+    bool listed = false;
+    for (const auto& p : differing_paths) {
+      listed = listed || p == c.path;
+    }
+    if (!listed) {
+      return false;
+    }
+    const std::optional<std::string> content = branch_content(c.path);
+    if (!content || *content != c.new_content) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// Whether GitHub's answer to enablePullRequestAutoMerge means "already mergeable, merge it
+// yourself" (the error "Pull request Pull request is in clean status").
+bool is_clean_status_error(std::string_view message) noexcept;
+
+// Markdown cell text: '|' and newlines would break the table.
+std::string table_cell(std::string_view text);
+
+}  // namespace ferry::handlers

@@ -1,0 +1,617 @@
+// The tag-bump flow end to end: the real `ferry serve` binary against the GitHub double
+// (test/doubles/github), driven by signed GHCR deliveries for the example infra repository
+// (infra/example-infra). Everything is observed through the double's /_double/state and the
+// bare repository it serves, never through ferry's internals.
+#include <gtest/gtest.h>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/json.hpp>
+
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "service/replay.hpp"
+
+extern char** environ;
+
+namespace {
+
+namespace fs = std::filesystem;
+namespace http = boost::beast::http;
+namespace json = boost::json;
+using namespace std::chrono_literals;
+
+constexpr const char* k_secret = "e2e-webhook-secret";
+constexpr const char* k_infra = "dine-together/infra";
+constexpr const char* k_branch = "ferry/staging/flux-system-app";
+
+std::string read_all(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// A child process whose stdout and stderr go to a file (no pipe to keep drained).
+class child {
+ public:
+  child(std::vector<std::string> argv, std::vector<std::string> env, fs::path log)
+      : log_(std::move(log)) {
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 1, log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_adddup2(&actions, 1, 2);
+    std::vector<char*> args;
+    for (auto& a : argv) {
+      args.push_back(a.data());
+    }
+    args.push_back(nullptr);
+    std::vector<char*> envp;
+    for (auto& e : env) {
+      envp.push_back(e.data());
+    }
+    envp.push_back(nullptr);
+    if (posix_spawn(&pid_, args[0], &actions, nullptr, args.data(), envp.data()) != 0) {
+      pid_ = -1;
+    }
+    posix_spawn_file_actions_destroy(&actions);
+  }
+  ~child() {
+    if (pid_ > 0) {
+      kill(pid_, SIGTERM);
+      int status = 0;
+      waitpid(pid_, &status, 0);
+    }
+  }
+  child(const child&) = delete;
+  child& operator=(const child&) = delete;
+
+  // The first line of the log containing `needle`, polled until the deadline.
+  std::optional<std::string> wait_for_line(std::string_view needle,
+                                           std::chrono::seconds deadline = 60s) const {
+    const auto until = std::chrono::steady_clock::now() + deadline;
+    while (std::chrono::steady_clock::now() < until) {
+      std::istringstream lines(read_all(log_));
+      for (std::string line; std::getline(lines, line);) {
+        if (line.find(needle) != std::string::npos) {
+          return line;
+        }
+      }
+      std::this_thread::sleep_for(20ms);  // polling a file with a deadline, not waiting blind
+    }
+    return std::nullopt;
+  }
+  std::string log() const { return read_all(log_); }
+  bool started() const { return pid_ > 0; }
+
+ private:
+  pid_t pid_ = -1;
+  fs::path log_;
+};
+
+struct answer {
+  int status = 0;
+  std::string body;
+};
+
+answer call(unsigned short port, http::verb method, const std::string& target,
+            const std::string& body = {}) {
+  boost::asio::io_context ioc;
+  boost::asio::ip::tcp::socket socket(ioc);
+  socket.connect({boost::asio::ip::make_address("127.0.0.1"), port});
+  http::request<http::string_body> req{method, target, 11};
+  req.set(http::field::host, "127.0.0.1");
+  req.set(http::field::user_agent, "ferry-e2e-test");
+  if (!body.empty()) {
+    req.set(http::field::content_type, "application/json");
+    req.body() = body;
+  }
+  req.prepare_payload();
+  http::write(socket, req);
+  boost::beast::flat_buffer buffer;
+  http::response<http::string_body> res;
+  http::read(socket, buffer, res);
+  return {static_cast<int>(res.result_int()), res.body()};
+}
+
+std::string run(const std::string& command) {
+  std::string out;
+  FILE* p = popen(command.c_str(), "r");
+  if (p == nullptr) {
+    return out;
+  }
+  char buf[4096];
+  for (std::size_t n; (n = fread(buf, 1, sizeof buf, p)) > 0;) {
+    out.append(buf, n);
+  }
+  pclose(p);
+  return out;
+}
+
+class bump_e2e : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(fs::exists(fs::path(FERRY_NODE_MODULES_DIR) / "@octokit" / "openapi"))
+        << "run `cd test && npm ci` first";
+    char tmpl[] = "/tmp/ferry-e2e-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    fs::create_directories(dir_ / "double");
+    fs::create_directories(dir_ / "cache");
+    double_.emplace(
+        std::vector<std::string>{"/usr/bin/node",
+                                 std::string(FERRY_SOURCE_DIR) + "/test/doubles/github/server.js",
+                                 "--port", "0", "--state-dir", (dir_ / "double").string()},
+        std::vector<std::string>{"PATH=/usr/bin:/bin", "HOME=" + dir_.string()},
+        dir_ / "double.log");
+    const auto hello = double_->wait_for_line("\"port\"");
+    ASSERT_TRUE(hello) << double_->log();
+    const auto info = json::parse(*hello).as_object();
+    double_port_ = static_cast<unsigned short>(info.at("port").as_int64());
+    const std::string url = std::string(info.at("url").as_string());
+
+    const std::string repo = json::serialize(
+        json::value{{"owner", "dine-together"},
+                    {"name", "infra"},
+                    {"installation_id", 7},
+                    {"default_branch", "main"},
+                    {"dir", std::string(FERRY_SOURCE_DIR) + "/infra/example-infra"}});
+    ASSERT_EQ(control(http::verb::post, "/_double/repos", repo).status, 201);
+
+    ferry_.emplace(
+        std::vector<std::string>{FERRY_BINARY, "serve"},
+        std::vector<std::string>{
+            "PATH=/usr/bin:/bin", "FERRY_LISTEN=127.0.0.1:0",
+            std::string("FERRY_WEBHOOK_SECRET=") + k_secret,
+            "FERRY_APP_ID=" + std::to_string(info.at("app_id").as_int64()),
+            "FERRY_PRIVATE_KEY_FILE=" + std::string(info.at("private_key_path").as_string()),
+            "FERRY_GITHUB_API_URL=" + url, "FERRY_GITHUB_GRAPHQL_URL=" + url + "/graphql",
+            std::string("FERRY_INFRA_REPOS=") + k_infra,
+            "FERRY_CACHE_DIR=" + (dir_ / "cache").string(), "FERRY_LOG_LEVEL=debug"},
+        dir_ / "ferry.log");
+    const auto listening = ferry_->wait_for_line("\"listening\"");
+    ASSERT_TRUE(listening) << ferry_->log();
+    ferry_port_ = static_cast<unsigned short>(
+        std::stoi(std::string(json::parse(*listening).as_object().at("port").as_string())));
+  }
+
+  void TearDown() override {
+    if (double_) {
+      const auto v = control(http::verb::get, "/_double/violations");
+      EXPECT_EQ(v.body, "[]") << v.body;
+    }
+    ferry_.reset();
+    double_.reset();
+    if (!HasFailure()) {
+      fs::remove_all(dir_);
+    } else {
+      std::fprintf(stderr, "kept %s (ferry.log, double.log)\n", dir_.c_str());
+    }
+  }
+
+  answer control(http::verb method, const std::string& target, const std::string& body = {}) {
+    return call(double_port_, method, target, body);
+  }
+
+  json::object infra_state() {
+    const auto s = control(http::verb::get, "/_double/state");
+    return json::parse(s.body).as_object().at("repos").as_object().at(k_infra).as_object();
+  }
+
+  // A GHCR `package` delivery (the real multi-arch capture, renamed to the example's image).
+  static std::string package_payload(const std::string& name, const std::string& tag,
+                                     const std::string& digest) {
+    auto v = json::parse(read_all(fs::path(FERRY_FIXTURES_DIR) / "github" /
+                                  "package.published.ghcr-multiarch-index.json"));
+    auto& p = v.as_object();
+    auto& pkg = p["package"].as_object();
+    pkg["name"] = name;
+    pkg["namespace"] = "dine-together";
+    pkg["owner"].as_object()["login"] = "dine-together";
+    pkg["html_url"] = "https://github.com/orgs/dine-together/packages/container/package/" + name;
+    auto& version = pkg["package_version"].as_object();
+    version["name"] = digest;
+    version["version"] = digest;
+    version["target_commitish"] = "main";
+    auto& t = version["container_metadata"].as_object()["tag"].as_object();
+    t["name"] = tag;
+    t["digest"] = digest;
+    auto& r = p["repository"].as_object();
+    r["name"] = name;
+    r["full_name"] = "dine-together/" + name;
+    r["owner"].as_object()["login"] = "dine-together";
+    r["html_url"] = "https://github.com/dine-together/" + name;
+    p["installation"] = json::object{{"id", 7}};
+    return json::serialize(v);
+  }
+
+  static std::string as_registry_package(const std::string& payload) {
+    auto v = json::parse(payload);
+    auto& o = v.as_object();
+    o["registry_package"] = o["package"];
+    o.erase("package");
+    return json::serialize(v);
+  }
+
+  int deliver(const std::string& event, const std::string& id, const std::string& payload) {
+    ferry::service::replay_target target{
+        "http://127.0.0.1:" + std::to_string(ferry_port_) + "/webhook", k_secret, 30s};
+    auto r = ferry::service::post_delivery(target, {event, id, payload});
+    EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.error().message);
+    return r.ok() ? r->status : 0;
+  }
+
+  std::string git(const std::string& args) {
+    return run(
+        "git --git-dir=" + (dir_ / "double" / "repos" / "dine-together" / "infra.git").string() +
+        " " + args + " 2>&1");
+  }
+
+  fs::path dir_;
+  std::optional<child> double_;
+  std::optional<child> ferry_;
+  unsigned short double_port_ = 0;
+  unsigned short ferry_port_ = 0;
+};
+
+const std::string k_digest = "sha256:" + std::string(64, 'b');
+
+std::string text(const json::value& v) {
+  return v.is_string() ? std::string(v.as_string()) : json::serialize(v);
+}
+
+bool has_label(const json::array& labels, std::string_view name) {
+  for (const auto& l : labels) {
+    if ((l.is_string() && l.as_string() == name) ||
+        (l.is_object() && l.as_object().contains("name") &&
+         text(l.as_object().at("name")) == name)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+TEST_F(bump_e2e, package_opens_one_verified_pr_and_redeliveries_write_nothing) {
+  // Auto-merge is recorded rather than merged at once, so the PR stays open to look at.
+  ASSERT_EQ(control(http::verb::post, "/_double/repos/dine-together/infra/settings",
+                    R"({"auto_merge_clean": false})")
+                .status,
+            200);
+  const std::string payload = package_payload("app", "sha-9f8e7d6", k_digest);
+  const std::string id = "11111111-2222-4333-8444-555555555555";
+  ASSERT_EQ(deliver("package", id, payload), 200) << ferry_->log();
+
+  auto state = infra_state();
+  const auto& pulls = state.at("pulls").as_array();
+  ASSERT_EQ(pulls.size(), 1u) << ferry_->log();
+  const auto& pr = pulls[0].as_object();
+  EXPECT_EQ(text(pr.at("head")), k_branch);
+  EXPECT_EQ(text(pr.at("base")), "main");
+  EXPECT_EQ(text(pr.at("state")), "open");
+  EXPECT_EQ(text(pr.at("title")), "ferry: bump app to sha-9f8e7d6 in staging");
+  EXPECT_TRUE(has_label(pr.at("labels").as_array(), "ferry")) << json::serialize(pr);
+  EXPECT_TRUE(has_label(pr.at("labels").as_array(), "env:staging")) << json::serialize(pr);
+  EXPECT_TRUE(pr.at("auto_merge").is_object()) << json::serialize(pr);
+  const std::string body(pr.at("body").as_string());
+  EXPECT_NE(body.find("| image | `ghcr.io/dine-together/app` |"), std::string::npos) << body;
+  EXPECT_NE(body.find("`sha-1a2b3c4` -> `sha-9f8e7d6`"), std::string::npos) << body;
+  EXPECT_NE(body.find(k_digest), std::string::npos) << body;
+  EXPECT_NE(body.find("| delivery | `" + id + "` |"), std::string::npos) << body;
+
+  const auto& commits = state.at("created_commits").as_array();
+  ASSERT_EQ(commits.size(), 1u);
+  const std::string sha(commits[0].as_object().at("sha").as_string());
+  EXPECT_EQ(text(state.at("refs").as_object().at(std::string("refs/heads/") + k_branch)), sha);
+  const auto verified = json::parse(control(http::verb::get, "/_double/state").body)
+                            .as_object()
+                            .at("verified_commits")
+                            .as_object();
+  EXPECT_TRUE(verified.contains(sha) && text(verified.at(sha)) == "true");
+  // The commit's parent is main and its tree changes only the marked scalar.
+  EXPECT_EQ(git("rev-parse " + sha + "^"), git("rev-parse main"));
+  EXPECT_EQ(git("diff --name-only main " + sha), "clusters/staging/app/deployment.yaml\n");
+  std::string expected = read_all(fs::path(FERRY_SOURCE_DIR) /
+                                  "infra/example-infra/clusters/staging/app/deployment.yaml");
+  const auto at = expected.find("sha-1a2b3c4");
+  ASSERT_NE(at, std::string::npos);
+  expected.replace(at, 11, "sha-9f8e7d6");
+  EXPECT_EQ(git("show " + sha + ":clusters/staging/app/deployment.yaml"), expected);
+  EXPECT_NE(git("log -1 --format=%B " + sha).find("Ferry-Source-Commit: 9f8e7d6"),
+            std::string::npos);
+
+  // The work shows in the metrics (SPEC "GET /metrics").
+  const std::string metrics = call(ferry_port_, http::verb::get, "/metrics").body;
+  EXPECT_NE(metrics.find("ferry_pull_requests_total{action=\"opened\"} 1"), std::string::npos)
+      << metrics;
+  EXPECT_NE(metrics.find("ferry_github_api_calls_total{status=\"201\"}"), std::string::npos);
+  EXPECT_NE(metrics.find("ferry_rules_valid{repo=\"dine-together/infra\"} 1"), std::string::npos);
+  EXPECT_NE(metrics.find("ferry_github_rate_limit_remaining "), std::string::npos);
+
+  // GitHub's redelivery (same id), then the registry_package twin: nothing more is written.
+  ASSERT_EQ(deliver("package", id, payload), 200) << ferry_->log();
+  ASSERT_EQ(deliver("registry_package", "99999999-2222-4333-8444-555555555555",
+                    as_registry_package(payload)),
+            200)
+      << ferry_->log();
+  auto after = infra_state();
+  EXPECT_EQ(after.at("created_commits").as_array().size(), 1u);
+  ASSERT_EQ(after.at("pulls").as_array().size(), 1u);
+  EXPECT_EQ(after.at("pulls").as_array()[0].as_object().at("body"), pr.at("body"));
+  EXPECT_EQ(after.at("refs"), state.at("refs"));
+}
+
+TEST_F(bump_e2e, auto_merge_on_a_clean_pr_merges_with_the_head_ferry_wrote) {
+  ASSERT_EQ(deliver("package", ferry::service::random_delivery_id(),
+                    package_payload("app", "sha-9f8e7d6", k_digest)),
+            200)
+      << ferry_->log();
+  auto state = infra_state();
+  ASSERT_EQ(state.at("pulls").as_array().size(), 1u) << ferry_->log();
+  const auto& pr = state.at("pulls").as_array()[0].as_object();
+  EXPECT_EQ(text(pr.at("merged")), "true") << json::serialize(pr);
+  EXPECT_EQ(text(pr.at("merge_method")), "squash");
+  EXPECT_NE(git("show main:clusters/staging/app/deployment.yaml").find("sha-9f8e7d6"),
+            std::string::npos);
+  // Main now runs the tag: a late redelivery changes nothing.
+  ASSERT_EQ(deliver("package", ferry::service::random_delivery_id(),
+                    package_payload("app", "sha-9f8e7d6", k_digest)),
+            200);
+  EXPECT_EQ(infra_state().at("pulls").as_array().size(), 1u);
+}
+
+TEST_F(bump_e2e, semver_downgrade_is_refused_without_any_write) {
+  ASSERT_EQ(control(http::verb::delete_, "/_double/requests").status / 100, 2);
+  ASSERT_EQ(deliver("package", ferry::service::random_delivery_id(),
+                    package_payload("api", "1.3.0", k_digest)),
+            200)
+      << ferry_->log();
+  auto state = infra_state();
+  EXPECT_TRUE(state.at("pulls").as_array().empty());
+  EXPECT_TRUE(state.at("created_commits").as_array().empty());
+  const auto requests = json::parse(control(http::verb::get, "/_double/requests").body);
+  for (const auto& r : requests.as_array()) {
+    const auto& o = r.as_object();
+    const std::string method(o.at("method").as_string());
+    const std::string path(o.at("path").as_string());
+    const bool write = method != "GET" && path.find("/access_tokens") == std::string::npos &&
+                       path.find("git-upload-pack") == std::string::npos;
+    EXPECT_FALSE(write) << method << " " << path;
+  }
+}
+
+TEST_F(bump_e2e, a_failed_commit_answers_503_and_the_redelivery_completes) {
+  ASSERT_EQ(
+      control(http::verb::post, "/_double/faults",
+              R"({"method": "POST", "path_regex": "/git/commits$", "status": 502, "count": 10})")
+              .status /
+          100,
+      2);
+  const std::string payload = package_payload("app", "sha-9f8e7d6", k_digest);
+  const std::string id = "22222222-2222-4333-8444-555555555555";
+  EXPECT_EQ(deliver("package", id, payload), 503) << ferry_->log();
+  EXPECT_TRUE(infra_state().at("pulls").as_array().empty());
+  ASSERT_EQ(control(http::verb::delete_, "/_double/faults").status / 100, 2);
+  ASSERT_EQ(deliver("package", id, payload), 200) << ferry_->log();
+  auto state = infra_state();
+  EXPECT_EQ(state.at("pulls").as_array().size(), 1u);
+  EXPECT_EQ(state.at("created_commits").as_array().size(), 2u);  // the commit, then the merge
+}
+
+}  // namespace
+
+namespace {
+
+TEST_F(bump_e2e, a_newer_tag_supersedes_the_open_pr_in_place) {
+  ASSERT_EQ(control(http::verb::post, "/_double/repos/dine-together/infra/settings",
+                    R"({"auto_merge_clean": false})")
+                .status,
+            200);
+  ASSERT_EQ(deliver("package", ferry::service::random_delivery_id(),
+                    package_payload("app", "sha-9f8e7d6", k_digest)),
+            200)
+      << ferry_->log();
+  const std::string later_id = "33333333-2222-4333-8444-555555555555";
+  ASSERT_EQ(deliver("package", later_id, package_payload("app", "sha-abcdef1", k_digest)), 200)
+      << ferry_->log();
+  auto state = infra_state();
+  ASSERT_EQ(state.at("pulls").as_array().size(), 1u) << ferry_->log();
+  const auto& pr = state.at("pulls").as_array()[0].as_object();
+  EXPECT_EQ(text(pr.at("title")), "ferry: bump app to sha-abcdef1 in staging");
+  EXPECT_NE(text(pr.at("body")).find(later_id), std::string::npos);
+  const auto& commits = state.at("created_commits").as_array();
+  ASSERT_EQ(commits.size(), 2u);
+  const std::string head(commits[1].as_object().at("sha").as_string());
+  EXPECT_EQ(text(state.at("refs").as_object().at(std::string("refs/heads/") + k_branch)), head);
+  // Moved, not stacked: the new head's parent is main again.
+  EXPECT_EQ(git("rev-parse " + head + "^"), git("rev-parse main"));
+  EXPECT_EQ(git("diff --name-only main " + head), "clusters/staging/app/deployment.yaml\n");
+}
+
+TEST_F(bump_e2e, a_branch_head_ferry_did_not_write_is_left_alone_with_a_comment) {
+  ASSERT_EQ(control(http::verb::post, "/_double/repos/dine-together/infra/settings",
+                    R"({"auto_merge_clean": false})")
+                .status,
+            200);
+  ASSERT_EQ(deliver("package", ferry::service::random_delivery_id(),
+                    package_payload("app", "sha-9f8e7d6", k_digest)),
+            200)
+      << ferry_->log();
+  // A person pushes to ferry's branch.
+  const std::string moved =
+      json::serialize(json::value{{"ref", std::string("heads/") + k_branch},
+                                  {"files", json::object{{"NOTES.md", "hand edit\n"}}},
+                                  {"message", "a person's commit"}});
+  const auto m = control(http::verb::post, "/_double/repos/dine-together/infra/move-ref", moved);
+  ASSERT_EQ(m.status / 100, 2) << m.body;
+  const std::string persons = text(json::parse(m.body).as_object().at("to"));
+  ASSERT_EQ(deliver("package", ferry::service::random_delivery_id(),
+                    package_payload("app", "sha-abcdef1", k_digest)),
+            200)
+      << ferry_->log();
+  auto state = infra_state();
+  EXPECT_EQ(text(state.at("refs").as_object().at(std::string("refs/heads/") + k_branch)), persons);
+  EXPECT_EQ(state.at("created_commits").as_array().size(), 1u);
+  const auto& comments = state.at("comments").as_object();
+  ASSERT_EQ(comments.size(), 1u) << json::serialize(comments);
+  EXPECT_NE(json::serialize(comments).find("is not a commit ferry wrote"), std::string::npos);
+}
+
+}  // namespace
+
+namespace {
+
+TEST_F(bump_e2e, package_and_registry_package_at_once_end_with_one_branch_and_one_pr) {
+  ASSERT_EQ(control(http::verb::post, "/_double/repos/dine-together/infra/settings",
+                    R"({"auto_merge_clean": false})")
+                .status,
+            200);
+  const std::string payload = package_payload("app", "sha-9f8e7d6", k_digest);
+  int first = 0;
+  int second = 0;
+  // GitHub sends both event kinds for one push at about the same moment.
+  std::thread a([&] { first = deliver("package", ferry::service::random_delivery_id(), payload); });
+  std::thread b([&] {
+    second = deliver("registry_package", ferry::service::random_delivery_id(),
+                     as_registry_package(payload));
+  });
+  a.join();
+  b.join();
+  EXPECT_EQ(first, 200) << ferry_->log();
+  EXPECT_EQ(second, 200) << ferry_->log();
+  auto state = infra_state();
+  ASSERT_EQ(state.at("pulls").as_array().size(), 1u) << ferry_->log();
+  const std::string head =
+      text(state.at("refs").as_object().at(std::string("refs/heads/") + k_branch));
+  EXPECT_EQ(git("diff --name-only main " + head), "clusters/staging/app/deployment.yaml\n");
+  EXPECT_EQ(text(state.at("pulls").as_array()[0].as_object().at("head_sha")), head);
+}
+
+TEST_F(bump_e2e, invalid_rules_fail_closed_with_a_status_on_the_head) {
+  const auto m = control(http::verb::post, "/_double/repos/dine-together/infra/move-ref",
+                         R"({"ref": "heads/main", "files": {".github/ferry.yaml": "version: 2\n"},
+                             "message": "break the rules"})");
+  ASSERT_EQ(m.status / 100, 2) << m.body;
+  const std::string head = text(json::parse(m.body).as_object().at("to"));
+  // Permanent: answered 200 (retrying cannot help), reported on the commit instead.
+  ASSERT_EQ(deliver("package", ferry::service::random_delivery_id(),
+                    package_payload("app", "sha-9f8e7d6", k_digest)),
+            200)
+      << ferry_->log();
+  auto state = infra_state();
+  EXPECT_TRUE(state.at("pulls").as_array().empty());
+  EXPECT_TRUE(state.at("created_commits").as_array().empty());
+  const auto& statuses = state.at("statuses").as_object();
+  ASSERT_TRUE(statuses.contains(head)) << json::serialize(statuses);
+  const auto& s = statuses.at(head).as_array().at(0).as_object();
+  EXPECT_EQ(text(s.at("context")), "ferry/rules");
+  EXPECT_EQ(text(s.at("state")), "failure");
+  EXPECT_LE(text(s.at("description")).size(), 140u);
+}
+
+}  // namespace
+
+namespace {
+
+TEST_F(bump_e2e, newest_compares_source_commits_in_the_event_repository) {
+  ASSERT_EQ(control(http::verb::post, "/_double/repos/dine-together/infra/settings",
+                    R"({"auto_merge_clean": false})")
+                .status,
+            200);
+  // The source repository: two commits on main.
+  const auto created = control(
+      http::verb::post, "/_double/repos",
+      R"({"owner": "dine-together", "name": "app", "installation_id": 7, "files": {"a": "1\n"}})");
+  ASSERT_EQ(created.status, 201) << created.body;
+  const std::string older = text(json::parse(created.body).as_object().at("head")).substr(0, 7);
+  const auto moved = control(http::verb::post, "/_double/repos/dine-together/app/move-ref",
+                             R"({"ref": "heads/main", "files": {"a": "2\n"}})");
+  ASSERT_EQ(moved.status / 100, 2) << moved.body;
+  const std::string newer = text(json::parse(moved.body).as_object().at("to")).substr(0, 7);
+  const auto third = control(http::verb::post, "/_double/repos/dine-together/app/move-ref",
+                             R"({"ref": "heads/main", "files": {"a": "3\n"}})");
+  ASSERT_EQ(third.status / 100, 2) << third.body;
+  const std::string newest = text(json::parse(third.body).as_object().at("to"));
+
+  // Staging runs the middle commit.
+  std::string deployment = read_all(fs::path(FERRY_SOURCE_DIR) /
+                                    "infra/example-infra/clusters/staging/app/deployment.yaml");
+  deployment.replace(deployment.find("sha-1a2b3c4"), 11, "sha-" + newer);
+  const std::string runs = json::serialize(
+      json::value{{"ref", "heads/main"},
+                  {"files", json::object{{"clusters/staging/app/deployment.yaml", deployment}}}});
+  ASSERT_EQ(
+      control(http::verb::post, "/_double/repos/dine-together/infra/move-ref", runs).status / 100,
+      2);
+
+  // An image of the older commit, published late: behind what runs, refused.
+  ASSERT_EQ(deliver("package", ferry::service::random_delivery_id(),
+                    package_payload("app", "sha-" + older, k_digest)),
+            200)
+      << ferry_->log();
+  EXPECT_TRUE(infra_state().at("pulls").as_array().empty()) << ferry_->log();
+
+  // The newest commit's image: ahead, promoted, with the compare link in the body.
+  ASSERT_EQ(deliver("package", ferry::service::random_delivery_id(),
+                    package_payload("app", "sha-" + newest.substr(0, 7), k_digest)),
+            200)
+      << ferry_->log();
+  auto state = infra_state();
+  ASSERT_EQ(state.at("pulls").as_array().size(), 1u) << ferry_->log();
+  const std::string body = text(state.at("pulls").as_array()[0].as_object().at("body"));
+  EXPECT_NE(body.find("https://github.com/dine-together/app/compare/" + newer + "..." +
+                      newest.substr(0, 7)),
+            std::string::npos)
+      << body;
+  EXPECT_EQ(body.find("newer delivery wins"), std::string::npos) << body;
+}
+
+}  // namespace
+
+namespace {
+
+TEST_F(bump_e2e, reviewers_and_team_reviewers_are_requested) {
+  ASSERT_EQ(control(http::verb::post, "/_double/repos/dine-together/infra/settings",
+                    R"({"auto_merge_clean": false})")
+                .status,
+            200);
+  std::string rules =
+      read_all(fs::path(FERRY_SOURCE_DIR) / "infra/example-infra/.github/ferry.yaml");
+  const std::string staging = "    paths: [clusters/staging]\n";
+  const auto at = rules.find(staging);
+  ASSERT_NE(at, std::string::npos);
+  rules.insert(at + staging.size(), "    reviewers: [octocat]\n    teamReviewers: [platform]\n");
+  const std::string moved = json::serialize(
+      json::value{{"ref", "heads/main"}, {"files", json::object{{".github/ferry.yaml", rules}}}});
+  ASSERT_EQ(
+      control(http::verb::post, "/_double/repos/dine-together/infra/move-ref", moved).status / 100,
+      2);
+  ASSERT_EQ(deliver("package", ferry::service::random_delivery_id(),
+                    package_payload("app", "sha-9f8e7d6", k_digest)),
+            200)
+      << ferry_->log();
+  auto state = infra_state();
+  ASSERT_EQ(state.at("pulls").as_array().size(), 1u) << ferry_->log();
+  const auto& pr = state.at("pulls").as_array()[0].as_object();
+  EXPECT_NE(json::serialize(pr.at("reviewers")).find("octocat"), std::string::npos)
+      << json::serialize(pr);
+  EXPECT_NE(json::serialize(pr.at("team_reviewers")).find("platform"), std::string::npos)
+      << json::serialize(pr);
+}
+
+}  // namespace

@@ -1,0 +1,109 @@
+// The pure decisions of the tag-bump flow (handlers/bump.hpp).
+#include <gtest/gtest.h>
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "handlers/bump.hpp"
+
+namespace ferry::handlers {
+namespace {
+
+bump_facts sample() {
+  bump_facts f;
+  f.image = "ghcr.io/dine-together/app";
+  f.rule_name = "app";
+  f.environment = "staging";
+  f.from_values = {"sha-1111111"};
+  f.to_tag = "sha-9f8e7d6";
+  f.digest = "sha256:" + std::string(64, 'a');
+  f.package_url = "https://github.com/orgs/dine-together/packages/container/package/app";
+  f.source_repo_url = "https://github.com/dine-together/app";
+  f.source_commit = "9f8e7d6";
+  f.delivery_id = "72d3162e-cc78-11e3-81ab-4c9367dc0958";
+  return f;
+}
+
+TEST(pr_title, names_rule_tag_and_environment) {
+  EXPECT_EQ(pr_title(sample()), "ferry: bump app to sha-9f8e7d6 in staging");
+}
+
+TEST(pr_body, is_a_table_with_every_known_fact) {
+  auto f = sample();
+  f.current_commit = "1111111";
+  const std::string body = pr_body(f);
+  EXPECT_NE(body.find("| image | `ghcr.io/dine-together/app` |"), std::string::npos) << body;
+  EXPECT_NE(body.find("| from -> to | `sha-1111111` -> `sha-9f8e7d6` |"), std::string::npos)
+      << body;
+  EXPECT_NE(body.find("| digest | `sha256:" + std::string(64, 'a') + "` |"), std::string::npos);
+  EXPECT_NE(body.find("(" + f.package_url + ")"), std::string::npos);
+  EXPECT_NE(body.find("https://github.com/dine-together/app/commit/9f8e7d6"), std::string::npos);
+  EXPECT_NE(body.find("https://github.com/dine-together/app/compare/1111111...9f8e7d6"),
+            std::string::npos);
+  EXPECT_NE(body.find("| delivery | `72d3162e-cc78-11e3-81ab-4c9367dc0958` |"), std::string::npos);
+}
+
+TEST(pr_body, leaves_out_what_is_unknown_and_escapes_cells) {
+  auto f = sample();
+  f.source_commit.reset();
+  f.package_url.clear();
+  f.from_values.clear();
+  f.to_tag = "a|b";
+  f.note = "No source commit could be compared: the newer delivery wins.";
+  const std::string body = pr_body(f);
+  EXPECT_EQ(body.find("| source commit |"), std::string::npos);
+  EXPECT_EQ(body.find("| package |"), std::string::npos);
+  EXPECT_EQ(body.find("| compare |"), std::string::npos);
+  EXPECT_NE(body.find("(none) -> `a\\|b`"), std::string::npos) << body;
+  EXPECT_NE(body.find(f.note), std::string::npos);
+}
+
+TEST(commit_message, carries_the_source_commit_trailer_when_known) {
+  EXPECT_EQ(commit_message(sample()),
+            "ferry: bump app to sha-9f8e7d6 in staging\n\nFerry-Source-Commit: 9f8e7d6\n");
+  auto f = sample();
+  f.source_commit.reset();
+  EXPECT_EQ(commit_message(f), "ferry: bump app to sha-9f8e7d6 in staging\n");
+}
+
+TEST(is_ferry_head, only_verified_commits_of_the_app_bot) {
+  const head_commit_facts ours{"ferry[bot]", true, "ferry: bump\n"};
+  EXPECT_TRUE(is_ferry_head(ours, "ferry"));
+  EXPECT_FALSE(is_ferry_head({"ferry[bot]", false, "x"}, "ferry"));     // unsigned: forged author
+  EXPECT_FALSE(is_ferry_head({"octocat", true, "web edit"}, "ferry"));  // a person's web commit
+  EXPECT_FALSE(is_ferry_head({"other[bot]", true, "x"}, "ferry"));
+}
+
+TEST(is_ferry_head, falls_back_to_the_trailer_before_the_slug_is_known) {
+  EXPECT_TRUE(
+      is_ferry_head({"x", true, "ferry: bump\n\nFerry-Source-Commit: abc\n"}, std::nullopt));
+  EXPECT_FALSE(is_ferry_head({"x", true, "a person's commit\n"}, std::nullopt));
+  EXPECT_FALSE(is_ferry_head({"x", false, "t\n\nFerry-Source-Commit: abc\n"}, std::nullopt));
+}
+
+TEST(branch_carries, exactly_the_changes_on_top_of_the_head) {
+  const std::vector<markers::file_change> changes{{"a.yaml", "old", "new"}};
+  std::map<std::string, std::string> branch{{"a.yaml", "new"}, {"b.yaml", "x"}};
+  const auto reader = [&](const std::string& p) -> std::optional<std::string> {
+    auto it = branch.find(p);
+    return it == branch.end() ? std::nullopt : std::optional<std::string>(it->second);
+  };
+  const std::vector<std::string> same{"a.yaml"};
+  EXPECT_TRUE(branch_carries(std::span<const std::string>(same), changes, reader));
+  const std::vector<std::string> more{"a.yaml", "b.yaml"};  // the branch has another edit
+  EXPECT_FALSE(branch_carries(std::span<const std::string>(more), changes, reader));
+  branch["a.yaml"] = "older";  // an earlier bump
+  EXPECT_FALSE(branch_carries(std::span<const std::string>(same), changes, reader));
+  const std::vector<std::string> none;
+  EXPECT_FALSE(branch_carries(std::span<const std::string>(none), changes, reader));
+}
+
+TEST(is_clean_status_error, recognises_githubs_answer) {
+  EXPECT_TRUE(is_clean_status_error("UNPROCESSABLE: Pull request Pull request is in clean status"));
+  EXPECT_FALSE(is_clean_status_error("FORBIDDEN: Resource not accessible by integration"));
+}
+
+}  // namespace
+}  // namespace ferry::handlers
