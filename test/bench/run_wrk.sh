@@ -12,6 +12,10 @@
 #   BENCH_DURATION     wrk duration (default 10s)       BENCH_CONNECTIONS  (default 64)
 #   BENCH_SERVER_CPU   core for the server (default 0)  BENCH_CLIENT_CPU   (default 1)
 #   BENCH_BODY_BYTES   body size (default 14336)        BENCH_EVENT        (registry_package)
+#   BENCH_PACKAGE_TYPE package_type in the body (default CONTAINER). A CONTAINER publication
+#                      makes the handler read the infra repo's rules from GitHub; "docker" is
+#                      ignored before any API call, which isolates the ingress (same bytes,
+#                      same signature check and parse) when no GitHub is reachable.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -22,6 +26,7 @@ connections="${BENCH_CONNECTIONS:-64}"
 server_cpu="${BENCH_SERVER_CPU:-0}"
 client_cpu="${BENCH_CLIENT_CPU:-1}"
 body_bytes="${BENCH_BODY_BYTES:-14336}"
+package_type="${BENCH_PACKAGE_TYPE:-CONTAINER}"
 event="${BENCH_EVENT:-registry_package}"
 fixture="$root/fixtures/github/registry_package.published.docker-example.json"
 
@@ -49,14 +54,14 @@ trap cleanup EXIT
 # publication for an image no rule names. The example's npm-style package_version.body (5 KB)
 # is dropped, as real GHCR deliveries have none; an extra key pads the result to the requested
 # size (receivers ignore unknown keys; GitHub adds fields over time).
-python3 - "$fixture" "$work/body.json" "$body_bytes" <<'PY'
+python3 - "$fixture" "$work/body.json" "$body_bytes" "$package_type" <<'PY'
 import json, sys
-src, dst, size = sys.argv[1], sys.argv[2], int(sys.argv[3])
+src, dst, size, package_type = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 d = json.load(open(src))
 p = d["registry_package"]
 p["name"] = "ferry-bench-no-rule-matches"
-p["package_type"] = "CONTAINER"
-p["ecosystem"] = "CONTAINER"
+p["package_type"] = package_type
+p["ecosystem"] = package_type.upper()
 v = p["package_version"]
 digest = "sha256:" + "ab" * 32
 v["name"] = v["version"] = digest

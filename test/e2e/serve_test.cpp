@@ -120,6 +120,8 @@ class service_config {
             {"FERRY_APP_ID", "123"},
             {"FERRY_PRIVATE_KEY_FILE", key_.string()},
             {"FERRY_INFRA_REPOS", "o/r"},
+            // Nothing listens on port 1: a delivery that needs GitHub fails fast, offline.
+            {"FERRY_GITHUB_API_URL", "http://127.0.0.1:1"},
             {"FERRY_CACHE_DIR", (dir_.path() / "cache").string()},
             {"FERRY_LOG_FORMAT", "json"},
             {"FERRY_LOG_LEVEL", "debug"}};
@@ -222,9 +224,16 @@ TEST(serve, replays_deliveries_reports_metrics_logs_json_and_drains) {
   EXPECT_TRUE(std::regex_search(ok.out, std::regex(R"(-> 20[04]\n)"))) << describe(ok);
 
   const auto ok2 = replay(port, k_secret, "registry_package",
-                          {fixture("registry_package.published.docker-example.json"),
-                           fixture("registry_package.published.14k.json")});
+                          {fixture("registry_package.published.docker-example.json")});
   EXPECT_EQ(ok2.exit_code, 0) << describe(ok2);
+
+  // A real container publication needs the infra repo's rules from GitHub; with GitHub
+  // unreachable the delivery fails loudly (503, so GitHub records it and the sweep redelivers)
+  // and replay exits 1.
+  const auto unreachable =
+      replay(port, k_secret, "registry_package", {fixture("registry_package.published.14k.json")});
+  EXPECT_EQ(unreachable.exit_code, 1) << describe(unreachable);
+  EXPECT_NE(unreachable.out.find("-> 503"), std::string::npos) << describe(unreachable);
 
   // A ping is answered 200 (SPEC "Behaviour by event").
   temp_dir dir;
@@ -308,9 +317,9 @@ TEST(serve, replays_deliveries_reports_metrics_logs_json_and_drains) {
   EXPECT_GE(lines, 3u) << done->out;           // listening, deliveries, draining
   EXPECT_EQ(delivery_lines, 4u) << done->out;  // one per dispatched delivery
   for (const auto& id : deliveries) {
-    const bool sent = ok.out.find(id) != std::string::npos ||
-                      ok2.out.find(id) != std::string::npos ||
-                      pinged.out.find(id) != std::string::npos;
+    const bool sent =
+        ok.out.find(id) != std::string::npos || ok2.out.find(id) != std::string::npos ||
+        unreachable.out.find(id) != std::string::npos || pinged.out.find(id) != std::string::npos;
     EXPECT_TRUE(sent) << id << " was not a delivery replay sent";
   }
 }
