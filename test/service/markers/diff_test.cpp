@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "service/markers/markers.hpp"
+#include "test/support/temp_dir.hpp"
 
 namespace fs = std::filesystem;
 namespace m = ferry::markers;
@@ -60,26 +61,7 @@ TEST(unified_diff, equal_contents_give_nothing_and_odd_paths_are_quoted) {
           .substr(0, 60));
 }
 
-class temp_dir {
- public:
-  temp_dir() {
-    std::string tmpl = (fs::temp_directory_path() / "ferry-diff-XXXXXX").string();
-    if (::mkdtemp(tmpl.data()) == nullptr) {
-      throw std::runtime_error("mkdtemp failed");
-    }
-    path_ = tmpl;
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  temp_dir(const temp_dir&) = delete;
-  temp_dir& operator=(const temp_dir&) = delete;
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
+using ferry::test::temp_dir;
 
 void write_all(const fs::path& p, std::string_view data) {
   fs::create_directories(p.parent_path());

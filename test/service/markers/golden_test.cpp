@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "service/markers/markers.hpp"
+#include "test/support/temp_dir.hpp"
 
 namespace fs = std::filesystem;
 namespace m = ferry::markers;
@@ -90,26 +91,7 @@ std::vector<std::string> files_under(const fs::path& dir) {
   return out;
 }
 
-class temp_dir {
- public:
-  temp_dir() {
-    std::string tmpl = (fs::temp_directory_path() / "ferry-markers-XXXXXX").string();
-    if (::mkdtemp(tmpl.data()) == nullptr) {
-      throw std::runtime_error("mkdtemp failed");
-    }
-    path_ = tmpl;
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  temp_dir(const temp_dir&) = delete;
-  temp_dir& operator=(const temp_dir&) = delete;
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
+using ferry::test::temp_dir;
 
 int run(const std::string& cmd) {
   return std::system((cmd + " >/dev/null 2>&1").c_str());
