@@ -171,4 +171,24 @@ inline constexpr int k_ref_update_attempts = 3;
 // each. Ours: the cache is dropped whole when full (parsing again costs well under a millisecond).
 inline constexpr std::size_t k_rules_cache_entries = 64;
 
+// --- applies, the promotion chain and the maintenance loop (SPEC "Apply", "Reliability") ---
+// Last lines of a failed apply Job's pod quoted in the comment on the merged PR.
+inline constexpr int k_apply_log_lines = 40;
+// A comment body is limited to 65,536 characters by GitHub; the quoted detail stays far below.
+inline constexpr std::size_t k_apply_comment_detail_max = 8000;
+// A final apply status is posted this many times before giving up (the resume retries later).
+inline constexpr int k_status_post_attempts = 3;
+// Default-branch commits whose pending `ferry/apply/*` statuses a new Lease holder resumes.
+inline constexpr int k_resume_commits = 10;
+// GitHub keeps webhook deliveries for three days; SPEC: sweep "the last three days".
+inline constexpr auto k_redelivery_window = std::chrono::hours(72);
+// Pages of 100 deliveries read per sweep.
+inline constexpr int k_sweep_pages = 10;
+// How often the Lease holder sweeps failed deliveries. Ours: fast enough that a failed delivery
+// is retried within minutes, slow enough to cost a few App API calls an hour.
+inline constexpr auto k_sweep_interval = std::chrono::minutes(5);
+// Lease rounds: client-go's leader election retries every 2 s with a 15 s lease; ferry's work
+// under the lease is not latency-critical, so it renews every 5 s.
+inline constexpr auto k_lease_retry = std::chrono::seconds(5);
+
 }  // namespace ferry::limits
