@@ -61,8 +61,15 @@ function watch(d, p) {
           waiting.shift()(events.length ? events.shift() : null);
         }
       };
-      readline.createInterface({ input: res }).on('line', (line) => {
-        events.push(JSON.parse(line));
+      let buf = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk) => {
+        buf += chunk;
+        let nl;
+        while ((nl = buf.indexOf('\n')) >= 0) {
+          events.push(JSON.parse(buf.slice(0, nl)));
+          buf = buf.slice(nl + 1);
+        }
         wake();
       });
       res.on('end', () => {
@@ -73,6 +80,7 @@ function watch(d, p) {
         ended = true;
         wake();
       });
+      res.on('error', () => {}); // close() aborts the response on purpose
       resolve({
         status: res.statusCode, headers: res.headers,
         get ended() {
@@ -94,7 +102,11 @@ function watch(d, p) {
         },
       });
     });
-    req.on('error', reject);
+    req.on('error', (e) => {
+      if (!req.destroyed || !req.res) {
+        reject(e);
+      }
+    });
     req.end();
   });
 }
