@@ -122,7 +122,7 @@ test('invalid objects are 422 Invalid with causes in the API server form', async
   const long = 'a'.repeat(64);
   const l = await d.api('POST', k_jobs, { body: job(long) });
   assert.equal(l.status, 422);
-  assert.equal(l.body.message, `Job.batch "${long}" is invalid: spec.template.labels: Invalid value: "${long}": must be no more than 63 characters`);
+  assert.equal(l.body.message, `Job.batch "${long}" is invalid: spec.template.labels: Invalid value: "${long}": must be no more than 63 bytes`);
   assert.ok(l.body.details.causes.every((c) => c.field === 'spec.template.labels' && c.reason === 'FieldValueInvalid'));
   assert.equal((await d.api('POST', k_jobs, { body: job('a'.repeat(63)) })).status, 201, '63 characters is fine');
 

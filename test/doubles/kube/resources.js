@@ -202,7 +202,7 @@ const k_label_msg = "a lowercase RFC 1123 label must consist of lower case alpha
 function name_causes(name) {
   const out = [];
   if (name.length > 253) {
-    out.push(invalid('metadata.name', name, 'must be no more than 253 characters'));
+    out.push(invalid('metadata.name', name, 'must be no more than 253 bytes'));
   }
   if (!k_dns1123_subdomain.test(name)) {
     out.push(invalid('metadata.name', name, k_subdomain_msg));
@@ -210,6 +210,8 @@ function name_causes(name) {
   return out;
 }
 
+// apimachinery MaxLenError says "must be no more than N bytes" since about Kubernetes 1.34
+// ("characters" before); clients must not parse it either way.
 // Label values: <= 63 characters, (([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?
 function label_value_causes(field, v) {
   const out = [];
@@ -217,7 +219,7 @@ function label_value_causes(field, v) {
     return out;
   }
   if (v.length > 63) {
-    out.push(invalid(field, v, 'must be no more than 63 characters'));
+    out.push(invalid(field, v, 'must be no more than 63 bytes'));
   }
   if (!/^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/.test(v)) {
     out.push(invalid(field, v, "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')"));

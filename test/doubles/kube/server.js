@@ -714,7 +714,8 @@ class kube_double {
     const fsel = parse_field_selector(q.get('fieldSelector'));
     const rv_param = q.get('resourceVersion');
     const timeout_param = q.get('timeoutSeconds');
-    const timeout_s = timeout_param === null ? k_default_watch_timeout_s : Number(timeout_param);
+    // 0 or absent: the server's default (apiserver handlers/get.go picks one when 0).
+    const timeout_s = timeout_param === null || Number(timeout_param) === 0 ? k_default_watch_timeout_s : Number(timeout_param);
     if (!Number.isFinite(timeout_s) || timeout_s < 0) {
       throw e_bad_request(`timeoutSeconds: Invalid value: "${timeout_param}"`);
     }
