@@ -163,6 +163,10 @@ test('bodies that are not JSON, of another apiVersion or another kind are 400 Ba
   assert.equal(t.status, 400, 'a wrong JSON type in a built-in type is a decode error');
   const ct = await d.api('POST', k_jobs, { body: job('ct'), content_type: 'text/plain' });
   assert.equal(ct.status, 415);
+  const with_rv = await d.api('POST', k_jobs, { body: { ...job('rv'), metadata: { name: 'rv', resourceVersion: '5' } } });
+  assert.equal(with_rv.status, 500, 'a real API server refuses a resourceVersion on create');
+  assert.equal(with_rv.body.message, 'Internal error occurred: resourceVersion should not be set on objects to be created');
+  assert.ok((await d.violations()).some((v) => v.status === 500));
 });
 
 test('merge patch and JSON patch apply, bump resourceVersion and are validated afterwards', async () => {
@@ -201,6 +205,12 @@ test('merge patch and JSON patch apply, bump resourceVersion and are validated a
   const null_removes = await d.api('PATCH', `${k_kustomizations}/apps`, { body: { spec: { prune: null } }, content_type: 'application/merge-patch+json' });
   assert.equal(null_removes.status, 422, 'removing a required field by merge patch is invalid');
   assert.equal(null_removes.body.details.causes[0].field, 'spec.prune');
+
+  const stale = await d.api('PATCH', `${k_kustomizations}/apps`, {
+    body: { metadata: { resourceVersion: created.body.metadata.resourceVersion, labels: { a: 'b' } } }, content_type: 'application/merge-patch+json',
+  });
+  assert.equal(stale.status, 409, 'a resourceVersion in a patch is a precondition');
+  assert.equal(stale.body.reason, 'Conflict');
 
   const nf = await d.api('PATCH', `${k_kustomizations}/nope`, { body: {}, content_type: 'application/merge-patch+json' });
   assert.equal(nf.status, 404);
