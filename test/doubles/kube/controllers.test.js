@@ -111,6 +111,30 @@ test('deleting a Job with propagationPolicy Background removes its pods; the def
   assert.equal(await pods_of('auto-fail'), 1);
 });
 
+test('activeDeadlineSeconds fails a Job still active; ttlSecondsAfterFinished deletes it with its pods', async () => {
+  const deadline = job('deadline');
+  deadline.spec.activeDeadlineSeconds = 1;
+  deadline.spec.ttlSecondsAfterFinished = 1;
+  assert.equal((await d.api('POST', k_jobs, { body: deadline })).status, 201);
+  const w = await d.watch(`${k_jobs}?watch=1&fieldSelector=metadata.name%3Ddeadline`);
+  const types = [];
+  let failed = null;
+  for (;;) {
+    const ev = await w.next(10000);
+    types.push(ev.type);
+    if (!failed && condition(ev.object, 'Failed')) {
+      failed = condition(ev.object, 'Failed');
+    }
+    if (ev.type === 'DELETED') {
+      break;
+    }
+  }
+  w.close();
+  assert.deepEqual([failed.reason, failed.message], ['DeadlineExceeded', 'Job was active longer than specified deadline']);
+  assert.equal((await d.api('GET', `${k_jobs}/deadline`)).status, 404);
+  assert.equal((await d.api('GET', `${k_pods}?labelSelector=job-name%3Ddeadline`)).body.items.length, 0);
+});
+
 test('flux-mode ready: a requestedAt change makes the Kustomization apply the source revision', async () => {
   await d.control('POST', 'objects', [
     {

@@ -703,11 +703,9 @@ class kube_double {
     // says otherwise (pkg/registry/batch/job/strategy.go DefaultGarbageCollectionPolicy).
     if (r.kind === 'Job' && (policy === 'Background' || policy === 'Foreground')) {
       const pods = res_table.by_resource.get('pods');
-      for (const pod of [...this.objects.values()]) {
-        if (pod.kind === 'Pod' && pod.metadata.namespace === rt.ns && (pod.metadata.ownerReferences || []).some((o) => o.uid === old.metadata.uid)) {
-          this.next_rv();
-          this.commit(pods, rt.ns, pod.metadata.name, null, 'DELETED');
-        }
+      for (const pod of this.job_pods(rt.ns, old)) {
+        this.next_rv();
+        this.commit(pods, rt.ns, pod.metadata.name, null, 'DELETED');
       }
     }
     return { code: 200, body: status_body(200, undefined, undefined, { ...gdetails(r, rt.name), uid: old.metadata.uid }) };
@@ -858,8 +856,15 @@ class kube_double {
       return;
     }
     this.create_job_pod(ns, job);
+    const uid = job.metadata.uid;
     if (mode.mode === 'succeed' || mode.mode === 'fail') {
-      this.later(mode.delay_ms || 0, () => this.settle_job(ns, name, mode.mode === 'succeed', mode.message, mode.logs));
+      this.later(mode.delay_ms || 0, () => this.settle_job(ns, name, { success: mode.mode === 'succeed', message: mode.message, logs: mode.logs, uid }));
+    }
+    if (typeof job.spec.activeDeadlineSeconds === 'number') {
+      // The Job controller fails a Job still active after activeDeadlineSeconds.
+      this.later(job.spec.activeDeadlineSeconds * 1000, () => this.settle_job(ns, name, {
+        success: false, reason: 'DeadlineExceeded', message: 'Job was active longer than specified deadline', logs: mode.logs, uid,
+      }));
     }
   }
 
@@ -896,11 +901,11 @@ class kube_double {
 
   // Settles a Job as the Job controller (Kubernetes >= 1.31) does: the interim condition
   // (SuccessCriteriaMet / FailureTarget) then the terminal one (Complete / Failed).
-  settle_job(ns, name, success, message, logs) {
+  settle_job(ns, name, { success, message, logs, reason = 'BackoffLimitExceeded', uid }) {
     const jobs = res_table.by_resource.get('jobs');
     const pods = res_table.by_resource.get('pods');
     const job = this.objects.get(this.key(jobs, ns, name));
-    if (!job) {
+    if (!job || (uid && job.metadata.uid !== uid)) {
       return { error: 404 };
     }
     if (((job.status || {}).conditions || []).some((c) => (c.type === 'Complete' || c.type === 'Failed') && c.status === 'True')) {
@@ -940,11 +945,36 @@ class kube_double {
       } else {
         const msg = message || 'Job has reached the specified backoff limit';
         st.failed = 1;
-        st.conditions = [cond('FailureTarget', 'BackoffLimitExceeded', msg), cond('Failed', 'BackoffLimitExceeded', msg)];
+        st.conditions = [cond('FailureTarget', reason, msg), cond('Failed', reason, msg)];
       }
       j.status = st;
     });
+    const ttl = current.spec.ttlSecondsAfterFinished;
+    if (typeof ttl === 'number') {
+      // The TTL-after-finished controller deletes the Job (and, in the background, its pods).
+      this.later(ttl * 1000, () => this.delete_job(ns, name, current.metadata.uid));
+    }
     return {};
+  }
+
+  delete_job(ns, name, uid) {
+    const jobs = res_table.by_resource.get('jobs');
+    const pods = res_table.by_resource.get('pods');
+    const job = this.objects.get(this.key(jobs, ns, name));
+    if (!job || job.metadata.uid !== uid) {
+      return;
+    }
+    this.in_controller = true;
+    try {
+      this.next_rv();
+      this.commit(jobs, ns, name, null, 'DELETED');
+      for (const pod of this.job_pods(ns, job)) {
+        this.next_rv();
+        this.commit(pods, ns, pod.metadata.name, null, 'DELETED');
+      }
+    } finally {
+      this.in_controller = false;
+    }
   }
 
   reconcile_flux(r, ns, name, requested, mode) {
@@ -1066,7 +1096,7 @@ class kube_double {
       }
       const jm = /^\/_double\/jobs\/([^/]+)\/([^/]+)\/(succeed|fail)$/.exec(p);
       if (m === 'POST' && jm) {
-        const out = this.settle_job(jm[1], jm[2], jm[3] === 'succeed', body.message, body.logs);
+        const out = this.settle_job(jm[1], jm[2], { success: jm[3] === 'succeed', message: body.message, logs: body.logs });
         if (out.error === 404) {
           return reply(404, { error: `no job ${jm[1]}/${jm[2]}` });
         }
