@@ -313,7 +313,12 @@ class kube_double {
   // Routes /api/v1/namespaces/{ns}/{resource}[/{name}[/{sub}]] and
   // /apis/{group}/{version}/namespaces/{ns}/{resource}[/{name}[/{sub}]].
   route(p) {
-    const seg = p.split('/').slice(1).map(decodeURIComponent);
+    let seg;
+    try {
+      seg = p.split('/').slice(1).map(decodeURIComponent);
+    } catch {
+      return null; // malformed %-escape
+    }
     let group;
     let version;
     let rest;
