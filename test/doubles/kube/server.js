@@ -713,6 +713,11 @@ class kube_double {
         this.commit(pods, rt.ns, pod.metadata.name, null, 'DELETED');
       }
     }
+    if (r.kind === 'Pod') {
+      // Pods (graceful deletion) answer the object's last state, everything served here else a
+      // Status (kubernetes/kubernetes#78343 lists which is which). The double deletes pods at once.
+      return { code: 200, body: this.view(r, rt.version, old) };
+    }
     return { code: 200, body: status_body(200, undefined, undefined, { ...gdetails(r, rt.name), uid: old.metadata.uid }) };
   }
 
