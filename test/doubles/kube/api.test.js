@@ -40,6 +40,8 @@ test('every API request needs the current token; a rotated file is re-read', asy
   assert.equal((await d.api('GET', k_jobs, { token: old })).status, 401, 'the old token stops working');
   assert.equal((await d.api('GET', k_jobs, { token: 'rotated-token-value' })).status, 200, 'the new one works at once');
   const log = (await d.control('GET', 'requests')).body;
+  assert.equal(log.find((r) => r.status === 401).auth, 'failed');
+  assert.equal(log.find((r) => r.status === 401).auth_error, 'no Authorization header');
   assert.deepEqual(log.slice(-3).map((r) => [r.auth, r.status]), [['ok', 200], ['failed', 401], ['ok', 200]]);
   const v = await d.violations();
   assert.ok(v.some((x) => x.status === 401 && x.reason === 'Unauthorized'));

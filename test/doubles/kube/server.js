@@ -220,7 +220,7 @@ class kube_double {
     const body = await read_body(req);
     const info = {
       method: req.method, path: url.pathname, query: Object.fromEntries(url.searchParams),
-      content_type: req.headers['content-type'] || null, body: parse_maybe(body), status: 0, auth: 'none', at: iso(),
+      content_type: req.headers['content-type'] || null, body: parse_maybe(body), status: 0, auth: 'failed', at: iso(),
     };
     if (url.pathname.startsWith('/_double/')) {
       return this.control(req, res, url, body);
@@ -236,7 +236,11 @@ class kube_double {
       res.end(text);
     };
     try {
-      info.auth = this.authenticate(req);
+      const who = this.authenticate(req);
+      info.auth = who.auth;
+      if (who.why) {
+        info.auth_error = who.why;
+      }
       if (info.auth !== 'ok') {
         throw new api_error(401, 'Unauthorized', 'Unauthorized');
       }
@@ -271,24 +275,25 @@ class kube_double {
     }
   }
 
+  // Returns {auth: "ok"|"failed", why} ; why says what failed (never the token itself).
   authenticate(req) {
     const h = req.headers.authorization;
     if (!h) {
-      return 'none';
+      return { auth: 'failed', why: 'no Authorization header' };
     }
     let token;
     try {
       token = fs.readFileSync(this.opts.token_file, 'utf8').trim();
     } catch {
-      return 'failed';
+      return { auth: 'failed', why: 'token file unreadable' };
     }
     const m = /^Bearer (.+)$/.exec(h);
     if (!m || !token) {
-      return 'failed';
+      return { auth: 'failed', why: 'not a Bearer token' };
     }
     const a = Buffer.from(m[1]);
     const b = Buffer.from(token);
-    return a.length === b.length && crypto.timingSafeEqual(a, b) ? 'ok' : 'failed';
+    return a.length === b.length && crypto.timingSafeEqual(a, b) ? { auth: 'ok' } : { auth: 'failed', why: 'token does not match the token file' };
   }
 
   take_fault(method, p) {
