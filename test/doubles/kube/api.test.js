@@ -82,6 +82,10 @@ test('create answers 201 with server fields and Job defaults; a second create is
   assert.equal(again.body.message, 'jobs.batch "build-1" already exists');
   assert.deepEqual(again.body.details, { name: 'build-1', group: 'batch', kind: 'jobs' });
 
+  const nulls = await d.api('POST', k_jobs, { body: { ...job('nulls', { activeDeadlineSeconds: null }), status: null } });
+  assert.equal(nulls.status, 201);
+  assert.equal('activeDeadlineSeconds' in nulls.body.spec, false, 'a null member reads as absent');
+
   const gen = await d.api('POST', k_jobs, { body: { ...job(undefined), metadata: { generateName: 'ferry-run-' } } });
   assert.equal(gen.status, 201);
   assert.match(gen.body.metadata.name, /^ferry-run-[bcdfghjklmnpqrstvwxz2456789]{5}$/);

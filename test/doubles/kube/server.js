@@ -410,6 +410,7 @@ class kube_double {
     if (!is_object(obj)) {
       throw e_bad_request(`${rt.r.kind} in version "${rt.version}" cannot be handled as a ${rt.r.kind}: json: cannot unmarshal ${Array.isArray(obj) ? 'array' : typeof obj} into Go value of type struct`);
     }
+    drop_nulls(obj);
     const want = rt.r.api_version(rt.version);
     if (obj.apiVersion !== undefined && obj.apiVersion !== want) {
       // apiserver handlers/create.go and update.go
@@ -1161,7 +1162,7 @@ class kube_double {
       throw new Error(`unsupported kind ${o.apiVersion} ${o.kind}`);
     }
     const rt = { r, version, ns: o.metadata.namespace };
-    const obj = structuredClone(o);
+    const obj = drop_nulls(structuredClone(o));
     obj.metadata.resourceVersion = undefined;
     delete obj.metadata.resourceVersion;
     this.from_control = true;
@@ -1171,6 +1172,24 @@ class kube_double {
       this.from_control = false;
     }
   }
+}
+
+// A null member reads as absent: built-ins decode it to a Go zero value that is omitted again,
+// custom resources prune nulls of non-nullable fields. The generated validators accept null for
+// every optional field, so storing it would serve objects no real server returns.
+function drop_nulls(v) {
+  if (Array.isArray(v)) {
+    v.forEach(drop_nulls);
+  } else if (is_object(v)) {
+    for (const [k, x] of Object.entries(v)) {
+      if (x === null) {
+        delete v[k];
+      } else {
+        drop_nulls(x);
+      }
+    }
+  }
+  return v;
 }
 
 function flux_condition(ok, reason, message, now, generation) {
