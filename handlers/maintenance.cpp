@@ -200,7 +200,7 @@ asio::awaitable<void> run_maintenance(std::shared_ptr<const handler_settings> s,
       }
       next_sweep = std::chrono::steady_clock::now() + limits::k_sweep_interval;
     }
-    co_await sleep_for(limits::k_lease_retry);
+    co_await sleep_for(limits::k_lease_renew_period);
   }
 }
 

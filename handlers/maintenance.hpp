@@ -31,7 +31,7 @@ boost::asio::awaitable<result<int>> resume_pending_applies(std::shared_ptr<const
 boost::asio::awaitable<result<int>> redeliver_failed(const handler_settings& s, log::logger log,
                                                      std::chrono::system_clock::time_point now);
 
-// The loop: renew (or try to take) the Lease every limits::k_lease_retry; on becoming the
+// The loop: renew (or try to take) the Lease every limits::k_lease_renew_period; on becoming the
 // holder, resume pending applies; while holding it, every limits::k_sweep_interval, resume again
 // (applies of replicas that died) and sweep failed deliveries. Without an elector this replica acts alone (tests).
 // Runs until the io_context stops.

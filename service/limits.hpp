@@ -187,8 +187,30 @@ inline constexpr int k_sweep_pages = 10;
 // How often the Lease holder sweeps failed deliveries. Ours: fast enough that a failed delivery
 // is retried within minutes, slow enough to cost a few App API calls an hour.
 inline constexpr auto k_sweep_interval = std::chrono::minutes(5);
-// Lease rounds: client-go's leader election retries every 2 s with a 15 s lease; ferry's work
-// under the lease is not latency-critical, so it renews every 5 s.
-inline constexpr auto k_lease_retry = std::chrono::seconds(5);
+
+// --- Kubernetes API client (service/kube) ----------------------------------------------------
+// One deadline per attempt for ordinary calls. The API server's own default request timeout is
+// 60 s (kube-apiserver --request-timeout), but ferry's calls are single-object reads and writes
+// that answer in milliseconds; 8 s matches k_api_attempt_timeout and keeps a webhook answer
+// within GitHub's 10 s (k_github_delivery_deadline) for one attempt.
+inline constexpr auto k_kube_attempt_timeout = 8s;
+inline constexpr int k_kube_max_attempts = 3;
+// A watch asks the server to end the stream after this long (timeoutSeconds) and is reopened
+// from the last resourceVersion. client-go's reflector picks 5-10 minutes
+// (minWatchTimeout = 5 min, randomised up to 2x); ferry's follows last at most an apply
+// timeout, so 5 minutes is one reopen per default 10 m apply.
+inline constexpr auto k_kube_watch_timeout = 300s;
+// A watch event (one JSON line) larger than this ends the watch with an error. The API server
+// refuses objects over 1.5 MiB in etcd (--max-request-bytes default 1.5 MiB); a few times that
+// leaves room for managedFields and never lets a broken server exhaust memory.
+inline constexpr std::size_t k_kube_watch_event_max = 8u * 1024u * 1024u;
+// After a watch stream fails (connection reset, 5xx) it is reopened after a jittered wait of
+// at most this long, so a flapping API server is not hammered.
+inline constexpr auto k_kube_watch_retry_max = 1s;
+// Lease leader election: client-go's leaderelection defaults (LeaseDuration 15 s, RenewDeadline
+// 10 s, RetryPeriod 2 s; k8s.io/client-go/tools/leaderelection). The sweep is not urgent, so a
+// replica renews every k_lease_renew_period and another takes over 15 s after it stopped.
+inline constexpr auto k_lease_duration = std::chrono::seconds(15);
+inline constexpr auto k_lease_renew_period = std::chrono::seconds(2);
 
 }  // namespace ferry::limits
