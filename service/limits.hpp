@@ -213,4 +213,24 @@ inline constexpr auto k_kube_watch_retry_max = 1s;
 inline constexpr auto k_lease_duration = std::chrono::seconds(15);
 inline constexpr auto k_lease_renew_period = std::chrono::seconds(2);
 
+// --- Apply Jobs (service/apply/job.hpp) ------------------------------------------------------
+// Set on a rendered Job only where its template has none (SPEC "Apply Job template").
+// activeDeadlineSeconds: the apply's own default timeout (SPEC: apply.timeout defaults to 10m),
+// so Kubernetes stops a stuck apply about when ferry stops waiting for it.
+inline constexpr std::chrono::seconds k_apply_job_active_deadline = 600s;
+// ttlSecondsAfterFinished: a day. The finished Job is ferry's crash-safe record of the apply
+// (SPEC "Crash-safe": the Job and its ferry.dev/reported annotation) and its pod holds the logs
+// quoted on failure; a day outlasts any restart of ferry and still cleans up. Ours.
+inline constexpr std::chrono::seconds k_apply_job_ttl = 86400s;
+// backoffLimit: Kubernetes' default is 6 retries with exponential backoff (10 s doubling up to
+// 6 min, kubernetes.io "Jobs": pod backoff failure policy), which would outlast the deadline
+// above. One retry covers a pod lost with its node; a failing apply fails fast. Ours.
+inline constexpr int k_apply_job_backoff_limit = 1;
+// Template size. Kubernetes refuses objects over etcd's 1.5 MiB request limit
+// (etcd --max-request-bytes default); a Job template is a few KiB.
+inline constexpr std::size_t k_apply_job_template_max = 1024u * 1024u;
+// JSON values a template may expand to, counting every alias copy: YAML anchors can expand
+// exponentially ("billion laughs"); a Job is a few hundred values.
+inline constexpr std::size_t k_apply_job_template_values_max = 100000;
+
 }  // namespace ferry::limits
