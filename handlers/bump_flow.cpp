@@ -7,6 +7,7 @@
 // this file sequences the calls.
 #include "handlers/bump_flow.hpp"
 
+#include <simdjson.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -14,6 +15,7 @@
 
 #include <algorithm>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <utility>
@@ -57,38 +59,71 @@ auto blocking(asio::thread_pool* pool, F f) -> asio::awaitable<decltype(f())> {
   co_return std::move(*out);
 }
 
-result<json::value> parse_body(const github::http_response& r, std::string_view what) {
-  boost::system::error_code ec;
-  json::value v = json::parse(r.body, ec);
-  if (ec) {
-    return make_error(error_kind::transient, std::string(what) + ": the answer is not JSON");
+// One API answer parsed with simdjson (SPEC "Dependencies": simdjson parses webhooks and API
+// responses; Boost.JSON only builds request bodies). The document lives in the parser, so the
+// parser sits behind a pointer that stays put when the answer moves; every value the flow keeps
+// is copied into a std::string before the answer goes.
+class response_json {
+ public:
+  simdjson::dom::element root() const noexcept { return root_; }
+
+  static result<response_json> parse(const std::string& body, std::string_view what) {
+    response_json out;
+    out.parser_ = std::make_unique<simdjson::dom::parser>();
+    // parse() copies the body into a padded buffer when its capacity leaves no room for
+    // SIMDJSON_PADDING (simdjson 3.0 dom::parser::parse(const std::string&)).
+    if (out.parser_->parse(body).get(out.root_) != simdjson::SUCCESS) {
+      return make_error(error_kind::transient, std::string(what) + ": the answer is not JSON");
+    }
+    return out;
+  }
+
+ private:
+  std::unique_ptr<simdjson::dom::parser> parser_;
+  simdjson::dom::element root_;
+};
+
+result<response_json> parse_body(const github::http_response& r, std::string_view what) {
+  return response_json::parse(r.body, what);
+}
+
+std::optional<simdjson::dom::element> at(simdjson::dom::element v,
+                                         std::initializer_list<std::string_view> path) {
+  for (const auto key : path) {
+    simdjson::dom::object o;
+    if (v.get(o) != simdjson::SUCCESS || o.at_key(key).get(v) != simdjson::SUCCESS) {
+      return std::nullopt;
+    }
   }
   return v;
 }
 
-const json::value* at(const json::value& v, std::initializer_list<std::string_view> path) {
-  const json::value* cur = &v;
-  for (const auto key : path) {
-    const auto* o = cur->if_object();
-    if (o == nullptr) {
-      return nullptr;
-    }
-    cur = o->if_contains(key);
-    if (cur == nullptr) {
-      return nullptr;
-    }
+std::string str(simdjson::dom::element v, std::initializer_list<std::string_view> path) {
+  std::string_view s;
+  if (auto x = at(v, path); x && x->get(s) == simdjson::SUCCESS) {
+    return std::string(s);
   }
-  return cur;
+  return {};
 }
 
-std::string str(const json::value& v, std::initializer_list<std::string_view> path) {
-  const auto* x = at(v, path);
-  return x != nullptr && x->is_string() ? std::string(x->as_string()) : std::string();
+std::string str(const response_json& v, std::initializer_list<std::string_view> path) {
+  return str(v.root(), path);
 }
 
-std::int64_t integer(const json::value& v, std::initializer_list<std::string_view> path) {
-  const auto* x = at(v, path);
-  return x != nullptr && x->is_int64() ? x->as_int64() : 0;
+std::int64_t integer(simdjson::dom::element v, std::initializer_list<std::string_view> path) {
+  std::int64_t n = 0;
+  if (auto x = at(v, path); x && x->get(n) == simdjson::SUCCESS) {
+    return n;
+  }
+  return 0;
+}
+
+bool boolean(simdjson::dom::element v, std::initializer_list<std::string_view> path) {
+  bool b = false;
+  if (auto x = at(v, path); x && x->get(b) == simdjson::SUCCESS) {
+    return b;
+  }
+  return false;
 }
 
 json::array string_array(const std::vector<std::string>& values) {
@@ -112,7 +147,7 @@ struct open_pr {
   bool auto_merge = false;
 };
 
-open_pr read_pr(const json::value& v) {
+open_pr read_pr(simdjson::dom::element v) {
   open_pr pr;
   pr.number = integer(v, {"number"});
   pr.node_id = str(v, {"node_id"});
@@ -121,11 +156,12 @@ open_pr read_pr(const json::value& v) {
   pr.body = str(v, {"body"});
   const auto collect = [&v](std::string_view list, std::string_view key,
                             std::set<std::string>& to) {
-    if (const auto* a = at(v, {list}); a != nullptr && a->is_array()) {
-      for (const auto& item : a->as_array()) {
-        const std::string s = str(item, {key});
+    simdjson::dom::array a;
+    if (auto x = at(v, {list}); x && x->get(a) == simdjson::SUCCESS) {
+      for (const auto item : a) {
+        std::string s = str(item, {key});
         if (!s.empty()) {
-          to.insert(s);
+          to.insert(std::move(s));
         }
       }
     }
@@ -133,8 +169,8 @@ open_pr read_pr(const json::value& v) {
   collect("labels", "name", pr.labels);
   collect("requested_reviewers", "login", pr.reviewers);
   collect("requested_teams", "slug", pr.teams);
-  const auto* am = at(v, {"auto_merge"});
-  pr.auto_merge = am != nullptr && am->is_object();
+  const auto am = at(v, {"auto_merge"});
+  pr.auto_merge = am && am->is_object();
   return pr;
 }
 
@@ -484,10 +520,12 @@ asio::awaitable<result<std::optional<open_pr>>> bump_run::find_pr(const std::str
   if (!body) {
     co_return body.error();
   }
-  if (!body->is_array() || body->as_array().empty()) {
+  simdjson::dom::array pulls;
+  simdjson::dom::element first;
+  if (body->root().get(pulls) != simdjson::SUCCESS || pulls.at(0).get(first) != simdjson::SUCCESS) {
     co_return std::optional<open_pr>{};
   }
-  co_return std::optional<open_pr>(read_pr(body->as_array().front()));
+  co_return std::optional<open_pr>(read_pr(first));
 }
 
 asio::awaitable<result<void>> bump_run::comment(std::int64_t number, std::string text) {
@@ -559,8 +597,7 @@ asio::awaitable<result<std::optional<branch_state>>> bump_run::write_branch(
       head_commit_facts facts_of_head;
       facts_of_head.author_name = str(*hc, {"author", "name"});
       facts_of_head.message = str(*hc, {"message"});
-      const auto* verified = at(*hc, {"verification", "verified"});
-      facts_of_head.verified = verified != nullptr && verified->is_bool() && verified->as_bool();
+      facts_of_head.verified = boolean(hc->root(), {"verification", "verified"});
       const auto app = gh_.app_info();
       const std::optional<std::string_view> slug =
           app ? std::optional<std::string_view>(app->slug) : std::nullopt;
@@ -674,7 +711,7 @@ asio::awaitable<result<void>> bump_run::converge_pr(const rules::environment& en
       if (!v) {
         co_return v.error();
       }
-      pr = read_pr(*v);
+      pr = read_pr(v->root());
       count_pr("opened");
       log_.info("pull request opened", {{"number", std::to_string(pr->number)}});
     } else if (created.error().kind == error_kind::conflict) {

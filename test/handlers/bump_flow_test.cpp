@@ -236,4 +236,19 @@ TEST_F(bump_flow, named_suspended_environment_is_skipped) {
   EXPECT_TRUE(infra_state().at("pulls").as_array().empty());
 }
 
+// Answers are read with simdjson into typed values: an answer of the wrong shape (here the
+// default branch's ref as a JSON string) is a transient failure, never a guess, and nothing is
+// written.
+TEST_F(bump_flow, an_answer_of_the_wrong_shape_fails_transient_without_writing) {
+  const std::string fault = json::serialize(json::value{
+      {"method", "GET"}, {"path_regex", "/git/ref/heads/main$"}, {"status", 200}, {"body", "[1,"}});
+  ASSERT_EQ(call(port_, http::verb::post, "/_double/faults", fault).status / 100, 2);
+  const auto r = converge(promoted("sha-9f8e7d6", ""), {});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().kind, ferry::error_kind::transient) << r.error().message;
+  const auto state = infra_state();
+  EXPECT_TRUE(state.at("pulls").as_array().empty());
+  EXPECT_TRUE(state.at("created_commits").as_array().empty()) << json::serialize(state);
+}
+
 }  // namespace
