@@ -33,8 +33,9 @@ struct handler_settings {
 };
 
 // package / registry_package -> package_published; ping -> done; installation* -> done, logged;
-// push and pull_request -> ignored (their work lands with later issues); anything else ->
-// ignored. The returned function shares the settings (and their rules cache) between calls.
+// pull_request -> pull_request (branch clean-up, rules check); push -> ignored (its work lands
+// with a later issue); anything else -> ignored. The returned function shares the settings (and
+// their rules cache) between calls.
 service::dispatch_fn make_dispatcher(handler_settings settings);
 
 }  // namespace ferry::handlers
