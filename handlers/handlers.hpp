@@ -22,6 +22,9 @@ handler_task handle_installation(const service::delivery& d, const events::insta
 handler_task handle_installation_other(const service::delivery& d, const events::other_event& e);
 handler_task handle_package_published(const service::delivery& d, const events::package_event& e,
                                       const handler_settings& settings);
+// Merged ferry PR -> branch deleted; PR touching the rules file -> ferry/rules status.
+handler_task handle_pull_request(const service::delivery& d, const events::pull_request_event& e,
+                                 const handler_settings& settings);
 std::shared_ptr<rules_cache> make_rules_cache();
 // Applies the environments a push to an infra repo's default branch changed (handlers/push.cpp).
 // Takes the shared settings: the applies it starts outlive the delivery.

@@ -36,10 +36,7 @@ handler_task dispatch(std::shared_ptr<const handler_settings> settings,
           [&](const events::ping_event& e) { return handle_ping(d, e); },
           [&](const events::installation_event& e) { return handle_installation(d, e); },
           [&](const events::push_event& e) { return handle_push(d, e, settings); },
-          [&](const events::pull_request_event&) {
-            // Branch clean-up and rules checks land with a later issue.
-            return ignore(d, "pull_request is not handled yet");
-          },
+          [&](const events::pull_request_event& e) { return handle_pull_request(d, e, *settings); },
           [&](const events::other_event& e) {
             if (std::string_view(e.name).starts_with("installation")) {
               return handle_installation_other(d, e);
