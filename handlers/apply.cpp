@@ -431,7 +431,7 @@ asio::awaitable<result<void>> promote_downstream(const handler_settings& s, infr
   }
   const std::string delivery = "apply/" + env.name + "@" + short_sha(sha);
   for (const auto& rule : rules.images) {
-    const auto value = promotion::running_value_of(*files, rule, env);
+    const auto value = ferry::promotion::running_value_of(*files, rule, env);
     if (!value) {
       continue;
     }

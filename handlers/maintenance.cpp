@@ -1,5 +1,6 @@
 #include "handlers/maintenance.hpp"
 
+#include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -125,7 +126,9 @@ asio::awaitable<result<int>> redeliver_failed(const handler_settings& s, log::lo
           item["delivered_at"].get_string().get(delivered_at)) {
         continue;
       }
-      (void)item["status_code"].get_int64().get(d.status_code);
+      if (item["status_code"].get_int64().get(d.status_code) != simdjson::SUCCESS) {
+        d.status_code = 0;  // null: no answer at all
+      }
       d.guid = std::string(guid);
       const auto when = github::parse_github_time(delivered_at);
       if (!when) {

@@ -59,12 +59,12 @@ std::shared_ptr<const handler_settings> share_settings(handler_settings settings
   return std::make_shared<const handler_settings>(std::move(settings));
 }
 
-service::dispatch_fn make_dispatcher(std::shared_ptr<const handler_settings> settings) {
+service::dispatch_fn make_shared_dispatcher(std::shared_ptr<const handler_settings> settings) {
   return [settings](const service::delivery& d) { return dispatch(settings, d); };
 }
 
 service::dispatch_fn make_dispatcher(handler_settings settings) {
-  return make_dispatcher(share_settings(std::move(settings)));
+  return make_shared_dispatcher(share_settings(std::move(settings)));
 }
 
 }  // namespace ferry::handlers

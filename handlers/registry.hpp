@@ -49,7 +49,9 @@ std::shared_ptr<const handler_settings> share_settings(handler_settings settings
 // package / registry_package -> package_published; push -> push (applies); pull_request ->
 // pull_request; ping -> done; installation* -> done, logged; anything else -> ignored. The
 // returned function shares the settings (and their caches) between calls.
-service::dispatch_fn make_dispatcher(std::shared_ptr<const handler_settings> settings);
 service::dispatch_fn make_dispatcher(handler_settings settings);
+// The same over settings already shared (the composition root hands them to the maintenance
+// loop too).
+service::dispatch_fn make_shared_dispatcher(std::shared_ptr<const handler_settings> settings);
 
 }  // namespace ferry::handlers

@@ -184,7 +184,7 @@ int run_serve() {
       ferry::service::server_settings{.address = settings->listen_host,
                                       .port = settings->listen_port,
                                       .webhook_secret = settings->webhook_secret},
-      ferry::handlers::make_dispatcher(shared_settings), log, metrics);
+      ferry::handlers::make_shared_dispatcher(shared_settings), log, metrics);
   auto bound = server.start();
   if (!bound) {
     std::fprintf(stderr, "ferry serve: %s\n", bound.error().message.c_str());

@@ -182,7 +182,7 @@ class demo {
                                             log::format::text);
     service::server srv(
         ioc, service::server_settings{.address = "127.0.0.1", .port = 0, .webhook_secret = secret},
-        handlers::make_dispatcher({}), log::logger(sink), metrics);
+        handlers::make_dispatcher(handlers::handler_settings{}), log::logger(sink), metrics);
     auto bound = srv.start();
     if (!bound) {
       fail("starting the local listener: " + bound.error().message);
