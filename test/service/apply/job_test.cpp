@@ -270,6 +270,20 @@ TEST(render_job, yaml_errors_carry_their_position) {
   EXPECT_NE(inf.find("not a number JSON can carry"), std::string::npos) << inf;
 }
 
+TEST(render_job, invalid_utf8_is_refused_with_its_position) {
+  // found by job_template_fuzz: a stray byte went through yaml-cpp into the JSON
+  const auto m = refusal(base("", "          x: \"a\x89" "b\"\n"));
+  EXPECT_TRUE(m.starts_with("infra/apply-job.yaml:12:16: the template is not valid UTF-8")) << m;
+  for (const char* bad : {"\xC0\xAF", "\xED\xA0\x80", "\xF4\x90\x80\x80", "\xE2\x9C"}) {
+    EXPECT_NE(refusal(base("", std::string("          x: \"") + bad + "\"\n")).find("UTF-8"),
+              std::string::npos);
+  }
+  // valid multi-byte text passes through
+  const auto job =
+      json::value(render_ok(base("", "          x: \"\xC3\xA9\xE2\x9C\x93\xF0\x9F\x9A\xA2\"\n")));
+  EXPECT_EQ(at(job, "/spec/template/spec/containers/0/x"), "\xC3\xA9\xE2\x9C\x93\xF0\x9F\x9A\xA2");
+}
+
 TEST(render_job, alias_expansion_is_bounded) {
   std::string bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\n";
   char prev = 'a';
