@@ -62,7 +62,9 @@ class pull_request_e2e : public serve_double_test {
   }
 
   json::object pull(std::int64_t number) {
-    for (const auto& p : infra_state().at("pulls").as_array()) {
+    // Held in a local: a range-for over a member of a temporary would dangle.
+    const json::object state = infra_state();
+    for (const auto& p : state.at("pulls").as_array()) {
       if (p.as_object().at("number").as_int64() == number) {
         return p.as_object();
       }

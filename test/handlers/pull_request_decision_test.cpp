@@ -119,9 +119,11 @@ images:
 environments:
   - name: staging
     paths: [clusters/staging]
+    apply: {flux: {kind: Kustomization, name: apps, namespace: flux-system}}
   - name: production
     paths: [clusters/production]
     promoteFrom: staging
+    apply: {flux: {kind: Kustomization, name: apps, namespace: flux-system}}
 )";
 
 TEST(rules_verdict_for, valid_rules_count_images_and_environments) {
