@@ -1,9 +1,9 @@
 #include "handlers/apply.hpp"
 
+#include <simdjson.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/this_coro.hpp>
-#include <simdjson.h>
 
 #include <chrono>
 #include <utility>
@@ -79,10 +79,10 @@ asio::awaitable<apply_outcome> follow_job(const handler_settings& s, const rules
       std::chrono::duration_cast<std::chrono::milliseconds>(env.apply.timeout));
   if (!settled) {
     if (settled.error().kind == error_kind::transient) {
-      co_return apply_outcome{apply_outcome::state::error,
-                              started.object_name + ": no result within " +
-                                  minutes_text(env.apply.timeout),
-                              settled.error().message};
+      co_return apply_outcome{
+          apply_outcome::state::error,
+          started.object_name + ": no result within " + minutes_text(env.apply.timeout),
+          settled.error().message};
     }
     co_return apply_outcome{apply_outcome::state::error,
                             started.object_name + ": " + settled.error().message,
@@ -203,8 +203,8 @@ asio::awaitable<void> comment_failure(infra_repo& repo, const rules::rules_file&
     log.info("no merged pull request to comment on", {{"commit", sha}});
     co_return;
   }
-  std::string text = "**ferry: the apply of `" + env.name + "` at " + sha + " did not succeed.**\n\n" +
-                     what + "\n";
+  std::string text = "**ferry: the apply of `" + env.name + "` at " + sha +
+                     " did not succeed.**\n\n" + what + "\n";
   if (!detail.empty()) {
     std::string d = detail;
     if (d.size() > limits::k_apply_comment_detail_max) {
@@ -296,20 +296,19 @@ asio::awaitable<result<apply_started>> trigger_apply(const handler_settings& s, 
     auto text = co_await repo.read_file(sha, job->template_path);
     if (!text) {
       if (text.error().kind == error_kind::not_found) {
-        co_return make_error(error_kind::invalid_input,
-                             "the Job template " + job->template_path + " is missing at " +
-                                 short_sha(sha));
+        co_return make_error(error_kind::invalid_input, "the Job template " + job->template_path +
+                                                            " is missing at " + short_sha(sha));
       }
       co_return text.error();
     }
-    auto rendered = apply::render_job(*text, job->template_path, *job,
-                                      apply::job_vars{env.name, sha, repo.name().full()},
-                                      s.job_policy);
+    auto rendered =
+        apply::render_job(*text, job->template_path, *job,
+                          apply::job_vars{env.name, sha, repo.name().full()}, s.job_policy);
     if (!rendered) {
       co_return rendered.error();
     }
-    auto created = co_await s.kube->create_object(kube::job_collection(rendered->ns),
-                                                  rendered->json);
+    auto created =
+        co_await s.kube->create_object(kube::job_collection(rendered->ns), rendered->json);
     if (!created) {
       co_return created.error();
     }
@@ -368,6 +367,18 @@ asio::awaitable<result<bool>> start_apply(std::shared_ptr<const handler_settings
   }
   const auto context = apply_context(env.name);
   if (!resuming) {
+    // A redelivered push (the sweep redelivers for three days) must not apply again once the
+    // result is on the commit: the Job may be gone by then (ttlSecondsAfterFinished).
+    auto statuses = co_await repo.apply_statuses(sha);
+    if (!statuses) {
+      co_return statuses.error();
+    }
+    for (const auto& [ctx, state] : *statuses) {
+      if (ctx == context && state != "pending") {
+        log.info("already applied: the result is on the commit", {{"state", state}});
+        co_return false;
+      }
+    }
     auto pending = co_await repo.status(sha, context, "pending",
                                         "applying " + short_sha(sha) + " to " + env.name);
     if (!pending) {
@@ -386,8 +397,8 @@ asio::awaitable<result<bool>> start_apply(std::shared_ptr<const handler_settings
     if (s->metrics != nullptr) {
       s->metrics->applies.with({"failure"}).inc();
     }
-    auto failed = co_await repo.status(sha, context, "failure",
-                                       "not applied: " + started.error().message);
+    auto failed =
+        co_await repo.status(sha, context, "failure", "not applied: " + started.error().message);
     if (!failed) {
       co_return failed.error();
     }

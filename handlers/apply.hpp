@@ -56,8 +56,7 @@ boost::asio::awaitable<result<bool>> start_apply(std::shared_ptr<const handler_s
 // The promotion step after `env`'s apply at `sha` succeeded: every environment whose
 // promoteFrom names it (and is not suspended) gets the PR for what `env`'s markers carry at
 // `sha`, with `evidence` in its body.
-boost::asio::awaitable<result<void>> promote_downstream(const handler_settings& s,
-                                                        infra_repo& repo,
+boost::asio::awaitable<result<void>> promote_downstream(const handler_settings& s, infra_repo& repo,
                                                         const rules::rules_file& rules,
                                                         const rules::environment& env,
                                                         const std::string& sha,

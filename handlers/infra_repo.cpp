@@ -1,7 +1,7 @@
 #include "handlers/infra_repo.hpp"
 
-#include <boost/json.hpp>
 #include <simdjson.h>
+#include <boost/json.hpp>
 
 #include <algorithm>
 #include <map>
@@ -116,8 +116,8 @@ asio::awaitable<result<std::string>> infra_repo::fetch_default_head() {
   if (!creds) {
     co_return creds.error();
   }
-  co_return co_await blocking(s_->pool,
-                              [&]() { return mirror_->fetch(clone_url_, default_branch_, *creds); });
+  co_return co_await blocking(
+      s_->pool, [&]() { return mirror_->fetch(clone_url_, default_branch_, *creds); });
 }
 
 asio::awaitable<result<rules::parse_outcome>> infra_repo::rules_at(std::string sha) {
@@ -135,25 +135,24 @@ asio::awaitable<result<rules::parse_outcome>> infra_repo::rules_at(std::string s
 
 asio::awaitable<result<std::vector<markers::scanned_file>>> infra_repo::marker_files(
     std::string sha, std::vector<std::string> prefixes) {
-  co_return co_await blocking(
-      s_->pool, [&]() -> result<std::vector<markers::scanned_file>> {
-        std::vector<markers::scanned_file> out;
-        auto walked = mirror_->for_each_file(
-            sha, prefixes, [&](std::string_view path, std::string_view content) {
-              if (!markers::may_contain_marker(content)) {
-                return true;
-              }
-              auto scanned = markers::scan_file(path, content);
-              if (scanned) {
-                out.push_back({std::string(path), std::string(content), std::move(scanned->markers)});
-              }
-              return true;
-            });
-        if (!walked) {
-          return walked.error();
-        }
-        return out;
-      });
+  co_return co_await blocking(s_->pool, [&]() -> result<std::vector<markers::scanned_file>> {
+    std::vector<markers::scanned_file> out;
+    auto walked =
+        mirror_->for_each_file(sha, prefixes, [&](std::string_view path, std::string_view content) {
+          if (!markers::may_contain_marker(content)) {
+            return true;
+          }
+          auto scanned = markers::scan_file(path, content);
+          if (scanned) {
+            out.push_back({std::string(path), std::string(content), std::move(scanned->markers)});
+          }
+          return true;
+        });
+    if (!walked) {
+      return walked.error();
+    }
+    return out;
+  });
 }
 
 asio::awaitable<result<std::vector<std::string>>> infra_repo::changed_paths(std::string before,
@@ -170,8 +169,7 @@ asio::awaitable<result<bool>> infra_repo::is_descendant(std::string commit, std:
       co_return fetched.error();
     }
   }
-  co_return co_await blocking(s_->pool,
-                              [&]() { return mirror_->is_descendant(commit, ancestor); });
+  co_return co_await blocking(s_->pool, [&]() { return mirror_->is_descendant(commit, ancestor); });
 }
 
 asio::awaitable<result<std::string>> infra_repo::read_file(std::string sha, std::string path) {
@@ -222,7 +220,8 @@ asio::awaitable<result<std::optional<std::int64_t>>> infra_repo::merged_pr_for(
   }
   for (auto pr : prs) {
     auto merged_at = pr.at_key("merged_at");
-    const bool merged = merged_at.error() == simdjson::SUCCESS && merged_at.value_unsafe().is_string();
+    const bool merged =
+        merged_at.error() == simdjson::SUCCESS && merged_at.value_unsafe().is_string();
     std::int64_t number = 0;
     if (merged && pr.at_key("number").get_int64().get(number) == simdjson::SUCCESS) {
       co_return std::optional<std::int64_t>(number);

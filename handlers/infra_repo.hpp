@@ -45,14 +45,13 @@ class infra_repo {
 
   // POST /repos/{o}/{r}/statuses/{sha}; the description is cut to GitHub's 140 characters.
   boost::asio::awaitable<result<void>> status(std::string_view sha, std::string_view context,
-                                              std::string_view state,
-                                              std::string_view description);
+                                              std::string_view state, std::string_view description);
   boost::asio::awaitable<result<void>> comment(std::int64_t number, std::string text);
   // The merged pull request `sha` came from (GET /repos/{o}/{r}/commits/{sha}/pulls), if any.
   boost::asio::awaitable<result<std::optional<std::int64_t>>> merged_pr_for(std::string_view sha);
   // The latest state per `ferry/apply/<env>` context on `sha` (GET .../commits/{sha}/statuses).
-  boost::asio::awaitable<result<std::vector<std::pair<std::string, std::string>>>>
-  apply_statuses(std::string_view sha);
+  boost::asio::awaitable<result<std::vector<std::pair<std::string, std::string>>>> apply_statuses(
+      std::string_view sha);
   // Up to `n` newest commits of the default branch (GET .../commits?sha=<default>).
   boost::asio::awaitable<result<std::vector<std::string>>> recent_commits(int n);
 

@@ -1,10 +1,10 @@
 #include "handlers/maintenance.hpp"
 
+#include <simdjson.h>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <simdjson.h>
 
 #include <map>
 #include <set>
@@ -167,7 +167,8 @@ asio::awaitable<result<int>> redeliver_failed(const handler_settings& s, log::lo
       log.warn("redelivery refused", {{"delivery", guid}, {"error", posted.error().message}});
       continue;
     }
-    log.info("redelivery requested", {{"delivery", guid}, {"status", std::to_string(d.status_code)}});
+    log.info("redelivery requested",
+             {{"delivery", guid}, {"status", std::to_string(d.status_code)}});
     ++requested;
   }
   co_return requested;

@@ -22,8 +22,8 @@ namespace ferry::handlers {
 // default-branch commits of each infra repository (limits::k_resume_commits of them). Safe to
 // run on several replicas at once: triggering converges (AlreadyExists, the same requestedAt)
 // and statuses are idempotent. Returns how many applies are followed.
-boost::asio::awaitable<result<int>> resume_pending_applies(std::shared_ptr<const handler_settings> s,
-                                                           log::logger log);
+boost::asio::awaitable<result<int>> resume_pending_applies(
+    std::shared_ptr<const handler_settings> s, log::logger log);
 
 // Asks GitHub to redeliver the App's webhook deliveries of the last three days that failed
 // (5xx, or no answer) and never succeeded since (GET /app/hook/deliveries, POST
@@ -33,8 +33,8 @@ boost::asio::awaitable<result<int>> redeliver_failed(const handler_settings& s, 
 
 // The loop: renew (or try to take) the Lease every limits::k_lease_renew_period; on becoming the
 // holder, resume pending applies; while holding it, every limits::k_sweep_interval, resume again
-// (applies of replicas that died) and sweep failed deliveries. Without an elector this replica acts alone (tests).
-// Runs until the io_context stops.
+// (applies of replicas that died) and sweep failed deliveries. Without an elector this replica acts
+// alone (tests). Runs until the io_context stops.
 boost::asio::awaitable<void> run_maintenance(std::shared_ptr<const handler_settings> s,
                                              kube::lease_elector* elector, log::logger log);
 

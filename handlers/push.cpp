@@ -78,13 +78,11 @@ handler_task handle_push(const service::delivery& d, const events::push_event& e
   // Every new head of the default branch says whether its rules are valid, so branch
   // protection can require `ferry/rules` (SPEC "Rules file").
   const std::string rules_description =
-      parsed->ok() ? "rules valid: " + std::to_string(parsed->value().images.size()) +
-                         " images, " + std::to_string(parsed->value().environments.size()) +
-                         " environments"
+      parsed->ok() ? "rules valid: " + std::to_string(parsed->value().images.size()) + " images, " +
+                         std::to_string(parsed->value().environments.size()) + " environments"
                    : "invalid " + s->rules_path + ": " + parsed->diagnostics().front().to_string();
-  auto rules_status =
-      co_await repo->status(e.after, "ferry/rules", parsed->ok() ? "success" : "failure",
-                            rules_description);
+  auto rules_status = co_await repo->status(
+      e.after, "ferry/rules", parsed->ok() ? "success" : "failure", rules_description);
   if (!rules_status) {
     co_return rules_status.error();
   }
@@ -120,8 +118,8 @@ handler_task handle_push(const service::delivery& d, const events::push_event& e
   for (const auto* env : selected.apply) {
     auto started = co_await start_apply(s, *repo, rules, *env, e.after, log);
     if (!started) {
-      log.warn("apply could not start", {{"environment", env->name},
-                                          {"error", started.error().message}});
+      log.warn("apply could not start",
+               {{"environment", env->name}, {"error", started.error().message}});
       if (!first_error) {
         first_error = started.error();
       }

@@ -37,7 +37,7 @@ struct handler_settings {
   std::string rules_path = ".github/ferry.yaml";  // FERRY_RULES_PATH
   std::shared_ptr<rules_cache> rules{};           // created by make_dispatcher when null
   // The cluster the applies run in; null: applies fail with a status that says so.
-  kube::client* kube = nullptr;  // used from the io_context's thread only
+  kube::client* kube = nullptr;    // used from the io_context's thread only
   apply::job_policy job_policy{};  // FERRY_APPLY_NAMESPACES / FERRY_APPLY_SERVICE_ACCOUNTS
   std::shared_ptr<apply_tracker> applies{};  // created by share_settings when null
 };

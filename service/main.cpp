@@ -160,9 +160,10 @@ int run_serve() {
                  kube_settings.error().message.c_str());
     return k_exit_usage;
   } else {
-    log.warn("no Kubernetes API: applies will fail until ferry runs in a cluster or "
-             "FERRY_KUBE_API_URL is set",
-             {{"reason", kube_settings.error().message}});
+    log.warn(
+        "no Kubernetes API: applies will fail until ferry runs in a cluster or "
+        "FERRY_KUBE_API_URL is set",
+        {{"reason", kube_settings.error().message}});
   }
   // libgit2 fetches and reads block: they run here, never on the io_context's thread.
   boost::asio::thread_pool git_pool(2);

@@ -19,31 +19,9 @@ constexpr const char* k_branch = "ferry/staging/flux-system-app";
 
 class bump_e2e : public serve_double_test {
  protected:
-  // A GHCR `package` delivery (the real multi-arch capture, renamed to the example's image).
   static std::string package_payload(const std::string& name, const std::string& tag,
                                      const std::string& digest) {
-    auto v = json::parse(read_all(fs::path(FERRY_FIXTURES_DIR) / "github" /
-                                  "package.published.ghcr-multiarch-index.json"));
-    auto& p = v.as_object();
-    auto& pkg = p["package"].as_object();
-    pkg["name"] = name;
-    pkg["namespace"] = "dine-together";
-    pkg["owner"].as_object()["login"] = "dine-together";
-    pkg["html_url"] = "https://github.com/orgs/dine-together/packages/container/package/" + name;
-    auto& version = pkg["package_version"].as_object();
-    version["name"] = digest;
-    version["version"] = digest;
-    version["target_commitish"] = "main";
-    auto& t = version["container_metadata"].as_object()["tag"].as_object();
-    t["name"] = tag;
-    t["digest"] = digest;
-    auto& r = p["repository"].as_object();
-    r["name"] = name;
-    r["full_name"] = "dine-together/" + name;
-    r["owner"].as_object()["login"] = "dine-together";
-    r["html_url"] = "https://github.com/dine-together/" + name;
-    p["installation"] = json::object{{"id", 7}};
-    return json::serialize(v);
+    return ghcr_package_payload(name, tag, digest);
   }
 
   static std::string as_registry_package(const std::string& payload) {

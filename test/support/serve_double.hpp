@@ -150,6 +150,33 @@ inline std::string run(const std::string& command) {
   return out;
 }
 
+// A GHCR `package` delivery (the real multi-arch capture, renamed to the example's image).
+inline std::string ghcr_package_payload(const std::string& name, const std::string& tag,
+                                        const std::string& digest) {
+  auto v = json::parse(read_all(fs::path(FERRY_FIXTURES_DIR) / "github" /
+                                "package.published.ghcr-multiarch-index.json"));
+  auto& p = v.as_object();
+  auto& pkg = p["package"].as_object();
+  pkg["name"] = name;
+  pkg["namespace"] = "dine-together";
+  pkg["owner"].as_object()["login"] = "dine-together";
+  pkg["html_url"] = "https://github.com/orgs/dine-together/packages/container/package/" + name;
+  auto& version = pkg["package_version"].as_object();
+  version["name"] = digest;
+  version["version"] = digest;
+  version["target_commitish"] = "main";
+  auto& t = version["container_metadata"].as_object()["tag"].as_object();
+  t["name"] = tag;
+  t["digest"] = digest;
+  auto& r = p["repository"].as_object();
+  r["name"] = name;
+  r["full_name"] = "dine-together/" + name;
+  r["owner"].as_object()["login"] = "dine-together";
+  r["html_url"] = "https://github.com/dine-together/" + name;
+  p["installation"] = json::object{{"id", 7}};
+  return json::serialize(v);
+}
+
 class serve_double_test : public ::testing::Test {
  protected:
  protected:
@@ -181,17 +208,22 @@ class serve_double_test : public ::testing::Test {
                     {"dir", std::string(FERRY_SOURCE_DIR) + "/infra/example-infra"}});
     ASSERT_EQ(control(http::verb::post, "/_double/repos", repo).status, 201);
 
-    ferry_.emplace(
-        std::vector<std::string>{FERRY_BINARY, "serve"},
-        std::vector<std::string>{
-            "PATH=/usr/bin:/bin", "FERRY_LISTEN=127.0.0.1:0",
-            std::string("FERRY_WEBHOOK_SECRET=") + k_secret,
-            "FERRY_APP_ID=" + std::to_string(info.at("app_id").as_int64()),
-            "FERRY_PRIVATE_KEY_FILE=" + std::string(info.at("private_key_path").as_string()),
-            "FERRY_GITHUB_API_URL=" + url, "FERRY_GITHUB_GRAPHQL_URL=" + url + "/graphql",
-            std::string("FERRY_INFRA_REPOS=") + k_infra,
-            "FERRY_CACHE_DIR=" + (dir_ / "cache").string(), "FERRY_LOG_LEVEL=debug"},
-        dir_ / "ferry.log");
+    std::vector<std::string> ferry_env{
+        "PATH=/usr/bin:/bin",
+        "FERRY_LISTEN=127.0.0.1:0",
+        std::string("FERRY_WEBHOOK_SECRET=") + k_secret,
+        "FERRY_APP_ID=" + std::to_string(info.at("app_id").as_int64()),
+        "FERRY_PRIVATE_KEY_FILE=" + std::string(info.at("private_key_path").as_string()),
+        "FERRY_GITHUB_API_URL=" + url,
+        "FERRY_GITHUB_GRAPHQL_URL=" + url + "/graphql",
+        std::string("FERRY_INFRA_REPOS=") + k_infra,
+        "FERRY_CACHE_DIR=" + (dir_ / "cache").string(),
+        "FERRY_LOG_LEVEL=debug"};
+    for (auto& extra : extra_ferry_env()) {
+      ferry_env.push_back(std::move(extra));
+    }
+    ferry_.emplace(std::vector<std::string>{FERRY_BINARY, "serve"}, std::move(ferry_env),
+                   dir_ / "ferry.log");
     const auto listening = ferry_->wait_for_line("\"listening\"");
     ASSERT_TRUE(listening) << ferry_->log();
     ferry_port_ = static_cast<unsigned short>(
@@ -211,6 +243,10 @@ class serve_double_test : public ::testing::Test {
       std::fprintf(stderr, "kept %s (ferry.log, double.log)\n", dir_.c_str());
     }
   }
+
+  // More environment for `ferry serve` (a fixture that also starts a Kubernetes double adds
+  // FERRY_KUBE_*); called in SetUp once the GitHub double runs, before ferry starts.
+  virtual std::vector<std::string> extra_ferry_env() { return {}; }
 
   answer control(http::verb method, const std::string& target, const std::string& body = {}) {
     return call(double_port_, method, target, body);
