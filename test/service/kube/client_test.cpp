@@ -160,22 +160,25 @@ TEST_F(kube_client, status_codes_map_to_error_kinds) {
 }
 
 TEST_F(kube_client, stale_resource_version_on_replace_is_a_conflict) {
-  const auto job = dns(name("stale"));
-  auto made = run(
-      ioc_, client_->create_object(job_collection("flux-system"), job_json("flux-system", job)));
+  // A Lease: no controller in the double writes to it, so only this test moves its version.
+  const auto lease = dns(name("stale"));
+  const std::string body =
+      R"({"apiVersion":"coordination.k8s.io/v1","kind":"Lease","metadata":{"name":")" + lease +
+      R"(","namespace":"flux-system"},"spec":{"holderIdentity":"a","leaseDurationSeconds":15}})";
+  auto made = run(ioc_, client_->create_object(
+                            "/apis/coordination.k8s.io/v1/namespaces/flux-system/leases", body));
   ASSERT_TRUE(made.ok()) << made.error().message;
-  // Read it now: the Job controller has written its status since the create.
-  auto fresh = run(ioc_, client_->get(job_path("flux-system", job)));
-  ASSERT_TRUE(fresh.ok()) << fresh.error().message;
-  auto doc = json::parse(*fresh).as_object();
-  doc["metadata"].as_object()["labels"].as_object()["ferry.dev/commit"] = "abc";
-  auto first = run(ioc_, client_->replace(job_path("flux-system", job), json::serialize(doc)));
+  auto doc = json::parse(made->object).as_object();
+  doc["spec"].as_object()["holderIdentity"] = "b";
+  const auto path = lease_path("flux-system", lease);
+  auto first = run(ioc_, client_->replace(path, json::serialize(doc)));
   ASSERT_TRUE(first.ok()) << first.error().message;
+  EXPECT_EQ(parse_lease(*first)->holder, "b");
   // The same resourceVersion again: someone (we) wrote in between.
-  auto second = run(ioc_, client_->replace(job_path("flux-system", job), json::serialize(doc)));
+  auto second = run(ioc_, client_->replace(path, json::serialize(doc)));
   ASSERT_FALSE(second.ok());
   EXPECT_EQ(second.error().kind, error_kind::conflict) << second.error().message;
-  EXPECT_NE(second.error().message.find("PUT"), std::string::npos);
+  EXPECT_NE(second.error().message.find("PUT " + path), std::string::npos);
 }
 
 TEST_F(kube_client, a_refused_token_is_unauthorized_and_never_quoted) {
