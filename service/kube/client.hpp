@@ -37,6 +37,9 @@ struct kube_settings {
   std::string ca_file;     // PEM CA bundle for the API server
   std::chrono::milliseconds attempt_timeout = limits::k_kube_attempt_timeout;
   int max_attempts = limits::k_kube_max_attempts;
+  // follow(): each watch asks the server to end it after this long (timeoutSeconds); it is
+  // then reopened from the last resourceVersion seen.
+  std::chrono::seconds watch_timeout = limits::k_kube_watch_timeout;
 };
 
 // FERRY_KUBE_API_URL / _TOKEN_FILE / _CA_FILE (service::settings kube_api_url, kube_token_file,

@@ -56,30 +56,64 @@ class kube_client : public ::testing::Test {
     ASSERT_EQ(r.status, 201) << r.body;
   }
 
-  // Waits (polling the double's state, with a deadline) until a watch is open, then settles the
-  // Job: what a Job controller does while ferry follows it.
-  asio::awaitable<bool> settle_when_watched(const std::string& ns, const std::string& job,
-                                            bool succeed, int min_watchers = 1) {
-    auto ctl = double_->control_client(co_await asio::this_coro::executor);
-    auto& http = **ctl;
+  // Polls the double (with a deadline) until at least `watches` watch requests for `job` were
+  // made and one is open now.
+  asio::awaitable<void> wait_for_watches(github::http_client& http, const std::string& job,
+                                         int watches) {
     const auto deadline = std::chrono::steady_clock::now() + 20s;
     for (;;) {
       auto st = co_await http.request(double_->control_request(bverb::get, "/_double/state"));
-      if (st && json::parse(st->body).as_object().at("watchers").to_number<int>() >= min_watchers) {
-        break;
+      auto log = co_await http.request(double_->control_request(bverb::get, "/_double/requests"));
+      int seen = 0;
+      if (log) {
+        const auto list = json::parse(log->body);
+        for (const auto& q : list.as_array()) {
+          const auto& query = q.at("query").as_object();
+          if (query.contains("watch") && query.contains("fieldSelector") &&
+              query.at("fieldSelector").as_string() == "metadata.name=" + job) {
+            ++seen;
+          }
+        }
+      }
+      if (st && seen >= watches) {
+        const auto state = json::parse(st->body);
+        if (state.at("watchers").to_number<int>() >= 1) {
+          co_return;
+        }
       }
       if (std::chrono::steady_clock::now() > deadline) {
-        ADD_FAILURE() << "no watch was opened";
-        break;
+        ADD_FAILURE() << "fewer than " << watches << " watches were opened for " << job;
+        co_return;
       }
       co_await test::sleep_ms(10);
     }
+  }
+
+  // Once a watch is open (the `watches`-th for this Job), settles the Job: what a Job
+  // controller does while ferry follows it.
+  asio::awaitable<bool> settle_when_watched(const std::string& ns, const std::string& job,
+                                            bool succeed, int watches = 1) {
+    auto ctl = double_->control_client(co_await asio::this_coro::executor);
+    auto& http = **ctl;
+    co_await wait_for_watches(http, job, watches);
     const std::string target = "/_double/jobs/" + ns + "/" + job + (succeed ? "/succeed" : "/fail");
     auto settle = double_->control_request(
         bverb::post, target, R"({"message":"applied","logs":"line one\nline two\n"})");
     auto r = co_await http.request(std::move(settle));
     EXPECT_TRUE(r && r->status == 200) << (r ? r->body : r.error().message);
     settled_at_ = std::chrono::steady_clock::now();
+    co_return true;
+  }
+
+  // Once a watch is open, deletes the Job through the API (as a person with kubectl would).
+  asio::awaitable<bool> delete_when_watched(const std::string& ns, const std::string& job) {
+    auto ctl = double_->control_client(co_await asio::this_coro::executor);
+    auto& http = **ctl;
+    co_await wait_for_watches(http, job, 1);
+    auto del = double_->control_request(bverb::delete_, job_path(ns, job));
+    del.headers.push_back({"authorization", "Bearer " + double_->token()});
+    auto r = co_await http.request(std::move(del));
+    EXPECT_TRUE(r && r->status == 200) << (r ? r->body : r.error().message);
     co_return true;
   }
 
@@ -373,6 +407,43 @@ TEST_F(kube_client, follow_returns_at_once_when_already_done) {
   auto r = run(ioc_, client_->follow(job_path("apps", job), settled, 30s));
   ASSERT_TRUE(r.ok()) << r.error().message;
   EXPECT_EQ(state_of(*parse_job(*r)), job_state::succeeded);
+}
+
+TEST_F(kube_client, follow_reopens_a_watch_the_server_ended) {
+  auto s = test::settings_for(*double_);
+  s.watch_timeout = 1s;  // the double ends each watch after a second
+  client_ = test::make_client(ioc_, s);
+  const auto job = dns(name("reopen"));
+  ASSERT_TRUE(
+      run(ioc_, client_->create_object(job_collection("apps"), job_json("apps", job))).ok());
+  // Settled only while the third watch is open: two were ended by the server and reopened.
+  auto r = test::run_both(ioc_, client_->follow(job_path("apps", job), settled, 30s),
+                          settle_when_watched("apps", job, true, 3))
+               .first;
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(state_of(*parse_job(*r)), job_state::succeeded);
+  // Each reopen starts from a resourceVersion, never from "now" (which could miss events).
+  const auto list = requests();
+  for (const auto& q : list) {
+    const auto& query = q.at("query").as_object();
+    if (query.contains("watch") &&
+        query.at("fieldSelector").as_string() == "metadata.name=" + job) {
+      EXPECT_FALSE(query.at("resourceVersion").as_string().empty());
+      EXPECT_EQ(query.at("timeoutSeconds").as_string(), "1");
+    }
+  }
+}
+
+TEST_F(kube_client, follow_of_an_object_deleted_meanwhile_is_not_found) {
+  const auto job = dns(name("deleted"));
+  ASSERT_TRUE(
+      run(ioc_, client_->create_object(job_collection("apps"), job_json("apps", job))).ok());
+  auto r = test::run_both(ioc_, client_->follow(job_path("apps", job), settled, 30s),
+                          delete_when_watched("apps", job))
+               .first;
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().kind, error_kind::not_found) << r.error().message;
+  EXPECT_NE(r.error().message.find("deleted"), std::string::npos) << r.error().message;
 }
 
 TEST_F(kube_client, follow_times_out_as_a_transient_error) {
