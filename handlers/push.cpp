@@ -81,8 +81,10 @@ handler_task handle_push(const service::delivery& d, const events::push_event& e
       parsed->ok() ? "rules valid: " + std::to_string(parsed->value().images.size()) + " images, " +
                          std::to_string(parsed->value().environments.size()) + " environments"
                    : "invalid " + s->rules_path + ": " + parsed->diagnostics().front().to_string();
-  auto rules_status = co_await repo->status(
-      e.after, "ferry/rules", parsed->ok() ? "success" : "failure", rules_description);
+  // Held in a local: GCC 12 mishandles temporaries of a ?: inside a co_await operand.
+  const std::string_view rules_state = parsed->ok() ? "success" : "failure";
+  auto rules_status =
+      co_await repo->status(e.after, "ferry/rules", rules_state, rules_description);
   if (!rules_status) {
     co_return rules_status.error();
   }

@@ -200,6 +200,9 @@ inline constexpr int k_kube_max_attempts = 3;
 // (minWatchTimeout = 5 min, randomised up to 2x); ferry's follows last at most an apply
 // timeout, so 5 minutes is one reopen per default 10 m apply.
 inline constexpr auto k_kube_watch_timeout = 300s;
+// A watch stream that has not ended this long after its timeoutSeconds is treated as dead and
+// reopened (the API server ends it on time; a silently dropped connection never ends).
+inline constexpr auto k_kube_watch_grace = 15s;
 // A watch event (one JSON line) larger than this ends the watch with an error. The API server
 // refuses objects over 1.5 MiB in etcd (--max-request-bytes default 1.5 MiB); a few times that
 // leaves room for managedFields and never lets a broken server exhaust memory.

@@ -517,10 +517,8 @@ asio::awaitable<result<std::string>> client::follow(
         co_return timed_out();
       }
       const auto watch_seconds = std::max<long long>(
-          1, std::min<long long>(
-                 std::chrono::duration_cast<std::chrono::seconds>(limits::k_kube_watch_timeout)
-                     .count(),
-                 (left.count() + 999) / 1000));
+          1,
+          std::min<long long>(impl_->settings.watch_timeout.count(), (left.count() + 999) / 1000));
       const std::string watch_path =
           collection + "?watch=1&allowWatchBookmarks=true&resourceVersion=" + query_escape(rv) +
           "&fieldSelector=" + query_escape("metadata.name=" + name) +
@@ -598,7 +596,10 @@ asio::awaitable<result<std::string>> client::follow(
         co_return t.error();
       }
       auto req = impl_->make_request(bhttp::verb::get, watch_path, {}, {}, "application/json");
-      req.deadline = left;
+      // Our own bound on the stream, a little past the server's: a connection that died
+      // silently (no FIN, no RST) is noticed and reopened instead of waited on until the end.
+      req.deadline =
+          std::min(left, milliseconds(watch_seconds * 1000) + limits::k_kube_watch_grace);
       auto resp = co_await impl_->http->request_stream(std::move(req), on_bytes);
       if (outcome) {
         co_return std::move(*outcome);

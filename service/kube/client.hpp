@@ -37,6 +37,9 @@ struct kube_settings {
   std::string ca_file;     // PEM CA bundle for the API server
   std::chrono::milliseconds attempt_timeout = limits::k_kube_attempt_timeout;
   int max_attempts = limits::k_kube_max_attempts;
+  // follow(): each watch asks the server to end it after this long (timeoutSeconds); it is
+  // then reopened from the last resourceVersion seen.
+  std::chrono::seconds watch_timeout = limits::k_kube_watch_timeout;
 };
 
 // FERRY_KUBE_API_URL / _TOKEN_FILE / _CA_FILE (service::settings kube_api_url, kube_token_file,
@@ -65,6 +68,8 @@ class client {
   client& operator=(const client&) = delete;
 
   // Paths are API paths: "/apis/batch/v1/namespaces/ns/jobs/name" (with a query when needed).
+  // A string_view argument must stay valid until the returned awaitable is first awaited
+  // (`co_await c.get(path_of(...))` in one expression is fine: it is copied then).
   // Errors (messages carry the call, the Status reason and message, never the token):
   //   401 -> unauthorized (after re-reading the token file once and retrying);
   //   403 -> invalid_input "Forbidden: ..."; 404 -> not_found; 409 -> conflict;
@@ -87,7 +92,8 @@ class client {
   // done() on each ADDED/MODIFIED object as it arrives; reopens the watch from the last
   // resourceVersion when the server ends the stream; on 410 Expired re-GETs and continues.
   // Returns the object that satisfied done; transient "timed out after ..." when `timeout`
-  // passes; not_found when the object is deleted or absent.
+  // passes; not_found when the object is deleted or absent. Needs RBAC get, list and watch on
+  // the resource (the relist after 410 is a list of the one name).
   boost::asio::awaitable<result<std::string>> follow(
       std::string_view object_path, std::function<bool(std::string_view object_json)> done,
       std::chrono::milliseconds timeout);

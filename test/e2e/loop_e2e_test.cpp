@@ -176,7 +176,7 @@ class loop_e2e : public serve_double_test {
 TEST_F(loop_e2e, publish_merge_apply_report_promote_apply) {
   flux_mode("ready");
   jobs_mode("succeed");
-  const std::string tag = "sha-1a2b3c4";
+  const std::string tag = "sha-9f8e7d6";
   const auto seq0 = last_webhook_seq();
 
   // 1. The publication opens the staging PR; the example asks for auto-merge and the double
