@@ -62,6 +62,9 @@ std::string pr_body(const bump_facts& f) {
   if (!f.note.empty()) {
     body += "\n" + f.note + "\n";
   }
+  if (!f.evidence.empty()) {
+    body += "\n" + f.evidence + "\n";
+  }
   return body;
 }
 

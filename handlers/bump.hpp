@@ -29,13 +29,14 @@ struct bump_facts {
   std::optional<std::string> source_commit;   // the candidate's source commit
   std::optional<std::string> current_commit;  // what runs now's source commit, when known
   std::string delivery_id;
-  std::string note;  // e.g. "no source commit could be compared: the newer delivery wins"
+  std::string note;      // e.g. "no source commit could be compared: the newer delivery wins"
+  std::string evidence;  // markdown after the table (a promotion's apply result); may be empty
 };
 
 // "ferry: bump app to sha-9f8e7d6 in staging"
 std::string pr_title(const bump_facts& f);
 // A markdown table: image, from -> to, digest, package link, source commit and compare link
-// where known, delivery id; then the note, if any.
+// where known, delivery id; then the note and the evidence, if any.
 std::string pr_body(const bump_facts& f);
 // Title line, a blank line, then the trailer when the source commit is known:
 // "ferry: bump app to sha-9f8e7d6 in staging\n\nFerry-Source-Commit: <sha>\n".

@@ -5,6 +5,7 @@
 #include <utility>
 #include <variant>
 
+#include "handlers/apply.hpp"
 #include "handlers/handlers.hpp"
 
 namespace ferry::handlers {
@@ -34,14 +35,8 @@ handler_task dispatch(std::shared_ptr<const handler_settings> settings,
           [&](const events::package_event& e) { return handle_package_published(d, e, *settings); },
           [&](const events::ping_event& e) { return handle_ping(d, e); },
           [&](const events::installation_event& e) { return handle_installation(d, e); },
-          [&](const events::push_event&) {
-            // Applies on push land with a later issue (SPEC "Behaviour by event", push).
-            return ignore(d, "push is not handled yet");
-          },
-          [&](const events::pull_request_event&) {
-            // Branch clean-up and rules checks land with a later issue.
-            return ignore(d, "pull_request is not handled yet");
-          },
+          [&](const events::push_event& e) { return handle_push(d, e, settings); },
+          [&](const events::pull_request_event& e) { return handle_pull_request(d, e, *settings); },
           [&](const events::other_event& e) {
             if (std::string_view(e.name).starts_with("installation")) {
               return handle_installation_other(d, e);
@@ -54,12 +49,22 @@ handler_task dispatch(std::shared_ptr<const handler_settings> settings,
 
 }  // namespace
 
-service::dispatch_fn make_dispatcher(handler_settings settings) {
+std::shared_ptr<const handler_settings> share_settings(handler_settings settings) {
   if (!settings.rules) {
     settings.rules = make_rules_cache();
   }
-  auto shared = std::make_shared<const handler_settings>(std::move(settings));
-  return [shared](const service::delivery& d) { return dispatch(shared, d); };
+  if (!settings.applies) {
+    settings.applies = std::make_shared<apply_tracker>();
+  }
+  return std::make_shared<const handler_settings>(std::move(settings));
+}
+
+service::dispatch_fn make_shared_dispatcher(std::shared_ptr<const handler_settings> settings) {
+  return [settings](const service::delivery& d) { return dispatch(settings, d); };
+}
+
+service::dispatch_fn make_dispatcher(handler_settings settings) {
+  return make_shared_dispatcher(share_settings(std::move(settings)));
 }
 
 }  // namespace ferry::handlers

@@ -8,15 +8,21 @@
 #include <string>
 #include <vector>
 
+#include "service/apply/job.hpp"
 #include "service/config.hpp"
 #include "service/dispatch.hpp"
 #include "service/git/mirror.hpp"
 #include "service/github/app_client.hpp"
 #include "service/metrics.hpp"
 
+namespace ferry::kube {
+class client;
+}
+
 namespace ferry::handlers {
 
-struct rules_cache;  // parsed rules files by blob id (handlers/package_published.cpp)
+struct rules_cache;    // parsed rules files by blob id (handlers/package_published.cpp)
+struct apply_tracker;  // applies followed by this process (handlers/apply.hpp)
 
 struct handler_settings {
   std::string registry_host = "ghcr.io";  // FERRY_REGISTRY_HOST
@@ -30,11 +36,22 @@ struct handler_settings {
   std::vector<service::repo_name> infra_repos{};  // FERRY_INFRA_REPOS
   std::string rules_path = ".github/ferry.yaml";  // FERRY_RULES_PATH
   std::shared_ptr<rules_cache> rules{};           // created by make_dispatcher when null
+  // The cluster the applies run in; null: applies fail with a status that says so.
+  kube::client* kube = nullptr;    // used from the io_context's thread only
+  apply::job_policy job_policy{};  // FERRY_APPLY_NAMESPACES / FERRY_APPLY_SERVICE_ACCOUNTS
+  std::shared_ptr<apply_tracker> applies{};  // created by share_settings when null
 };
 
-// package / registry_package -> package_published; ping -> done; installation* -> done, logged;
-// push and pull_request -> ignored (their work lands with later issues); anything else ->
-// ignored. The returned function shares the settings (and their rules cache) between calls.
+// The settings as every user shares them (the dispatcher, the apply followers, the maintenance
+// loop): fills in the caches and trackers left null.
+std::shared_ptr<const handler_settings> share_settings(handler_settings settings);
+
+// package / registry_package -> package_published; push -> push (applies); pull_request ->
+// pull_request; ping -> done; installation* -> done, logged; anything else -> ignored. The
+// returned function shares the settings (and their caches) between calls.
 service::dispatch_fn make_dispatcher(handler_settings settings);
+// The same over settings already shared (the composition root hands them to the maintenance
+// loop too).
+service::dispatch_fn make_shared_dispatcher(std::shared_ptr<const handler_settings> settings);
 
 }  // namespace ferry::handlers

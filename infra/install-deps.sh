@@ -18,7 +18,7 @@ build_pkgs=(
   libcli11-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev
 )
-test_pkgs=(wrk clang libclang-rt-14-dev clang-format curl)
+test_pkgs=(wrk clang libclang-rt-14-dev clang-format curl openssl)
 
 pkgs=("${build_pkgs[@]}")
 [ "$want_test" -eq 1 ] && pkgs+=("${test_pkgs[@]}")

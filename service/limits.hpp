@@ -171,4 +171,69 @@ inline constexpr int k_ref_update_attempts = 3;
 // each. Ours: the cache is dropped whole when full (parsing again costs well under a millisecond).
 inline constexpr std::size_t k_rules_cache_entries = 64;
 
+// --- applies, the promotion chain and the maintenance loop (SPEC "Apply", "Reliability") ---
+// Last lines of a failed apply Job's pod quoted in the comment on the merged PR.
+inline constexpr int k_apply_log_lines = 40;
+// A comment body is limited to 65,536 characters by GitHub; the quoted detail stays far below.
+inline constexpr std::size_t k_apply_comment_detail_max = 8000;
+// A final apply status is posted this many times before giving up (the resume retries later).
+inline constexpr int k_status_post_attempts = 3;
+// Default-branch commits whose pending `ferry/apply/*` statuses a new Lease holder resumes.
+inline constexpr int k_resume_commits = 10;
+// GitHub keeps webhook deliveries for three days; SPEC: sweep "the last three days".
+inline constexpr auto k_redelivery_window = std::chrono::hours(72);
+// Pages of 100 deliveries read per sweep.
+inline constexpr int k_sweep_pages = 10;
+// How often the Lease holder sweeps failed deliveries. Ours: fast enough that a failed delivery
+// is retried within minutes, slow enough to cost a few App API calls an hour.
+inline constexpr auto k_sweep_interval = std::chrono::minutes(5);
+
+// --- Kubernetes API client (service/kube) ----------------------------------------------------
+// One deadline per attempt for ordinary calls. The API server's own default request timeout is
+// 60 s (kube-apiserver --request-timeout), but ferry's calls are single-object reads and writes
+// that answer in milliseconds; 8 s matches k_api_attempt_timeout and keeps a webhook answer
+// within GitHub's 10 s (k_github_delivery_deadline) for one attempt.
+inline constexpr auto k_kube_attempt_timeout = 8s;
+inline constexpr int k_kube_max_attempts = 3;
+// A watch asks the server to end the stream after this long (timeoutSeconds) and is reopened
+// from the last resourceVersion. client-go's reflector picks 5-10 minutes
+// (minWatchTimeout = 5 min, randomised up to 2x); ferry's follows last at most an apply
+// timeout, so 5 minutes is one reopen per default 10 m apply.
+inline constexpr auto k_kube_watch_timeout = 300s;
+// A watch stream that has not ended this long after its timeoutSeconds is treated as dead and
+// reopened (the API server ends it on time; a silently dropped connection never ends).
+inline constexpr auto k_kube_watch_grace = 15s;
+// A watch event (one JSON line) larger than this ends the watch with an error. The API server
+// refuses objects over 1.5 MiB in etcd (--max-request-bytes default 1.5 MiB); a few times that
+// leaves room for managedFields and never lets a broken server exhaust memory.
+inline constexpr std::size_t k_kube_watch_event_max = 8u * 1024u * 1024u;
+// After a watch stream fails (connection reset, 5xx) it is reopened after a jittered wait of
+// at most this long, so a flapping API server is not hammered.
+inline constexpr auto k_kube_watch_retry_max = 1s;
+// Lease leader election: client-go's leaderelection defaults (LeaseDuration 15 s, RenewDeadline
+// 10 s, RetryPeriod 2 s; k8s.io/client-go/tools/leaderelection). The sweep is not urgent, so a
+// replica renews every k_lease_renew_period and another takes over 15 s after it stopped.
+inline constexpr auto k_lease_duration = std::chrono::seconds(15);
+inline constexpr auto k_lease_renew_period = std::chrono::seconds(2);
+
+// --- Apply Jobs (service/apply/job.hpp) ------------------------------------------------------
+// Set on a rendered Job only where its template has none (SPEC "Apply Job template").
+// activeDeadlineSeconds: the apply's own default timeout (SPEC: apply.timeout defaults to 10m),
+// so Kubernetes stops a stuck apply about when ferry stops waiting for it.
+inline constexpr std::chrono::seconds k_apply_job_active_deadline = 600s;
+// ttlSecondsAfterFinished: a day. The finished Job is ferry's crash-safe record of the apply
+// (SPEC "Crash-safe": the Job and its ferry.dev/reported annotation) and its pod holds the logs
+// quoted on failure; a day outlasts any restart of ferry and still cleans up. Ours.
+inline constexpr std::chrono::seconds k_apply_job_ttl = 86400s;
+// backoffLimit: Kubernetes' default is 6 retries with exponential backoff (10 s doubling up to
+// 6 min, kubernetes.io "Jobs": pod backoff failure policy), which would outlast the deadline
+// above. One retry covers a pod lost with its node; a failing apply fails fast. Ours.
+inline constexpr int k_apply_job_backoff_limit = 1;
+// Template size. Kubernetes refuses objects over etcd's 1.5 MiB request limit
+// (etcd --max-request-bytes default); a Job template is a few KiB.
+inline constexpr std::size_t k_apply_job_template_max = 1024u * 1024u;
+// JSON values a template may expand to, counting every alias copy: YAML anchors can expand
+// exponentially ("billion laughs"); a Job is a few hundred values.
+inline constexpr std::size_t k_apply_job_template_values_max = 100000;
+
 }  // namespace ferry::limits

@@ -8,6 +8,8 @@
 #include <CLI/CLI.hpp>
 #include <boost/version.hpp>
 
+#include <unistd.h>
+
 #include <csignal>
 #include <cstdio>
 #include <memory>
@@ -20,11 +22,14 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/thread_pool.hpp>
 
+#include "handlers/maintenance.hpp"
 #include "handlers/registry.hpp"
 #include "service/config.hpp"
 #include "service/demo/demo.hpp"
 #include "service/git/mirror.hpp"
 #include "service/github/app_client.hpp"
+#include "service/kube/client.hpp"
+#include "service/kube/lease.hpp"
 #include "service/metrics.hpp"
 #include "service/promotion/commands.hpp"
 #include "service/replay.hpp"
@@ -64,6 +69,31 @@ int run_version() {
   return k_exit_ok;
 }
 
+// The Lease lives in ferry's own namespace: POD_NAMESPACE (the Deployment sets it from the
+// downward API), else the service account's namespace file, else the first apply namespace.
+std::string lease_namespace(const ferry::service::settings& s,
+                            const ferry::service::environment& env) {
+  if (auto it = env.find("POD_NAMESPACE"); it != env.end() && !it->second.empty()) {
+    return it->second;
+  }
+  if (auto ns = ferry::service::read_whole_file(
+          "/var/run/secrets/kubernetes.io/serviceaccount/namespace");
+      ns && !ns->empty()) {
+    return *ns;
+  }
+  return s.apply_namespaces.empty() ? "default" : s.apply_namespaces.front();
+}
+
+// The Lease holder's identity: the pod name (HOSTNAME in a pod), with the process id so two
+// processes on one host never share it.
+std::string replica_identity(const ferry::service::environment& env) {
+  std::string host = "ferry";
+  if (auto it = env.find("HOSTNAME"); it != env.end() && !it->second.empty()) {
+    host = it->second;
+  }
+  return host + "-" + std::to_string(::getpid());
+}
+
 // `ferry serve`: configuration from the environment, then the listener until SIGTERM drains.
 int run_serve() {
   auto settings =
@@ -79,6 +109,8 @@ int run_serve() {
   // Declared before the io_context so they are destroyed after it: destroying the io_context
   // destroys the coroutines still suspended in it (GET /app retries), which use the client.
   std::unique_ptr<ferry::github::app_client> github;
+  std::unique_ptr<ferry::kube::client> kube;
+  std::unique_ptr<ferry::kube::lease_elector> elector;
   ferry::service::metrics metrics;
   boost::asio::io_context ioc{1};
 
@@ -108,6 +140,31 @@ int run_serve() {
     std::fprintf(stderr, "ferry serve: configuration error: %s\n", mirrors.error().message.c_str());
     return k_exit_usage;
   }
+  // Kubernetes: FERRY_KUBE_* or the pod's service account. Out of a cluster with neither, ferry
+  // still serves (pull requests need no cluster) and every apply fails with a status saying
+  // why; a FERRY_KUBE_* value that does not work is a configuration error.
+  const auto env = current_environment();
+  auto kube_settings = ferry::kube::resolve_settings(*settings, env);
+  if (kube_settings) {
+    auto made = ferry::kube::client::create(ioc.get_executor(), std::move(*kube_settings), log);
+    if (!made) {
+      std::fprintf(stderr, "ferry serve: configuration error: %s\n", made.error().message.c_str());
+      return k_exit_usage;
+    }
+    kube = std::move(*made);
+    elector = std::make_unique<ferry::kube::lease_elector>(*kube, lease_namespace(*settings, env),
+                                                           "ferry", replica_identity(env));
+  } else if (!settings->kube_api_url.empty() || !settings->kube_token_file.empty() ||
+             !settings->kube_ca_file.empty()) {
+    std::fprintf(stderr, "ferry serve: configuration error: %s\n",
+                 kube_settings.error().message.c_str());
+    return k_exit_usage;
+  } else {
+    log.warn(
+        "no Kubernetes API: applies will fail until ferry runs in a cluster or "
+        "FERRY_KUBE_API_URL is set",
+        {{"reason", kube_settings.error().message}});
+  }
   // libgit2 fetches and reads block: they run here, never on the io_context's thread.
   boost::asio::thread_pool git_pool(2);
 
@@ -119,12 +176,16 @@ int run_serve() {
   handler_settings.metrics = &metrics;
   handler_settings.infra_repos = settings->infra_repos;
   handler_settings.rules_path = settings->rules_path;
+  handler_settings.kube = kube.get();
+  handler_settings.job_policy.namespaces = settings->apply_namespaces;
+  handler_settings.job_policy.service_accounts = settings->apply_service_accounts;
+  const auto shared_settings = ferry::handlers::share_settings(std::move(handler_settings));
   ferry::service::server server(
       ioc,
       ferry::service::server_settings{.address = settings->listen_host,
                                       .port = settings->listen_port,
                                       .webhook_secret = settings->webhook_secret},
-      ferry::handlers::make_dispatcher(std::move(handler_settings)), log, metrics);
+      ferry::handlers::make_shared_dispatcher(shared_settings), log, metrics);
   auto bound = server.start();
   if (!bound) {
     std::fprintf(stderr, "ferry serve: %s\n", bound.error().message.c_str());
@@ -147,6 +208,13 @@ int run_serve() {
   });
   // GET /app in the background: the bot's slug tells ferry's own branch heads apart.
   boost::asio::co_spawn(ioc, github->refresh_app_info_until_ok(), boost::asio::detached);
+  // One replica at a time (the Lease holder) resumes pending applies and redelivers failures.
+  // Without a cluster there is no Lease to share that duty, and no apply to resume.
+  if (elector) {
+    boost::asio::co_spawn(ioc,
+                          ferry::handlers::run_maintenance(shared_settings, elector.get(), log),
+                          boost::asio::detached);
+  }
   ioc.run();
   git_pool.join();
   return k_exit_ok;

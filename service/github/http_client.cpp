@@ -14,6 +14,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
@@ -23,6 +24,7 @@
 #include <simdjson.h>
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <charconv>
 #include <random>
@@ -517,6 +519,132 @@ asio::awaitable<result<http_response>> http_client::request(http_request req) {
     co_await impl_->sleep_for(std::chrono::milliseconds(
         static_cast<long long>(static_cast<double>(wait.count()) * s.rate_limit_wait_scale)));
   }
+}
+
+namespace {
+
+// Reads the response to `msg` from `stream`: headers first, then the body piece by piece
+// (async_read_some returns after each read from the socket, so an event that arrives alone is
+// delivered at once rather than when a buffer fills).
+template <typename Stream>
+asio::awaitable<void> stream_exchange(Stream& stream, beast::flat_buffer& buffer,
+                                      bhttp::request<bhttp::string_body>& msg,
+                                      bhttp::response_parser<bhttp::buffer_body>& parser,
+                                      http_response& resp, std::size_t body_max,
+                                      const std::function<bool(std::string_view)>& on_bytes,
+                                      stage& at) {
+  at = stage::write;
+  co_await bhttp::async_write(stream, msg, asio::use_awaitable);
+  at = stage::read;
+  co_await bhttp::async_read_header(stream, buffer, parser, asio::use_awaitable);
+  auto& m = parser.get();
+  resp.status = static_cast<int>(m.result_int());
+  for (const auto& f : m) {
+    resp.headers.push_back({lower(f.name_string()), std::string(f.value())});
+  }
+  const bool success = resp.status >= 200 && resp.status < 300;
+  std::array<char, 16384> piece{};
+  while (!parser.is_done()) {
+    m.body().data = piece.data();
+    m.body().size = piece.size();
+    boost::system::error_code ec;
+    co_await bhttp::async_read_some(stream, buffer, parser,
+                                    asio::redirect_error(asio::use_awaitable, ec));
+    if (ec == bhttp::error::need_buffer) {
+      ec = {};
+    }
+    const std::size_t n = piece.size() - m.body().size;
+    if (n > 0) {
+      const std::string_view bytes(piece.data(), n);
+      if (success) {
+        if (!on_bytes(bytes)) {
+          co_return;
+        }
+      } else if (resp.body.size() + n > body_max) {
+        throw boost::system::system_error(bhttp::error::body_limit);
+      } else {
+        resp.body.append(bytes);
+      }
+    }
+    if (ec) {
+      throw boost::system::system_error(ec);
+    }
+  }
+}
+
+}  // namespace
+
+asio::awaitable<result<http_response>> http_client::request_stream(
+    http_request req, std::function<bool(std::string_view bytes)> on_bytes) {
+  auto url = parse_url(req.url);
+  if (!url) {
+    co_return std::move(url).error();
+  }
+  auto& s = impl_->settings;
+  const auto timeout = req.deadline.count() > 0 ? req.deadline : s.attempt_timeout;
+  const auto deadline = steady::now() + timeout;
+  const std::string name =
+      std::string(bhttp::to_string(req.method)) + " " + url->host_header + url->target;
+  stage at = stage::connect;
+  std::unique_ptr<connection> conn;
+  bhttp::response_parser<bhttp::buffer_body> parser;
+  parser.header_limit(64u * 1024u);
+  // The body of a watch has no length bound of its own (it ends when the server closes it);
+  // the caller bounds what it keeps.
+  parser.body_limit(boost::none);
+  http_response resp;
+  boost::system::error_code ec;
+  try {
+    co_await impl_->open(*url, deadline, at, conn);
+    conn->lowest().expires_at(deadline);
+    bhttp::request<bhttp::string_body> msg{req.method, url->target, 11};
+    msg.set(bhttp::field::host, url->host_header);
+    msg.set(bhttp::field::user_agent, s.user_agent);
+    for (const auto& h : req.headers) {
+      msg.set(h.name, h.value);
+    }
+    msg.body() = req.body;
+    if (!req.body.empty() || req.method == bhttp::verb::post || req.method == bhttp::verb::put ||
+        req.method == bhttp::verb::patch) {
+      msg.prepare_payload();
+    }
+    if (conn->secure) {
+      co_await stream_exchange(*conn->secure, conn->buffer, msg, parser, resp, s.response_body_max,
+                               on_bytes, at);
+    } else {
+      co_await stream_exchange(*conn->plain, conn->buffer, msg, parser, resp, s.response_body_max,
+                               on_bytes, at);
+    }
+  } catch (const boost::system::system_error& e) {
+    ec = e.code();
+  }
+  // As in attempt(): a truncated TLS close after a complete (framed) message is harmless.
+  if (ec == ssl::error::stream_truncated && parser.is_done()) {
+    ec = {};
+  }
+  impl_->observe(req, *url, ec ? 0 : resp.status, ec ? nullptr : &resp);
+  if (!ec) {
+    co_return resp;
+  }
+  if (at == stage::handshake && conn && conn->secure) {
+    long verify = SSL_get_verify_result(conn->secure->native_handle());
+    if (verify != X509_V_OK) {
+      co_return make_error(error_kind::internal, name + ": TLS certificate verification failed: " +
+                                                     X509_verify_cert_error_string(verify));
+    }
+  }
+  if (ec == beast::error::timeout || ec == asio::error::operation_aborted) {
+    co_return make_error(error_kind::transient, name + ": timed out during " + to_string(at) +
+                                                    " after " + std::to_string(timeout.count()) +
+                                                    " ms");
+  }
+  if (ec == bhttp::error::body_limit) {
+    co_return make_error(
+        error_kind::invalid_input,
+        name + ": response body over " + std::to_string(s.response_body_max) + " bytes");
+  }
+  co_return make_error(error_kind::transient,
+                       name + ": " + to_string(at) + " failed: " + ec.message());
 }
 
 bool is_rate_limited(const http_response& response) {

@@ -105,6 +105,18 @@ class http_client {
   // (never retried: a retry cannot fix it).
   boost::asio::awaitable<result<http_response>> request(http_request req);
 
+  // One request whose response body is handed over as it arrives (a Kubernetes watch: a
+  // chunked stream of JSON lines that may stay open for minutes). For a 2xx response,
+  // on_bytes gets each piece of the decoded body as soon as it is read (pieces do not respect
+  // any framing inside the body); returning false stops reading and closes the connection.
+  // The returned response carries the status and headers, and for a non-2xx status the body
+  // (up to response_body_max) so the caller can map it to an error. The deadline
+  // (req.deadline, else attempt_timeout) covers the whole exchange, stream included. One
+  // attempt: no retries (a stream half consumed cannot be replayed). The connection is a
+  // fresh one and never returns to the keep-alive pool. Errors as for request().
+  boost::asio::awaitable<result<http_response>> request_stream(
+      http_request req, std::function<bool(std::string_view bytes)> on_bytes);
+
   const http_settings& settings() const noexcept;
   boost::asio::any_io_executor executor() const noexcept;
 

@@ -4,241 +4,24 @@
 // bare repository it serves, never through ferry's internals.
 #include <gtest/gtest.h>
 
-#include <boost/asio/connect.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
 #include <boost/json.hpp>
 
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <chrono>
-#include <csignal>
-#include <cstdio>
-#include <filesystem>
-#include <fstream>
-#include <optional>
-#include <sstream>
 #include <string>
-#include <thread>
 #include <vector>
 
-#include "service/replay.hpp"
-
-extern char** environ;
+#include "test/support/serve_double.hpp"
 
 namespace {
 
-namespace fs = std::filesystem;
-namespace http = boost::beast::http;
-namespace json = boost::json;
-using namespace std::chrono_literals;
+using namespace ferry::test::e2e;  // the shared fixture's helpers (test/support/serve_double.hpp)
 
-constexpr const char* k_secret = "e2e-webhook-secret";
-constexpr const char* k_infra = "dine-together/infra";
 constexpr const char* k_branch = "ferry/staging/flux-system-app";
 
-std::string read_all(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-// A child process whose stdout and stderr go to a file (no pipe to keep drained).
-class child {
- public:
-  child(std::vector<std::string> argv, std::vector<std::string> env, fs::path log)
-      : log_(std::move(log)) {
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 1, log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_adddup2(&actions, 1, 2);
-    std::vector<char*> args;
-    for (auto& a : argv) {
-      args.push_back(a.data());
-    }
-    args.push_back(nullptr);
-    std::vector<char*> envp;
-    for (auto& e : env) {
-      envp.push_back(e.data());
-    }
-    envp.push_back(nullptr);
-    if (posix_spawn(&pid_, args[0], &actions, nullptr, args.data(), envp.data()) != 0) {
-      pid_ = -1;
-    }
-    posix_spawn_file_actions_destroy(&actions);
-  }
-  ~child() {
-    if (pid_ > 0) {
-      kill(pid_, SIGTERM);
-      int status = 0;
-      waitpid(pid_, &status, 0);
-    }
-  }
-  child(const child&) = delete;
-  child& operator=(const child&) = delete;
-
-  // The first line of the log containing `needle`, polled until the deadline.
-  std::optional<std::string> wait_for_line(std::string_view needle,
-                                           std::chrono::seconds deadline = 60s) const {
-    const auto until = std::chrono::steady_clock::now() + deadline;
-    while (std::chrono::steady_clock::now() < until) {
-      std::istringstream lines(read_all(log_));
-      for (std::string line; std::getline(lines, line);) {
-        if (line.find(needle) != std::string::npos) {
-          return line;
-        }
-      }
-      std::this_thread::sleep_for(20ms);  // polling a file with a deadline, not waiting blind
-    }
-    return std::nullopt;
-  }
-  std::string log() const { return read_all(log_); }
-  bool started() const { return pid_ > 0; }
-
- private:
-  pid_t pid_ = -1;
-  fs::path log_;
-};
-
-struct answer {
-  int status = 0;
-  std::string body;
-};
-
-answer call(unsigned short port, http::verb method, const std::string& target,
-            const std::string& body = {}) {
-  boost::asio::io_context ioc;
-  boost::asio::ip::tcp::socket socket(ioc);
-  socket.connect({boost::asio::ip::make_address("127.0.0.1"), port});
-  http::request<http::string_body> req{method, target, 11};
-  req.set(http::field::host, "127.0.0.1");
-  req.set(http::field::user_agent, "ferry-e2e-test");
-  if (!body.empty()) {
-    req.set(http::field::content_type, "application/json");
-    req.body() = body;
-  }
-  req.prepare_payload();
-  http::write(socket, req);
-  boost::beast::flat_buffer buffer;
-  http::response<http::string_body> res;
-  http::read(socket, buffer, res);
-  return {static_cast<int>(res.result_int()), res.body()};
-}
-
-std::string run(const std::string& command) {
-  std::string out;
-  FILE* p = popen(command.c_str(), "r");
-  if (p == nullptr) {
-    return out;
-  }
-  char buf[4096];
-  for (std::size_t n; (n = fread(buf, 1, sizeof buf, p)) > 0;) {
-    out.append(buf, n);
-  }
-  pclose(p);
-  return out;
-}
-
-class bump_e2e : public ::testing::Test {
+class bump_e2e : public serve_double_test {
  protected:
-  void SetUp() override {
-    ASSERT_TRUE(fs::exists(fs::path(FERRY_NODE_MODULES_DIR) / "@octokit" / "openapi"))
-        << "run `cd test && npm ci` first";
-    char tmpl[] = "/tmp/ferry-e2e-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-    fs::create_directories(dir_ / "double");
-    fs::create_directories(dir_ / "cache");
-    double_.emplace(
-        std::vector<std::string>{"/usr/bin/node",
-                                 std::string(FERRY_SOURCE_DIR) + "/test/doubles/github/server.js",
-                                 "--port", "0", "--state-dir", (dir_ / "double").string()},
-        std::vector<std::string>{"PATH=/usr/bin:/bin", "HOME=" + dir_.string()},
-        dir_ / "double.log");
-    const auto hello = double_->wait_for_line("\"port\"");
-    ASSERT_TRUE(hello) << double_->log();
-    const auto info = json::parse(*hello).as_object();
-    double_port_ = static_cast<unsigned short>(info.at("port").as_int64());
-    const std::string url = std::string(info.at("url").as_string());
-
-    const std::string repo = json::serialize(
-        json::value{{"owner", "dine-together"},
-                    {"name", "infra"},
-                    {"installation_id", 7},
-                    {"default_branch", "main"},
-                    {"dir", std::string(FERRY_SOURCE_DIR) + "/infra/example-infra"}});
-    ASSERT_EQ(control(http::verb::post, "/_double/repos", repo).status, 201);
-
-    ferry_.emplace(
-        std::vector<std::string>{FERRY_BINARY, "serve"},
-        std::vector<std::string>{
-            "PATH=/usr/bin:/bin", "FERRY_LISTEN=127.0.0.1:0",
-            std::string("FERRY_WEBHOOK_SECRET=") + k_secret,
-            "FERRY_APP_ID=" + std::to_string(info.at("app_id").as_int64()),
-            "FERRY_PRIVATE_KEY_FILE=" + std::string(info.at("private_key_path").as_string()),
-            "FERRY_GITHUB_API_URL=" + url, "FERRY_GITHUB_GRAPHQL_URL=" + url + "/graphql",
-            std::string("FERRY_INFRA_REPOS=") + k_infra,
-            "FERRY_CACHE_DIR=" + (dir_ / "cache").string(), "FERRY_LOG_LEVEL=debug"},
-        dir_ / "ferry.log");
-    const auto listening = ferry_->wait_for_line("\"listening\"");
-    ASSERT_TRUE(listening) << ferry_->log();
-    ferry_port_ = static_cast<unsigned short>(
-        std::stoi(std::string(json::parse(*listening).as_object().at("port").as_string())));
-  }
-
-  void TearDown() override {
-    if (double_) {
-      const auto v = control(http::verb::get, "/_double/violations");
-      EXPECT_EQ(v.body, "[]") << v.body;
-    }
-    ferry_.reset();
-    double_.reset();
-    if (!HasFailure()) {
-      fs::remove_all(dir_);
-    } else {
-      std::fprintf(stderr, "kept %s (ferry.log, double.log)\n", dir_.c_str());
-    }
-  }
-
-  answer control(http::verb method, const std::string& target, const std::string& body = {}) {
-    return call(double_port_, method, target, body);
-  }
-
-  json::object infra_state() {
-    const auto s = control(http::verb::get, "/_double/state");
-    return json::parse(s.body).as_object().at("repos").as_object().at(k_infra).as_object();
-  }
-
-  // A GHCR `package` delivery (the real multi-arch capture, renamed to the example's image).
   static std::string package_payload(const std::string& name, const std::string& tag,
                                      const std::string& digest) {
-    auto v = json::parse(read_all(fs::path(FERRY_FIXTURES_DIR) / "github" /
-                                  "package.published.ghcr-multiarch-index.json"));
-    auto& p = v.as_object();
-    auto& pkg = p["package"].as_object();
-    pkg["name"] = name;
-    pkg["namespace"] = "dine-together";
-    pkg["owner"].as_object()["login"] = "dine-together";
-    pkg["html_url"] = "https://github.com/orgs/dine-together/packages/container/package/" + name;
-    auto& version = pkg["package_version"].as_object();
-    version["name"] = digest;
-    version["version"] = digest;
-    version["target_commitish"] = "main";
-    auto& t = version["container_metadata"].as_object()["tag"].as_object();
-    t["name"] = tag;
-    t["digest"] = digest;
-    auto& r = p["repository"].as_object();
-    r["name"] = name;
-    r["full_name"] = "dine-together/" + name;
-    r["owner"].as_object()["login"] = "dine-together";
-    r["html_url"] = "https://github.com/dine-together/" + name;
-    p["installation"] = json::object{{"id", 7}};
-    return json::serialize(v);
+    return ghcr_package_payload(name, tag, digest);
   }
 
   static std::string as_registry_package(const std::string& payload) {
@@ -248,26 +31,6 @@ class bump_e2e : public ::testing::Test {
     o.erase("package");
     return json::serialize(v);
   }
-
-  int deliver(const std::string& event, const std::string& id, const std::string& payload) {
-    ferry::service::replay_target target{
-        "http://127.0.0.1:" + std::to_string(ferry_port_) + "/webhook", k_secret, 30s};
-    auto r = ferry::service::post_delivery(target, {event, id, payload});
-    EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.error().message);
-    return r.ok() ? r->status : 0;
-  }
-
-  std::string git(const std::string& args) {
-    return run(
-        "git --git-dir=" + (dir_ / "double" / "repos" / "dine-together" / "infra.git").string() +
-        " " + args + " 2>&1");
-  }
-
-  fs::path dir_;
-  std::optional<child> double_;
-  std::optional<child> ferry_;
-  unsigned short double_port_ = 0;
-  unsigned short ferry_port_ = 0;
 };
 
 const std::string k_digest = "sha256:" + std::string(64, 'b');

@@ -324,6 +324,73 @@ TEST(cli_plan, broken_rules_file_exits_1) {
   EXPECT_NE(r.err.find(".github/ferry.yaml:1:"), std::string::npos) << describe(r);
 }
 
+// `ferry demo` runs the whole loop offline: staging's pull request (a branch) and its merge, the
+// push's apply (Flux, dry run), the promotion of staging's values to production, production's
+// pull request, merge and Job apply (dry run), in that order, the same on every run.
+TEST(cli_demo, runs_the_whole_loop_offline_and_deterministically) {
+  const auto r = ferry({"demo"});
+  ASSERT_EQ(r.exit_code, 0) << describe(r);
+  std::size_t at = 0;
+  for (const std::string line : {
+           "== 2. ferry check",
+           "package.published.ghcr-multiarch-index.json      package          -> 200",
+           "package event: image ghcr.io/dine-together/app, tag sha-9f8e7d6",
+           "pull request for staging: branch ferry/staging/flux-system-app",
+           "title:  ferry: bump app to sha-9f8e7d6 in staging",
+           "+++ b/clusters/staging/app/deployment.yaml",
+           "-          image: ghcr.io/dine-together/app:sha-1a2b3c4",
+           "+          image: ghcr.io/dine-together/app:sha-9f8e7d6",
+           "merge of ferry/staging/flux-system-app into main",
+           "(fast-forward)",
+           "changed: clusters/staging/app/deployment.yaml\n  applies: staging\n",
+           "apply staging at",
+           "{\"metadata\":{\"annotations\":{\"reconcile.fluxcd.io/requestedAt\":\"",
+           "verdict: succeeded",
+           "status ferry/apply/staging on ",
+           "promotion staging -> production",
+           "production flux-system:api: no pull request",
+           "pull request for production: branch ferry/production/flux-system-app",
+           "+++ b/clusters/production/app/deployment.yaml",
+           "+          image: ghcr.io/dine-together/app:sha-9f8e7d6",
+           "merge of ferry/production/flux-system-app into main",
+           "changed: clusters/production/app/deployment.yaml\n  applies: production\n",
+           "POST /apis/batch/v1/namespaces/flux-system/jobs",
+           "\"name\": \"ferry-apply-production-",
+           "\"serviceAccountName\": \"ferry-apply\"",
+           "\"activeDeadlineSeconds\": 600",
+           "status ferry/apply/production on ",
+           "demo finished: every step answered as expected",
+       }) {
+    const auto found = r.out.find(line, at);
+    ASSERT_NE(found, std::string::npos) << "missing, or out of order: " << line << "\n" << r.out;
+    at = found + line.size();
+  }
+  // One commit id runs through each step: the merge's new head is what the push applies, what
+  // Flux is asked to reconcile and what the status is posted on.
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(
+      r.out, m,
+      std::regex(
+          R"(main: [0-9a-f]{12} -> ([0-9a-f]{12}) \(fast-forward\)\n[\s\S]*?push to main [0-9a-f]{12}\.\.([0-9a-f]{12}))")))
+      << r.out;
+  EXPECT_EQ(m[1], m[2]);
+  const std::string staging_head = m[1];
+  EXPECT_NE(r.out.find("requestedAt\":\"" + staging_head), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("status ferry/apply/staging on " + staging_head + ": success \"dry run"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("staging's values at " + staging_head), std::string::npos) << r.out;
+  EXPECT_TRUE(std::regex_search(
+      r.out,
+      std::regex(
+          R"(status ferry/apply/production on ([0-9a-f]{12}): success "dry run: Job ferry-apply-production-\1 would be created")")))
+      << r.out;
+
+  const auto again = ferry({"demo"});
+  ASSERT_EQ(again.exit_code, 0) << describe(again);
+  EXPECT_EQ(again.out, r.out);
+}
+
 TEST(cli, help_for_every_command_exits_0) {
   for (const std::vector<std::string>& args :
        std::vector<std::vector<std::string>>{{"--help"},

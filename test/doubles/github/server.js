@@ -17,8 +17,9 @@ const { spawn } = require('node:child_process');
 
 const { contract, complete } = require('./contract');
 const { verify_jwt, token_store, parse_authorization } = require('./auth');
-const { repo_git, init_bare, must } = require('./git');
+const { repo_git, init_bare, must, k_zero } = require('./git');
 const graphql = require('./graphql');
+const { webhook_schemas } = require('./webhooks');
 
 const k_docs = 'https://docs.github.com/rest';
 const k_rate_limit = 5000; // primary limit for an installation (docs: rate limits for the REST API)
@@ -108,6 +109,9 @@ class double {
     this.redeliveries = [];
     this.verified = new Map(); // commit sha -> verification object
     this.rate = new Map(); // identity -> {used, reset}
+    this.webhook_schemas = new webhook_schemas();
+    this.webhooks = []; // {seq, event, delivery_id, payload}: what GitHub would have delivered
+    this.webhook_seq = 0;
   }
 
   id() {
@@ -214,7 +218,7 @@ class double {
       draft: pr.draft, merged: pr.merged, mergeable: pr.state === 'open' ? pr.mergeable : null,
       rebaseable: pr.state === 'open' ? pr.mergeable : null,
       mergeable_state: pr.state !== 'open' ? 'unknown' : (pr.mergeable ? 'clean' : 'dirty'),
-      merged_by: pr.merged ? this.user(`${this.app.slug}[bot]`, 'Bot') : null,
+      merged_by: pr.merged ? this.user(pr.merged_by || `${this.app.slug}[bot]`, (pr.merged_by || '[bot]').endsWith('[bot]') ? 'Bot' : 'User') : null,
       comments: (r.comments.get(pr.number) || []).length, review_comments: 0, maintainer_can_modify: false,
       commits: pr.commits || 1, additions: 0, deletions: 0, changed_files: 0,
     };
@@ -354,6 +358,154 @@ class double {
       return r.git.rev_parse(`${ref}^{commit}`);
     }
     return null;
+  }
+
+  // ---------------------------------------------------------------- webhooks
+  //
+  // GitHub sends a `push` for every change of a branch or tag and a `pull_request` for every
+  // change of a PR's state or head (docs: "Webhook events and payloads"). The double records
+  // each one instead of delivering it; tests read them from /_double/webhooks, sign them and
+  // send them to ferry. Every payload is validated against @octokit/openapi-webhooks.
+
+  // Who made a change: the App's bot for API calls, a person for control-plane changes.
+  bot_actor() {
+    return { login: `${this.app.slug}[bot]`, type: 'Bot' };
+  }
+
+  person_actor(login) {
+    return { login: login || 'octocat', type: 'User' };
+  }
+
+  record_webhook(event, action, payload) {
+    let built;
+    try {
+      built = this.webhook_schemas.build(event, action, payload);
+    } catch (e) {
+      built = { payload, problems: [`webhook schema failed: ${e.message}`] };
+    }
+    if (built.problems.length) {
+      this.violation('webhook', 'EMIT', action ? `${event}.${action}` : event, built.problems);
+    }
+    const w = { seq: ++this.webhook_seq, event, delivery_id: crypto.randomUUID(), payload: built.payload };
+    this.webhooks.push(w);
+    return w;
+  }
+
+  // The repository object of a webhook: the REST one plus the fields webhooks add (owner.name,
+  // integer created_at/pushed_at in push payloads, as GitHub sends them).
+  hook_repo_json(r, event) {
+    const j = this.repo_json(r);
+    j.owner = { ...j.owner, name: r.owner, email: null };
+    if (event === 'push') {
+      j.created_at = Math.floor(Date.parse(r.created_at) / 1000);
+      j.pushed_at = Math.floor(Date.now() / 1000);
+      j.master_branch = r.default_branch;
+      j.stargazers = 0;
+    }
+    j.topics = [];
+    j.has_discussions = false;
+    j.is_template = false;
+    j.web_commit_signoff_required = false;
+    j.custom_properties = {};
+    return j;
+  }
+
+  hook_common(r, actor, event) {
+    return {
+      repository: this.hook_repo_json(r, event),
+      installation: { id: r.installation_id, node_id: this.node_id('MDIz', `${r.installation_id}`) },
+      sender: this.user(actor.login, actor.type),
+    };
+  }
+
+  // Paths a commit added, removed and modified against its first parent (all added for a root
+  // commit): `git diff-tree` is what GitHub reports too.
+  async changed_paths(r, c) {
+    const args = ['diff-tree', '-r', '-z', '--no-commit-id', '--no-renames', '--name-status'];
+    if (c.parents.length) {
+      args.push(c.parents[0], c.sha);
+    } else {
+      args.push('--root', c.sha);
+    }
+    const parts = (await must(r.dir, args)).split('\0').filter(Boolean);
+    const out = { added: [], removed: [], modified: [] };
+    for (let i = 0; i + 1 < parts.length; i += 2) {
+      const kind = parts[i][0];
+      (kind === 'A' ? out.added : (kind === 'D' ? out.removed : out.modified)).push(parts[i + 1]);
+    }
+    return out;
+  }
+
+  async push_commit_json(r, sha) {
+    const c = await r.git.commit(sha);
+    const who = (x) => ({ name: x.name, email: x.email || null, ...(x.name.endsWith('[bot]') ? { username: x.name } : {}), date: x.date });
+    return {
+      id: sha, tree_id: c.tree, distinct: true, message: c.message.replace(/\n$/, ''), timestamp: c.committer.date,
+      url: `${this.base}/${r.owner}/${r.name}/commit/${sha}`, author: who(c.author), committer: who(c.committer),
+      ...(await this.changed_paths(r, c)),
+    };
+  }
+
+  // Records the `push` GitHub sends when `ref` went from `before` to `after` (null = absent),
+  // then what the change does to pull requests: a moved head is `synchronize`, a deleted head
+  // closes the PR unmerged, as on GitHub.
+  async ref_changed(r, ref, before, after, actor) {
+    if (before === after) {
+      return;
+    }
+    const created = !before;
+    const deleted = !after;
+    let shas = [];
+    if (!deleted) {
+      if (created) {
+        // A new ref lists only commits no other ref already had (an existing commit: none).
+        const others = (await r.git.refs()).filter((x) => x.ref !== ref && x.type === 'commit').map((x) => x.sha);
+        shas = (await must(r.dir, ['rev-list', '--reverse', after, '--not', ...others, '--'])).split('\n').filter(Boolean);
+      } else {
+        shas = await r.git.rev_list(`${before}..${after}`);
+      }
+    }
+    // "The array includes a maximum of 2048 commits" (webhook-push description).
+    shas = shas.slice(-2048);
+    const commits = [];
+    for (const s of shas) {
+      commits.push(await this.push_commit_json(r, s));
+    }
+    const html = `${this.base}/${r.owner}/${r.name}`;
+    const short = (x) => (x || k_zero).slice(0, 12);
+    const forced = !created && !deleted && !(await r.git.is_ancestor(before, after));
+    const bot = actor.type === 'Bot';
+    this.record_webhook('push', null, {
+      ref, before: before || k_zero, after: after || k_zero, created, deleted, forced, base_ref: null,
+      compare: created ? `${html}/compare/${encodeURIComponent(ref.replace(/^refs\/(heads|tags)\//, ''))}` : `${html}/compare/${short(before)}...${short(after)}`,
+      commits, head_commit: deleted ? null : (commits.length && commits[commits.length - 1].id === after ? commits[commits.length - 1] : await this.push_commit_json(r, after)),
+      pusher: bot ? { name: actor.login, email: `${this.app.bot_user_id}+${actor.login}@users.noreply.github.com` } : { name: actor.login, email: `${actor.login}@users.noreply.github.com` },
+      ...this.hook_common(r, actor, 'push'),
+    });
+    if (!ref.startsWith('refs/heads/')) {
+      return;
+    }
+    const branch = ref.slice('refs/heads/'.length);
+    for (const pr of r.pulls.filter((x) => x.state === 'open' && x.head_ref === branch)) {
+      if (deleted) {
+        const now = iso();
+        pr.state = 'closed';
+        pr.closed_at = now;
+        pr.updated_at = now;
+        this.pr_webhook(r, pr, 'closed', actor);
+      } else {
+        const prev = pr.head_sha;
+        await this.refresh_pr(r, pr);
+        pr.updated_at = iso();
+        this.pr_webhook(r, pr, 'synchronize', actor, { before: prev, after: pr.head_sha });
+      }
+    }
+  }
+
+  pr_webhook(r, pr, action, actor, extra = {}) {
+    return this.record_webhook('pull_request', action, {
+      action, number: pr.number, ...extra, pull_request: this.pr_json(r, pr), ...this.hook_common(r, actor, 'pull_request'),
+    });
   }
 
   // ---------------------------------------------------------------- HTTP plumbing
@@ -603,6 +755,18 @@ class double {
       const n = Number(ctx.query.get('page') || 1);
       return list.slice((n - 1) * per, n * per);
     };
+    // GitHub's pagination header (docs: "Using pagination in the REST API"): a `link` with
+    // rel="next" while more pages follow, which clients such as ferry's rest_pages follow.
+    const next_link = (ctx, list) => {
+      const per = Math.min(Number(ctx.query.get('per_page') || 30), 100);
+      const n = Number(ctx.query.get('page') || 1);
+      if (n * per >= list.length) {
+        return {};
+      }
+      const q = new URLSearchParams(ctx.query);
+      q.set('page', String(n + 1));
+      return { link: `<${this.base}${new URL(ctx.req.url, 'http://x').pathname}?${q}>; rel="next"` };
+    };
     const t = {};
 
     t['GET /app'] = async () => ok({
@@ -664,6 +828,7 @@ class double {
         if (!(await r.git.cas(ref, sha, null))) {
           return unprocessable('Reference already exists');
         }
+        await this.ref_changed(r, ref, null, sha, this.bot_actor());
         return ok(ref_json(r, ref, sha), 201, { location: `${this.base}/repos/${r.owner}/${r.name}/git/${ref}` });
       });
     };
@@ -686,6 +851,7 @@ class double {
         if (!(await r.git.cas(name, sha, old))) {
           return unprocessable('Reference cannot be updated');
         }
+        await this.ref_changed(r, name, old, sha, this.bot_actor());
         return ok(ref_json(r, name, sha));
       });
     };
@@ -698,6 +864,7 @@ class double {
         if (!old || !(await r.git.delete_ref(name, old))) {
           return unprocessable('Reference does not exist');
         }
+        await this.ref_changed(r, name, old, null, this.bot_actor());
         return { status: 204 };
       });
     };
@@ -821,6 +988,47 @@ class double {
         return unprocessable(`No commit found for SHA: ${ctx.params.ref}`);
       }
       return ok(this.commit_json(ctx.repo, await ctx.repo.git.commit(sha)));
+    };
+
+    t['GET /repos/{owner}/{repo}/commits'] = async (ctx) => {
+      const r = ctx.repo;
+      const from = ctx.query.get('sha') || r.default_branch;
+      const sha = await this.resolve(r, from);
+      if (!sha) {
+        return nf(`No commit found for SHA: ${from}`);
+      }
+      // Newest first, as GitHub lists them; `since`/`until` compare the commit date, `path`
+      // keeps the commits touching it.
+      const args = ['rev-list', sha];
+      if (ctx.query.get('path')) {
+        args.push('--', ctx.query.get('path'));
+      }
+      // Dates are compared here: git's approxidate reads far-future dates loosely.
+      const since = ctx.query.get('since') ? Date.parse(ctx.query.get('since')) : null;
+      const until = ctx.query.get('until') ? Date.parse(ctx.query.get('until')) : null;
+      const all = [];
+      for (const s of (await must(r.dir, args)).split('\n').filter(Boolean)) {
+        const c = await r.git.commit(s);
+        const at = Date.parse(c.committer.date);
+        if ((since === null || at >= since) && (until === null || at <= until)) {
+          all.push(c);
+        }
+      }
+      return ok(page(ctx, all).map((c) => this.commit_json(r, c)));
+    };
+
+    t['GET /repos/{owner}/{repo}/commits/{commit_sha}/pulls'] = async (ctx) => {
+      const r = ctx.repo;
+      const sha = await this.resolve(r, ctx.params.commit_sha);
+      if (!sha) {
+        return unprocessable(`No commit found for SHA: ${ctx.params.commit_sha}`);
+      }
+      for (const x of r.pulls) {
+        await this.refresh_pr(r, x);
+      }
+      // The PRs that merged this commit or whose head it is, newest first.
+      const list = r.pulls.filter((x) => x.merge_commit_sha === sha || x.head_sha === sha).sort((a, b) => b.number - a.number);
+      return ok(page(ctx, list).map((x) => this.pr_json(r, x)));
     };
 
     const compare = async (ctx, base_ref, head_ref) => {
@@ -950,6 +1158,7 @@ class double {
         };
         r.pulls.push(pr);
         await this.refresh_pr(r, pr);
+        this.pr_webhook(r, pr, 'opened', this.bot_actor());
         return ok(this.pr_json(r, pr), 201, { location: `${this.base}/repos/${r.owner}/${r.name}/pulls/${pr.number}` });
       });
     };
@@ -985,12 +1194,17 @@ class double {
       if (b.base !== undefined) {
         pr.base_ref = b.base;
       }
-      if (b.state !== undefined && b.state !== pr.state) {
+      const changed_state = b.state !== undefined && b.state !== pr.state;
+      if (changed_state) {
         pr.state = b.state;
         pr.closed_at = b.state === 'closed' ? iso() : null;
       }
       pr.updated_at = iso();
-      return ok(this.pr_json(r, await this.refresh_pr(r, pr)));
+      await this.refresh_pr(r, pr);
+      if (changed_state) {
+        this.pr_webhook(r, pr, b.state === 'closed' ? 'closed' : 'reopened', this.bot_actor());
+      }
+      return ok(this.pr_json(r, pr));
     };
 
     t['PUT /repos/{owner}/{repo}/pulls/{pull_number}/merge'] = async (ctx) => {
@@ -1008,12 +1222,25 @@ class double {
         if (b.sha && b.sha !== pr.head_sha) {
           return { status: 409, body: { message: 'Head branch was modified. Review and try the merge again.', documentation_url: k_docs, status: '409' } };
         }
-        const result = await this.merge(r, pr, b.merge_method || 'merge', b.commit_title, b.commit_message);
+        const result = await this.merge(r, pr, b.merge_method || 'merge', b.commit_title, b.commit_message, this.bot_actor());
         if (!result) {
           return { status: 405, body: { message: 'Pull Request is not mergeable', documentation_url: k_docs, status: '405' } };
         }
         return ok({ sha: result, merged: true, message: 'Pull Request successfully merged' });
       });
+    };
+
+    t['GET /repos/{owner}/{repo}/pulls/{pull_number}/files'] = async (ctx) => {
+      const r = ctx.repo;
+      const pr = pr_of(ctx);
+      if (!pr) {
+        return nf();
+      }
+      await this.refresh_pr(r, pr);
+      // The PR's diff is against the merge base of base and head (a three-dot diff).
+      const mb = (await r.git.merge_base(pr.base_sha, pr.head_sha)) || pr.base_sha;
+      const files = await this.diff_files(r, mb, pr.head_sha);
+      return ok(page(ctx, files), 200, next_link(ctx, files));
     };
 
     t['POST /repos/{owner}/{repo}/pulls/{pull_number}/requested_reviewers'] = async (ctx) => {
@@ -1091,7 +1318,8 @@ class double {
 
     t['GET /repos/{owner}/{repo}/issues/{issue_number}/comments'] = async (ctx) => {
       const pr = pr_of(ctx);
-      return pr ? ok(page(ctx, ctx.repo.comments.get(pr.number) || []).map((c) => this.comment_json(ctx.repo, c))) : nf();
+      const list = pr ? ctx.repo.comments.get(pr.number) || [] : [];
+      return pr ? ok(page(ctx, list).map((c) => this.comment_json(ctx.repo, c)), 200, next_link(ctx, list)) : nf();
     };
 
     // ---- statuses
@@ -1196,6 +1424,32 @@ class double {
     return t;
   }
 
+  // Files changed from `a` to `b`: [{sha, filename, status, additions, deletions, changes,
+  // blob_url, raw_url, contents_url}] in the pulls/list-files shape.
+  async diff_files(r, a, b) {
+    const status = (await must(r.dir, ['diff', '-z', '--no-renames', '--name-status', a, b])).split('\0').filter(Boolean);
+    const nums = new Map();
+    for (const line of (await must(r.dir, ['diff', '--no-renames', '--numstat', a, b])).split('\n').filter(Boolean)) {
+      const [add, del, ...rest] = line.split('\t');
+      nums.set(rest.join('\t'), { additions: add === '-' ? 0 : Number(add), deletions: del === '-' ? 0 : Number(del) });
+    }
+    const out = [];
+    const html = `${this.base}/${r.owner}/${r.name}`;
+    for (let i = 0; i + 1 < status.length; i += 2) {
+      const kind = status[i][0];
+      const filename = status[i + 1];
+      const e = await r.git.entry(kind === 'D' ? a : b, filename);
+      const n = nums.get(filename) || { additions: 0, deletions: 0 };
+      out.push({
+        sha: e ? e.sha : null, filename, status: kind === 'A' ? 'added' : (kind === 'D' ? 'removed' : 'modified'),
+        additions: n.additions, deletions: n.deletions, changes: n.additions + n.deletions,
+        blob_url: `${html}/blob/${b}/${filename}`, raw_url: `${html}/raw/${b}/${filename}`,
+        contents_url: `${this.base}/repos/${r.owner}/${r.name}/contents/${filename}?ref=${b}`,
+      });
+    }
+    return out;
+  }
+
   async tree_json(r, sha, recursive) {
     const api = `${this.base}/repos/${r.owner}/${r.name}`;
     const entries = await r.git.ls_tree(sha, recursive);
@@ -1210,7 +1464,7 @@ class double {
 
   // Merges `pr` into its base with `method`; returns the new base sha or null (conflict, not
   // mergeable, or the base moved). Called under the repo lock.
-  async merge(r, pr, method, title, message) {
+  async merge(r, pr, method, title, message, actor) {
     if (!pr.mergeable) {
       return null;
     }
@@ -1256,8 +1510,13 @@ class double {
     pr.closed_at = now;
     pr.merge_commit_sha = result;
     pr.merge_method = method;
+    pr.merged_by = actor.login;
     r.created_commits.push({ sha: result, via: `pulls/merge (${method})` });
     pr.updated_at = now;
+    // GitHub sends both; they may arrive in either order (SPEC: "push and pull_request closed
+    // may arrive in either order").
+    await this.ref_changed(r, `refs/heads/${pr.base_ref}`, base, result, actor);
+    this.pr_webhook(r, pr, 'closed', actor);
     return result;
   }
 
@@ -1357,6 +1616,7 @@ class double {
       if (!(await r.git.cas(ref, sha, head))) {
         return { error: `Expected branch to point to "${input.expectedHeadOid}" but it did not. Pull and try again.`, type: 'STALE_DATA' };
       }
+      await this.ref_changed(r, ref, head, sha, this.bot_actor());
       return {
         data: {
           clientMutationId: input.clientMutationId ?? null,
@@ -1454,6 +1714,10 @@ class double {
     if (req.headers['git-protocol']) {
       env.GIT_PROTOCOL = req.headers['git-protocol'];
     }
+    // A push over smart HTTP changes refs behind the API: compare them around receive-pack to
+    // record the webhooks GitHub would send for it.
+    const receive = req.method === 'POST' && rest === '/git-receive-pack';
+    const refs_before = receive ? new Map((await r.git.refs()).map((x) => [x.ref, x.sha])) : null;
     const child = spawn(k_git_http_backend, [], { env, stdio: ['pipe', 'pipe', 'pipe'] });
     req.pipe(child.stdin);
     child.stdin.on('error', () => {});
@@ -1503,13 +1767,22 @@ class double {
           res.writeHead(500, { 'content-type': 'text/plain' });
           res.write(`git-http-backend exited ${code}: ${stderr}`);
         }
-        res.end();
         resolve();
       });
     });
     if (stderr.trim()) {
       entry.stderr = stderr.trim();
     }
+    // Recorded before the answer ends, so a test reading /_double/webhooks after its push
+    // completed sees them.
+    if (receive) {
+      const refs_after = new Map((await r.git.refs()).map((x) => [x.ref, x.sha]));
+      const names = [...new Set([...refs_before.keys(), ...refs_after.keys()])].sort();
+      for (const n of names) {
+        await this.ref_changed(r, n, refs_before.get(n) || null, refs_after.get(n) || null, this.bot_actor());
+      }
+    }
+    res.end();
     this.log_request(entry);
   }
 
@@ -1531,6 +1804,14 @@ class double {
     }
     if (m === 'DELETE' && p === '/_double/violations') {
       this.violations = [];
+      return reply(204);
+    }
+    if (m === 'GET' && p === '/_double/webhooks') {
+      const since = Number(url.searchParams.get('since') || 0);
+      return reply(200, this.webhooks.filter((w) => w.seq > since));
+    }
+    if (m === 'DELETE' && p === '/_double/webhooks') {
+      this.webhooks = [];
       return reply(204);
     }
     if (m === 'GET' && p === '/_double/divergences') {
@@ -1646,7 +1927,7 @@ class double {
         pr.mergeable = Boolean(body.mergeable);
       }
       if (body.merge) {
-        const sha = await r.git.locked(async () => this.merge(r, await this.refresh_pr(r, pr), body.merge, undefined, undefined));
+        const sha = await r.git.locked(async () => this.merge(r, await this.refresh_pr(r, pr), body.merge, undefined, undefined, this.person_actor(body.actor)));
         return reply(sha ? 200 : 409, { merged: Boolean(sha), sha });
       }
       return reply(200, { number: pr.number, mergeable: pr.mergeable });
@@ -1674,6 +1955,7 @@ class double {
       if (!(await r.git.cas(ref, sha, old))) {
         return { moved: false };
       }
+      await this.ref_changed(r, ref, old, sha, this.person_actor(body.actor));
       return { moved: true, ref, from: old, to: sha };
     });
   }

@@ -1,0 +1,211 @@
+#include "handlers/maintenance.hpp"
+
+#include <simdjson.h>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <map>
+#include <set>
+
+#include "handlers/apply.hpp"
+#include "handlers/infra_repo.hpp"
+#include "service/github/http_client.hpp"
+#include "service/kube/lease.hpp"
+#include "service/limits.hpp"
+
+namespace ferry::handlers {
+
+namespace {
+
+namespace asio = boost::asio;
+using boost::beast::http::verb;
+
+asio::awaitable<void> sleep_for(std::chrono::steady_clock::duration d) {
+  asio::steady_timer timer(co_await asio::this_coro::executor, d);
+  boost::system::error_code ec;
+  co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+}
+
+struct hook_delivery {
+  std::int64_t id = 0;
+  std::string guid;
+  std::int64_t status_code = 0;
+  std::chrono::system_clock::time_point delivered_at;
+};
+
+}  // namespace
+
+asio::awaitable<result<int>> resume_pending_applies(std::shared_ptr<const handler_settings> s,
+                                                    log::logger log) {
+  int resumed = 0;
+  std::optional<error> first_error;
+  for (const auto& name : s->infra_repos) {
+    const auto repo_log = log.with({{"repo", name.full()}});
+    auto repo = co_await infra_repo::open(*s, name, std::nullopt);
+    if (!repo) {
+      repo_log.warn("cannot resume applies", {{"error", repo.error().message}});
+      first_error = first_error ? first_error : repo.error();
+      continue;
+    }
+    auto commits = co_await repo->recent_commits(limits::k_resume_commits);
+    if (!commits) {
+      first_error = first_error ? first_error : commits.error();
+      continue;
+    }
+    for (const auto& sha : *commits) {
+      auto statuses = co_await repo->apply_statuses(sha);
+      if (!statuses) {
+        first_error = first_error ? first_error : statuses.error();
+        continue;
+      }
+      std::vector<std::string> pending;
+      for (const auto& [context, state] : *statuses) {
+        if (state == "pending") {
+          pending.push_back(context.substr(std::string_view("ferry/apply/").size()));
+        }
+      }
+      if (pending.empty()) {
+        continue;
+      }
+      auto parsed = co_await repo->rules_at(sha);
+      if (!parsed || !parsed->ok()) {
+        repo_log.warn("pending applies at a commit without valid rules: left", {{"commit", sha}});
+        continue;
+      }
+      for (const auto& env_name : pending) {
+        const auto* env = rules::find_environment(parsed->value(), env_name);
+        if (env == nullptr) {
+          continue;
+        }
+        repo_log.info("resuming apply", {{"environment", env_name}, {"commit", sha}});
+        auto started =
+            co_await start_apply(s, *repo, parsed->value(), *env, sha, repo_log, /*resuming=*/true);
+        if (!started) {
+          first_error = first_error ? first_error : started.error();
+          continue;
+        }
+        resumed += *started ? 1 : 0;
+      }
+    }
+  }
+  if (first_error && resumed == 0) {
+    co_return *first_error;
+  }
+  co_return resumed;
+}
+
+asio::awaitable<result<int>> redeliver_failed(const handler_settings& s, log::logger log,
+                                              std::chrono::system_clock::time_point now) {
+  if (s.github == nullptr) {
+    co_return 0;
+  }
+  const auto horizon = now - limits::k_redelivery_window;
+  // Newest first; a guid is settled once any of its attempts succeeded.
+  std::set<std::string> settled;
+  std::map<std::string, hook_delivery> latest_failed;
+  std::string path = "/app/hook/deliveries?per_page=100";
+  bool past_horizon = false;
+  for (int page = 0; page < limits::k_sweep_pages && !past_horizon && !path.empty(); ++page) {
+    auto got = co_await s.github->app_rest(verb::get, path, std::nullopt);
+    if (!got) {
+      co_return got.error();
+    }
+    simdjson::dom::parser parser;
+    auto doc = parser.parse(got->body);
+    simdjson::dom::array items;
+    if (doc.error() != simdjson::SUCCESS || doc.value_unsafe().get_array().get(items)) {
+      co_return make_error(error_kind::transient, "GET /app/hook/deliveries: not a JSON array");
+    }
+    for (auto item : items) {
+      hook_delivery d;
+      std::string_view guid;
+      std::string_view delivered_at;
+      if (item["id"].get_int64().get(d.id) || item["guid"].get_string().get(guid) ||
+          item["delivered_at"].get_string().get(delivered_at)) {
+        continue;
+      }
+      if (item["status_code"].get_int64().get(d.status_code) != simdjson::SUCCESS) {
+        d.status_code = 0;  // null: no answer at all
+      }
+      d.guid = std::string(guid);
+      const auto when = github::parse_github_time(delivered_at);
+      if (!when) {
+        continue;
+      }
+      d.delivered_at = *when;
+      if (d.delivered_at < horizon) {
+        past_horizon = true;
+        break;
+      }
+      // 5xx (ferry said "retry") or 0 (no answer at all); 4xx answers are final (a bad
+      // signature stays bad).
+      const bool failed = d.status_code == 0 || d.status_code >= 500;
+      if (!failed) {
+        settled.insert(d.guid);
+      } else if (settled.count(d.guid) == 0 && latest_failed.count(d.guid) == 0) {
+        latest_failed.emplace(d.guid, d);
+      }
+    }
+    path.clear();
+    if (auto next = github::next_page_url(*got)) {
+      const auto& base = s.github->api_url();
+      if (next->starts_with(base)) {
+        path = next->substr(base.size());
+      }
+    }
+  }
+  int requested = 0;
+  for (const auto& [guid, d] : latest_failed) {
+    if (settled.count(guid) != 0) {
+      continue;
+    }
+    auto posted = co_await s.github->app_rest(
+        verb::post, "/app/hook/deliveries/" + std::to_string(d.id) + "/attempts", std::nullopt);
+    if (!posted) {
+      log.warn("redelivery refused", {{"delivery", guid}, {"error", posted.error().message}});
+      continue;
+    }
+    log.info("redelivery requested",
+             {{"delivery", guid}, {"status", std::to_string(d.status_code)}});
+    ++requested;
+  }
+  co_return requested;
+}
+
+asio::awaitable<void> run_maintenance(std::shared_ptr<const handler_settings> s,
+                                      kube::lease_elector* elector, log::logger log) {
+  bool leader = false;
+  auto next_sweep = std::chrono::steady_clock::now();
+  while (true) {
+    bool now_leader = true;
+    if (elector != nullptr) {
+      auto held = co_await elector->step();
+      if (!held) {
+        log.warn("lease round failed", {{"error", held.error().message}});
+      }
+      now_leader = held && *held;
+    }
+    if (now_leader && !leader) {
+      log.info("holding the lease: resuming pending applies, sweeping failed deliveries");
+      next_sweep = std::chrono::steady_clock::now();
+    }
+    leader = now_leader;
+    if (leader && std::chrono::steady_clock::now() >= next_sweep) {
+      // Again on every sweep: an apply followed by a replica that died while another held
+      // the Lease is still pending, and nobody else would pick it up.
+      if (auto resumed = co_await resume_pending_applies(s, log); !resumed) {
+        log.warn("resume failed", {{"error", resumed.error().message}});
+      }
+      auto swept = co_await redeliver_failed(*s, log, std::chrono::system_clock::now());
+      if (!swept) {
+        log.warn("delivery sweep failed", {{"error", swept.error().message}});
+      }
+      next_sweep = std::chrono::steady_clock::now() + limits::k_sweep_interval;
+    }
+    co_await sleep_for(limits::k_lease_renew_period);
+  }
+}
+
+}  // namespace ferry::handlers

@@ -1,0 +1,365 @@
+#include "service/kube/objects.hpp"
+
+#include <simdjson.h>
+
+#include <array>
+#include <limits>
+#include <utility>
+
+namespace ferry::kube {
+
+namespace {
+
+// Errors from a view's parse: what was wrong and where, never the document (it may carry
+// secrets in a Job's env).
+error bad(std::string_view what, std::string_view detail) {
+  return make_error(error_kind::invalid_input, std::string(what) + ": " + std::string(detail));
+}
+
+// An optional string member: absent or null -> empty; another type -> error.
+bool get_string(simdjson::dom::element parent, std::string_view key, std::string& out) {
+  simdjson::dom::element e;
+  if (parent[key].get(e) != simdjson::SUCCESS || e.is_null()) {
+    return true;
+  }
+  std::string_view v;
+  if (e.get(v) != simdjson::SUCCESS) {
+    return false;
+  }
+  out.assign(v);
+  return true;
+}
+
+template <typename Int>
+bool get_int(simdjson::dom::element parent, std::string_view key, Int& out) {
+  simdjson::dom::element e;
+  if (parent[key].get(e) != simdjson::SUCCESS || e.is_null()) {
+    return true;
+  }
+  std::int64_t v = 0;
+  if (e.get(v) != simdjson::SUCCESS) {
+    return false;
+  }
+  if (v < static_cast<std::int64_t>(std::numeric_limits<Int>::min()) ||
+      v > static_cast<std::int64_t>(std::numeric_limits<Int>::max())) {
+    return false;
+  }
+  out = static_cast<Int>(v);
+  return true;
+}
+
+// An optional object member: absent or null -> false with ok; another type -> not ok.
+bool get_object(simdjson::dom::element parent, std::string_view key, simdjson::dom::object& out,
+                bool& ok) {
+  ok = true;
+  simdjson::dom::element e;
+  if (parent[key].get(e) != simdjson::SUCCESS || e.is_null()) {
+    return false;
+  }
+  if (e.get(out) != simdjson::SUCCESS) {
+    ok = false;
+    return false;
+  }
+  return true;
+}
+
+bool get_string_map(simdjson::dom::element parent, std::string_view key,
+                    std::map<std::string, std::string>& out) {
+  simdjson::dom::object o;
+  bool ok = true;
+  if (!get_object(parent, key, o, ok)) {
+    return ok;
+  }
+  for (auto field : o) {
+    std::string_view v;
+    if (field.value.get(v) != simdjson::SUCCESS) {
+      return false;
+    }
+    out.emplace(std::string(field.key), std::string(v));
+  }
+  return true;
+}
+
+// Parses a document whose root must be an object; `kind` names it in errors.
+result<simdjson::dom::element> parse_root(simdjson::dom::parser& parser, std::string_view json,
+                                          std::string_view kind) {
+  simdjson::dom::element root;
+  auto err = parser.parse(json.data(), json.size(), true).get(root);
+  if (err != simdjson::SUCCESS) {
+    return bad(kind, std::string("not JSON (") + simdjson::error_message(err) + ")");
+  }
+  if (!root.is_object()) {
+    return bad(kind, "not a JSON object");
+  }
+  return root;
+}
+
+result<object_meta> parse_meta(simdjson::dom::element root, std::string_view kind) {
+  object_meta m;
+  simdjson::dom::object meta_obj;
+  bool ok = true;
+  if (!get_object(root, "metadata", meta_obj, ok)) {
+    if (!ok) {
+      return bad(kind, "metadata is not an object");
+    }
+    return m;
+  }
+  simdjson::dom::element meta = root["metadata"];
+  if (!get_string(meta, "name", m.name) || !get_string(meta, "namespace", m.ns) ||
+      !get_string(meta, "resourceVersion", m.resource_version) || !get_string(meta, "uid", m.uid)) {
+    return bad(kind, "metadata.name, namespace, resourceVersion or uid is not a string");
+  }
+  if (!get_int(meta, "generation", m.generation)) {
+    return bad(kind, "metadata.generation is not an integer");
+  }
+  if (!get_string_map(meta, "labels", m.labels)) {
+    return bad(kind, "metadata.labels is not a map of strings");
+  }
+  if (!get_string_map(meta, "annotations", m.annotations)) {
+    return bad(kind, "metadata.annotations is not a map of strings");
+  }
+  return m;
+}
+
+// status.conditions (metav1.Condition or batch/v1 JobCondition: both have type, status,
+// reason, message).
+bool parse_conditions(simdjson::dom::element status, std::vector<condition>& out) {
+  simdjson::dom::element e;
+  if (status["conditions"].get(e) != simdjson::SUCCESS || e.is_null()) {
+    return true;
+  }
+  simdjson::dom::array arr;
+  if (e.get(arr) != simdjson::SUCCESS) {
+    return false;
+  }
+  for (auto item : arr) {
+    if (!item.is_object()) {
+      return false;
+    }
+    condition c;
+    if (!get_string(item, "type", c.type) || !get_string(item, "status", c.status) ||
+        !get_string(item, "reason", c.reason) || !get_string(item, "message", c.message)) {
+      return false;
+    }
+    out.push_back(std::move(c));
+  }
+  return true;
+}
+
+// The member as an element when present and an object; `present` says whether it exists.
+result<bool> section(simdjson::dom::element root, std::string_view key, std::string_view kind,
+                     simdjson::dom::element& out) {
+  simdjson::dom::element e;
+  if (root[key].get(e) != simdjson::SUCCESS || e.is_null()) {
+    return false;
+  }
+  if (!e.is_object()) {
+    return bad(kind, std::string(key) + " is not an object");
+  }
+  out = e;
+  return true;
+}
+
+std::string ns_prefix(std::string_view group_version, std::string_view ns) {
+  std::string out = group_version.starts_with("v") ? "/api/" : "/apis/";
+  out += group_version;
+  out += "/namespaces/";
+  out += ns;
+  return out;
+}
+
+}  // namespace
+
+job_state state_of(const job_view& job) {
+  // batch/v1 JobConditionType: "Complete" and "Failed" are terminal; a Job carries at most
+  // one of them with status True. (SuccessCriteriaMet / FailureTarget precede them and are
+  // not terminal: the pods may still be terminating.)
+  if (const auto* c = find_condition(job.conditions, "Failed");
+      c != nullptr && c->status == "True") {
+    return job_state::failed;
+  }
+  if (const auto* c = find_condition(job.conditions, "Complete");
+      c != nullptr && c->status == "True") {
+    return job_state::succeeded;
+  }
+  return job_state::running;
+}
+
+const condition* find_condition(const std::vector<condition>& conditions, std::string_view type) {
+  for (const auto& c : conditions) {
+    if (c.type == type) {
+      return &c;
+    }
+  }
+  return nullptr;
+}
+
+result<job_view> parse_job(std::string_view json) {
+  constexpr std::string_view kind = "Job";
+  simdjson::dom::parser parser;
+  auto root = parse_root(parser, json, kind);
+  if (!root) {
+    return std::move(root).error();
+  }
+  job_view job;
+  auto meta = parse_meta(*root, kind);
+  if (!meta) {
+    return std::move(meta).error();
+  }
+  job.meta = std::move(*meta);
+  simdjson::dom::element status;
+  auto has = section(*root, "status", kind, status);
+  if (!has) {
+    return std::move(has).error();
+  }
+  if (*has) {
+    if (!parse_conditions(status, job.conditions)) {
+      return bad(kind, "status.conditions is malformed");
+    }
+    if (!get_int(status, "active", job.active) || !get_int(status, "succeeded", job.succeeded) ||
+        !get_int(status, "failed", job.failed)) {
+      return bad(kind, "status.active, succeeded or failed is not an integer");
+    }
+  }
+  return job;
+}
+
+result<flux_view> parse_flux(std::string_view json) {
+  constexpr std::string_view kind = "Flux object";
+  simdjson::dom::parser parser;
+  auto root = parse_root(parser, json, kind);
+  if (!root) {
+    return std::move(root).error();
+  }
+  flux_view view;
+  auto meta = parse_meta(*root, kind);
+  if (!meta) {
+    return std::move(meta).error();
+  }
+  view.meta = std::move(*meta);
+  simdjson::dom::element spec;
+  auto has_spec = section(*root, "spec", kind, spec);
+  if (!has_spec) {
+    return std::move(has_spec).error();
+  }
+  if (*has_spec) {
+    simdjson::dom::element ref;
+    auto has_ref = section(spec, "sourceRef", kind, ref);
+    if (!has_ref) {
+      return std::move(has_ref).error();
+    }
+    if (*has_ref) {
+      if (!get_string(ref, "kind", view.source_kind) ||
+          !get_string(ref, "name", view.source_name) ||
+          !get_string(ref, "namespace", view.source_namespace)) {
+        return bad(kind, "spec.sourceRef kind, name or namespace is not a string");
+      }
+      // Flux: "Namespace of the referent, defaults to the namespace of the Kubernetes resource
+      // object that contains the reference" (kustomize.toolkit.fluxcd.io/v1
+      // CrossNamespaceSourceReference).
+      if (view.source_namespace.empty()) {
+        view.source_namespace = view.meta.ns;
+      }
+    }
+  }
+  simdjson::dom::element status;
+  auto has_status = section(*root, "status", kind, status);
+  if (!has_status) {
+    return std::move(has_status).error();
+  }
+  if (*has_status) {
+    if (!parse_conditions(status, view.conditions)) {
+      return bad(kind, "status.conditions is malformed");
+    }
+    if (!get_string(status, "lastAppliedRevision", view.last_applied_revision) ||
+        !get_string(status, "lastHandledReconcileAt", view.last_handled_reconcile_at)) {
+      return bad(kind, "status.lastAppliedRevision or lastHandledReconcileAt is not a string");
+    }
+    if (!get_int(status, "observedGeneration", view.observed_generation)) {
+      return bad(kind, "status.observedGeneration is not an integer");
+    }
+  }
+  return view;
+}
+
+result<lease_view> parse_lease(std::string_view json) {
+  constexpr std::string_view kind = "Lease";
+  simdjson::dom::parser parser;
+  auto root = parse_root(parser, json, kind);
+  if (!root) {
+    return std::move(root).error();
+  }
+  lease_view lease;
+  auto meta = parse_meta(*root, kind);
+  if (!meta) {
+    return std::move(meta).error();
+  }
+  lease.meta = std::move(*meta);
+  simdjson::dom::element spec;
+  auto has = section(*root, "spec", kind, spec);
+  if (!has) {
+    return std::move(has).error();
+  }
+  if (*has) {
+    if (!get_string(spec, "holderIdentity", lease.holder) ||
+        !get_string(spec, "acquireTime", lease.acquire_time) ||
+        !get_string(spec, "renewTime", lease.renew_time)) {
+      return bad(kind, "spec.holderIdentity, acquireTime or renewTime is not a string");
+    }
+    if (!get_int(spec, "leaseDurationSeconds", lease.lease_duration_seconds) ||
+        !get_int(spec, "leaseTransitions", lease.transitions)) {
+      return bad(kind, "spec.leaseDurationSeconds or leaseTransitions is not an integer");
+    }
+  }
+  return lease;
+}
+
+std::string job_collection(std::string_view ns) {
+  return ns_prefix("batch/v1", ns) + "/jobs";
+}
+
+std::string job_path(std::string_view ns, std::string_view name) {
+  return job_collection(ns) + "/" + std::string(name);
+}
+
+std::string pods_for_job(std::string_view ns, std::string_view job_name) {
+  // '=' percent-encoded in the query value (RFC 3986 leaves it to the application; the API
+  // server decodes either form).
+  return ns_prefix("v1", ns) + "/pods?labelSelector=job-name%3D" + std::string(job_name);
+}
+
+std::string pod_log_path(std::string_view ns, std::string_view pod, int tail_lines) {
+  return ns_prefix("v1", ns) + "/pods/" + std::string(pod) +
+         "/log?tailLines=" + std::to_string(tail_lines);
+}
+
+result<std::string> flux_path(std::string_view kind, std::string_view ns, std::string_view name) {
+  // Served versions, Flux v2.6+: kustomize.toolkit.fluxcd.io/v1 (GA in v2.0); in
+  // source.toolkit.fluxcd.io/v1 GitRepository (v2.0), Bucket, HelmRepository and HelmChart
+  // (v2.3) and OCIRepository (v2.6). The older beta versions are deprecated.
+  struct entry {
+    std::string_view kind, group_version, plural;
+  };
+  static constexpr std::array<entry, 5> k_kinds{{
+      {"Kustomization", "kustomize.toolkit.fluxcd.io/v1", "kustomizations"},
+      {"GitRepository", "source.toolkit.fluxcd.io/v1", "gitrepositories"},
+      {"OCIRepository", "source.toolkit.fluxcd.io/v1", "ocirepositories"},
+      {"Bucket", "source.toolkit.fluxcd.io/v1", "buckets"},
+      {"HelmRepository", "source.toolkit.fluxcd.io/v1", "helmrepositories"},
+  }};
+  for (const auto& e : k_kinds) {
+    if (e.kind == kind) {
+      return ns_prefix(e.group_version, ns) + "/" + std::string(e.plural) + "/" + std::string(name);
+    }
+  }
+  return make_error(error_kind::invalid_input,
+                    "unsupported Flux kind \"" + std::string(kind) +
+                        "\" (expected Kustomization, GitRepository, OCIRepository, Bucket or "
+                        "HelmRepository)");
+}
+
+std::string lease_path(std::string_view ns, std::string_view name) {
+  return ns_prefix("coordination.k8s.io/v1", ns) + "/leases/" + std::string(name);
+}
+
+}  // namespace ferry::kube

@@ -1,0 +1,74 @@
+#pragma once
+// Typed views of the Kubernetes objects ferry reads (batch/v1 Job, Flux Kustomization and
+// sources, coordination.k8s.io/v1 Lease), parsed with simdjson, and the API paths ferry uses.
+// The views hold only what ferry decides on; the full JSON stays with the caller when it needs
+// to write an object back (optimistic concurrency needs metadata.resourceVersion).
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "service/result.hpp"
+
+namespace ferry::kube {
+
+struct condition {
+  std::string type, status, reason, message;
+};
+
+struct object_meta {
+  std::string name, ns, resource_version, uid;
+  std::int64_t generation = 0;
+  std::map<std::string, std::string> labels, annotations;
+};
+
+struct job_view {
+  object_meta meta;
+  std::vector<condition> conditions;
+  int active = 0, succeeded = 0, failed = 0;
+};
+
+// batch/v1 JobConditionType: Complete=True -> succeeded, Failed=True -> failed, else running.
+enum class job_state { running, succeeded, failed };
+job_state state_of(const job_view& job);
+
+struct flux_view {
+  object_meta meta;
+  std::vector<condition> conditions;
+  std::string last_applied_revision, last_handled_reconcile_at;
+  std::string source_kind, source_name, source_namespace;
+  std::int64_t observed_generation = 0;
+};
+
+struct lease_view {
+  object_meta meta;
+  std::string holder;
+  int lease_duration_seconds = 0;
+  std::string acquire_time, renew_time;
+  int transitions = 0;
+};
+
+// The first condition of this type, or nullptr.
+const condition* find_condition(const std::vector<condition>& conditions, std::string_view type);
+
+// invalid_input when the text is not JSON or not an object, or a field has the wrong type.
+result<job_view> parse_job(std::string_view json);
+// A Kustomization (spec.sourceRef: kind, name, namespace defaulting to the object's) or a
+// source (GitRepository, OCIRepository, ...: no sourceRef).
+result<flux_view> parse_flux(std::string_view json);
+result<lease_view> parse_lease(std::string_view json);
+
+std::string job_collection(std::string_view ns);
+std::string job_path(std::string_view ns, std::string_view name);
+// The Job controller labels its pods job-name=<name> (and batch.kubernetes.io/job-name since
+// Kubernetes 1.27; the old label is still set).
+std::string pods_for_job(std::string_view ns, std::string_view job_name);
+std::string pod_log_path(std::string_view ns, std::string_view pod, int tail_lines);
+// Kustomization -> kustomize.toolkit.fluxcd.io/v1; GitRepository, OCIRepository, Bucket,
+// HelmRepository -> source.toolkit.fluxcd.io/v1; any other kind -> invalid_input.
+result<std::string> flux_path(std::string_view kind, std::string_view ns, std::string_view name);
+std::string lease_path(std::string_view ns, std::string_view name);
+
+}  // namespace ferry::kube

@@ -1,0 +1,305 @@
+// The whole loop through the real `ferry serve` binary (issue: "Apply on merge, report back,
+// promote to the next environment"): a signed GHCR publication -> the staging PR (auto-merged by
+// the GitHub double) -> the push and pull_request webhooks GitHub would send for that merge ->
+// the Flux apply in the Kubernetes double -> `ferry/apply/staging` -> the production PR -> its
+// merge -> the Job apply -> `ferry/apply/production`. Both doubles are held to their contracts
+// (GitHub's REST and webhook descriptions; Kubernetes' and Flux's schemas) and must record no
+// violation. Everything is observed through the doubles, never ferry's internals.
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "test/support/kube_double.hpp"
+#include "test/support/serve_double.hpp"
+
+namespace {
+
+using namespace ferry::test::e2e;
+using namespace std::chrono_literals;
+
+constexpr const char* k_staging_branch = "ferry/staging/flux-system-app";
+constexpr const char* k_production_branch = "ferry/production/flux-system-app";
+const std::string k_digest = "sha256:" + std::string(64, 'c');
+
+std::string str(const json::value& v) {
+  return v.is_string() ? std::string(v.as_string()) : std::string();
+}
+
+// Polls `probe` until it answers true or the deadline passes (no blind sleeps).
+bool eventually(const std::function<bool()>& probe, std::chrono::seconds deadline = 60s) {
+  const auto until = std::chrono::steady_clock::now() + deadline;
+  while (std::chrono::steady_clock::now() < until) {
+    if (probe()) {
+      return true;
+    }
+    std::this_thread::sleep_for(50ms);
+  }
+  return probe();
+}
+
+class loop_e2e : public serve_double_test {
+ protected:
+  void SetUp() override {
+    // The cluster first: ferry reads FERRY_KUBE_* at start.
+    kube_.emplace(std::vector<std::string>{"flux-system", "ferry-system"});
+    seed_flux();
+    serve_double_test::SetUp();
+  }
+
+  void TearDown() override {
+    if (kube_) {
+      const auto v = kube_->control(http::verb::get, "/_double/violations");
+      EXPECT_EQ(v.body, "[]") << v.body;
+    }
+    serve_double_test::TearDown();
+    kube_.reset();
+  }
+
+  std::vector<std::string> extra_ferry_env() override {
+    return {"FERRY_KUBE_API_URL=" + kube_->url(),
+            "FERRY_KUBE_TOKEN_FILE=" + kube_->token_file().string(),
+            "FERRY_KUBE_CA_FILE=" + kube_->ca_file().string(),
+            "FERRY_APPLY_NAMESPACES=flux-system",
+            "FERRY_APPLY_SERVICE_ACCOUNTS=ferry-apply",
+            "POD_NAMESPACE=ferry-system"};
+  }
+
+  // The Flux objects the example rules name for staging (apply.flux: Kustomization
+  // flux-system/apps), as `flux bootstrap` would have left them.
+  void seed_flux() {
+    const auto r = kube_->control(http::verb::post, "/_double/objects", R"([
+      {"apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository",
+       "metadata": {"name": "flux-system", "namespace": "flux-system"},
+       "spec": {"url": "https://github.com/dine-together/infra", "interval": "1m",
+                "ref": {"branch": "main"}}},
+      {"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
+       "metadata": {"name": "apps", "namespace": "flux-system"},
+       "spec": {"interval": "10m", "path": "./clusters/staging", "prune": true,
+                "sourceRef": {"kind": "GitRepository", "name": "flux-system"}}}])");
+    ASSERT_EQ(r.status, 200) << r.body;
+  }
+
+  void flux_mode(const std::string& mode, const std::string& message = {}) {
+    const auto r = kube_->control(
+        http::verb::post, "/_double/flux-mode",
+        json::serialize(json::value{{"mode", mode}, {"delay_ms", 200}, {"message", message}}));
+    ASSERT_EQ(r.status, 200) << r.body;
+  }
+
+  void jobs_mode(const std::string& mode) {
+    const auto r = kube_->control(
+        http::verb::post, "/_double/jobs-mode",
+        json::serialize(json::value{
+            {"mode", mode}, {"delay_ms", 200}, {"logs", "applying\nkustomize build ok\n"}}));
+    ASSERT_EQ(r.status, 200) << r.body;
+  }
+
+  json::array kube_objects() {
+    return json::parse(kube_->control(http::verb::get, "/_double/objects").body).as_array();
+  }
+
+  std::optional<json::object> kube_object(std::string_view kind, std::string_view name) {
+    for (const auto& o : kube_objects()) {
+      const auto& obj = o.as_object();
+      if (str(obj.at("kind")) == kind && str(obj.at("metadata").as_object().at("name")) == name) {
+        return obj;
+      }
+    }
+    return std::nullopt;
+  }
+
+  // The latest state of `context` on `sha`, as the double recorded the statuses.
+  std::string status_of(const std::string& sha, std::string_view context) {
+    const auto state = infra_state();
+    const auto* by_sha = state.at("statuses").as_object().if_contains(sha);
+    if (by_sha == nullptr) {
+      return {};
+    }
+    std::string latest;
+    for (const auto& s : by_sha->as_array()) {
+      const auto& o = s.as_object();
+      if (str(o.at("context")) == context) {
+        latest = str(o.at("state"));  // recorded oldest first
+      }
+    }
+    return latest;
+  }
+
+  std::optional<json::object> pull_for(std::string_view branch, std::string_view state = "") {
+    const auto st = infra_state();
+    std::optional<json::object> found;
+    for (const auto& p : st.at("pulls").as_array()) {
+      const auto& o = p.as_object();
+      if (str(o.at("head")) == branch && (state.empty() || str(o.at("state")) == state)) {
+        found = o;  // the newest one wins
+      }
+    }
+    return found;
+  }
+
+  std::string head_of(const std::string& branch) {
+    std::string out = git("rev-parse refs/heads/" + branch);
+    while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) {
+      out.pop_back();
+    }
+    return out;
+  }
+
+  bool branch_exists(const std::string& branch) {
+    return git("show-ref --verify refs/heads/" + branch).find("fatal") == std::string::npos;
+  }
+
+  // Sends every webhook the double recorded after `since`, in order, as GitHub would; returns
+  // the status ferry answered the push to main with (0 when there was none).
+  int deliver_all_since(std::int64_t since) {
+    int push_to_main = 0;
+    for (const auto& w : webhooks(since)) {
+      const int status = deliver_recorded(w);
+      const auto& o = w.as_object();
+      const auto& payload = o.at("payload").as_object();
+      EXPECT_TRUE(status >= 200 && status < 300)
+          << str(o.at("event")) << " answered " << status << "\n"
+          << ferry_->log();
+      if (str(o.at("event")) == "push" && str(payload.at("ref")) == "refs/heads/main") {
+        push_to_main = status;
+      }
+    }
+    return push_to_main;
+  }
+
+  std::optional<ferry::test::kube_double> kube_;
+};
+
+TEST_F(loop_e2e, publish_merge_apply_report_promote_apply) {
+  flux_mode("ready");
+  jobs_mode("succeed");
+  const std::string tag = "sha-9f8e7d6";
+  const auto seq0 = last_webhook_seq();
+
+  // 1. The publication opens the staging PR; the example asks for auto-merge and the double
+  //    answers "clean status", so ferry merges it through REST at once.
+  ASSERT_EQ(deliver("package", "loop-1", ghcr_package_payload("app", tag, k_digest)), 200)
+      << ferry_->log();
+  const auto staging_pr = pull_for(k_staging_branch);
+  ASSERT_TRUE(staging_pr) << ferry_->log();
+  ASSERT_TRUE(staging_pr->at("merged").as_bool());
+  const std::string staging_merge = head_of("main");
+
+  // 2. GitHub's webhooks for that merge reach ferry: the push to main is accepted (202) and
+  //    followed; Flux (the double) reconciles the commit and ferry reports it.
+  EXPECT_EQ(deliver_all_since(seq0), 202);
+  ASSERT_TRUE(eventually([&] {
+    return status_of(staging_merge, "ferry/apply/staging") == "success";
+  })) << "status: "
+      << status_of(staging_merge, "ferry/apply/staging") << "\n"
+      << ferry_->log();
+  const auto kustomization = kube_object("Kustomization", "apps");
+  ASSERT_TRUE(kustomization);
+  EXPECT_EQ(str(kustomization->at("metadata")
+                    .as_object()
+                    .at("annotations")
+                    .as_object()
+                    .at("reconcile.fluxcd.io/requestedAt")),
+            staging_merge);
+  const auto source = kube_object("GitRepository", "flux-system");
+  ASSERT_TRUE(source);
+  EXPECT_EQ(str(source->at("metadata")
+                    .as_object()
+                    .at("annotations")
+                    .as_object()
+                    .at("reconcile.fluxcd.io/requestedAt")),
+            staging_merge);
+  EXPECT_EQ(status_of(staging_merge, "ferry/rules"), "success");
+  // The merged ferry branch is gone (pull_request closed+merged).
+  EXPECT_TRUE(eventually([&] { return !branch_exists(k_staging_branch); }, 10s));
+
+  // 3. The staging success opened production's PR with staging's value and the evidence.
+  std::optional<json::object> production_pr;
+  ASSERT_TRUE(eventually([&] {
+    production_pr = pull_for(k_production_branch, "open");
+    return production_pr.has_value();
+  })) << ferry_->log();
+  const std::string body = str(production_pr->at("body"));
+  EXPECT_NE(body.find(tag), std::string::npos) << body;
+  EXPECT_NE(body.find(staging_merge), std::string::npos) << body;  // the evidence
+  EXPECT_NE(str(production_pr->at("title")).find(tag), std::string::npos);
+  const std::string production_file = git("show refs/heads/" + std::string(k_production_branch) +
+                                          ":clusters/production/app/deployment.yaml");
+  EXPECT_NE(production_file.find(tag), std::string::npos) << production_file;
+
+  // 4. A person merges production's PR; its push creates the apply Job, which succeeds.
+  const auto seq1 = last_webhook_seq();
+  const auto merged = control(http::verb::post,
+                              "/_double/repos/dine-together/infra/pulls/" +
+                                  std::to_string(production_pr->at("number").as_int64()),
+                              R"({"merge": "merge"})");
+  ASSERT_EQ(merged.status, 200) << merged.body;
+  const std::string production_merge = head_of("main");
+  EXPECT_EQ(deliver_all_since(seq1), 202);
+  ASSERT_TRUE(eventually([&] {
+    return status_of(production_merge, "ferry/apply/production") == "success";
+  })) << "status: "
+      << status_of(production_merge, "ferry/apply/production") << "\n"
+      << ferry_->log();
+  const auto job = kube_object("Job", "ferry-apply-production-" + production_merge.substr(0, 12));
+  ASSERT_TRUE(job) << json::serialize(kube_objects());
+  const auto& meta = job->at("metadata").as_object();
+  EXPECT_EQ(str(meta.at("labels").as_object().at("ferry.dev/env")), "production");
+  EXPECT_EQ(str(meta.at("labels").as_object().at("ferry.dev/commit")), production_merge);
+  EXPECT_EQ(str(meta.at("annotations").as_object().at("ferry.dev/repo")), k_infra);
+  EXPECT_TRUE(eventually(
+      [&] {
+        const auto j =
+            kube_object("Job", "ferry-apply-production-" + production_merge.substr(0, 12));
+        const auto* a = j ? j->at("metadata").as_object().if_contains("annotations") : nullptr;
+        return a != nullptr && a->as_object().contains("ferry.dev/reported");
+      },
+      10s));
+  // Production has nothing downstream: no third PR.
+  EXPECT_FALSE(pull_for("ferry/staging/flux-system-app", "open"));
+}
+
+TEST_F(loop_e2e, a_failed_apply_blocks_the_promotion_and_says_why) {
+  flux_mode("fail", "kustomize build failed: accumulating resources");
+  const auto seq0 = last_webhook_seq();
+  ASSERT_EQ(deliver("package", "loop-2", ghcr_package_payload("app", "sha-5d6e7f8", k_digest)), 200)
+      << ferry_->log();
+  const auto staging_pr = pull_for(k_staging_branch);
+  ASSERT_TRUE(staging_pr && staging_pr->at("merged").as_bool()) << ferry_->log();
+  const std::string merge = head_of("main");
+  EXPECT_EQ(deliver_all_since(seq0), 202);
+  ASSERT_TRUE(eventually([&] { return status_of(merge, "ferry/apply/staging") == "failure"; }))
+      << ferry_->log();
+  // The reason is on the merged PR, and production got no PR.
+  const auto number = std::to_string(staging_pr->at("number").as_int64());
+  std::string comments;
+  ASSERT_TRUE(eventually(
+      [&] {
+        const auto st = infra_state();
+        const auto* list = st.at("comments").as_object().if_contains(number);
+        comments = list != nullptr ? json::serialize(*list) : std::string();
+        return comments.find("accumulating resources") != std::string::npos;
+      },
+      10s))
+      << comments;
+  EXPECT_NE(comments.find("production"), std::string::npos) << comments;
+  EXPECT_FALSE(pull_for(k_production_branch));
+  // A redelivery of the push does not apply again: the result is on the commit.
+  const auto requests_before = kube_->control(http::verb::get, "/_double/requests").body;
+  for (const auto& w : webhooks(seq0)) {
+    if (str(w.as_object().at("event")) == "push" &&
+        str(w.as_object().at("payload").as_object().at("ref")) == "refs/heads/main") {
+      EXPECT_EQ(deliver_recorded(w), 200);
+    }
+  }
+  EXPECT_EQ(status_of(merge, "ferry/apply/staging"), "failure");
+}
+
+}  // namespace

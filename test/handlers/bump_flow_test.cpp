@@ -1,0 +1,254 @@
+// converge_promotion (handlers/bump_flow.hpp) in process against the GitHub double
+// (test/doubles/github): the path the promotion chain takes, with environments named explicitly
+// and the apply's evidence in the body. The real clients (app_client over HTTP, libgit2 mirrors
+// over git smart HTTP) talk to the double; the outcome is read from the double's /_double/state.
+#include <gtest/gtest.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/json.hpp>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "handlers/bump_flow.hpp"
+#include "handlers/handlers.hpp"
+#include "handlers/registry.hpp"
+#include "service/git/mirror.hpp"
+#include "service/github/app_client.hpp"
+#include "service/metrics.hpp"
+#include "service/replay.hpp"
+#include "service/server.hpp"
+#include "test/support/process.hpp"
+
+namespace {
+
+namespace asio = boost::asio;
+namespace fs = std::filesystem;
+namespace http = boost::beast::http;
+namespace json = boost::json;
+using namespace std::chrono_literals;
+
+constexpr const char* k_infra = "dine-together/infra";
+constexpr const char* k_digest =
+    "sha256:1111111111111111111111111111111111111111111111111111111111111111";
+
+struct answer {
+  int status = 0;
+  std::string body;
+};
+
+answer call(unsigned short port, http::verb method, const std::string& target,
+            const std::string& body = {}) {
+  asio::io_context ioc;
+  asio::ip::tcp::socket socket(ioc);
+  socket.connect({asio::ip::make_address("127.0.0.1"), port});
+  http::request<http::string_body> req{method, target, 11};
+  req.set(http::field::host, "127.0.0.1");
+  req.set(http::field::user_agent, "ferry-handlers-test");
+  if (!body.empty()) {
+    req.set(http::field::content_type, "application/json");
+    req.body() = body;
+  }
+  req.prepare_payload();
+  http::write(socket, req);
+  boost::beast::flat_buffer buffer;
+  http::response<http::string_body> res;
+  http::read(socket, buffer, res);
+  return {static_cast<int>(res.result_int()), res.body()};
+}
+
+class bump_flow : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(fs::exists(fs::path(FERRY_NODE_MODULES_DIR) / "@octokit" / "openapi"))
+        << "run `cd test && npm ci` first";
+    fs::create_directories(dir_.path() / "double");
+    double_.emplace(std::vector<std::string>{
+        "node", std::string(FERRY_SOURCE_DIR) + "/test/doubles/github/server.js", "--port", "0",
+        "--state-dir", (dir_.path() / "double").string()});
+    std::optional<json::object> info;
+    const auto until = std::chrono::steady_clock::now() + 60s;
+    while (!info && std::chrono::steady_clock::now() < until) {
+      const std::string out = double_->out();
+      if (const auto nl = out.find('\n'); nl != std::string::npos) {
+        info = json::parse(out.substr(0, nl)).as_object();
+      } else {
+        std::this_thread::sleep_for(20ms);  // polling the child's output with a deadline
+      }
+    }
+    ASSERT_TRUE(info) << double_->err();
+    port_ = static_cast<unsigned short>(info->at("port").as_int64());
+    const std::string url(info->at("url").as_string());
+    const std::string repo = json::serialize(
+        json::value{{"owner", "dine-together"},
+                    {"name", "infra"},
+                    {"installation_id", 7},
+                    {"default_branch", "main"},
+                    {"dir", std::string(FERRY_SOURCE_DIR) + "/infra/example-infra"}});
+    ASSERT_EQ(call(port_, http::verb::post, "/_double/repos", repo).status, 201);
+
+    ferry::github::github_settings gh;
+    gh.api_url = url;
+    gh.graphql_url = url + "/graphql";
+    gh.app_id = std::to_string(info->at("app_id").as_int64());
+    gh.private_key_pem =
+        ferry::test::read_text(std::string(info->at("private_key_path").as_string()));
+    auto client = ferry::github::app_client::create(ioc_.get_executor(), std::move(gh), {});
+    ASSERT_TRUE(client.ok()) << client.error().message;
+    github_ = std::move(*client);
+    ferry::git::mirror_settings ms;
+    ms.cache_dir = (dir_.path() / "cache").string();
+    auto mirrors = ferry::git::mirror_registry::create(std::move(ms));
+    ASSERT_TRUE(mirrors.ok()) << mirrors.error().message;
+    mirrors_ = std::move(*mirrors);
+
+    settings_.github = github_.get();
+    settings_.mirrors = mirrors_.get();
+    settings_.pool = &pool_;
+    settings_.infra_repos = {{"dine-together", "infra"}};
+    settings_.rules = ferry::handlers::make_rules_cache();
+  }
+
+  void TearDown() override {
+    if (double_) {
+      const auto v = call(port_, http::verb::get, "/_double/violations");
+      EXPECT_EQ(v.body, "[]") << v.body;
+    }
+  }
+
+  ferry::service::handler_result converge(const ferry::handlers::promotion_source& source,
+                                          std::vector<std::string> environments) {
+    std::optional<ferry::service::handler_result> out;
+    const ferry::log::logger log;
+    asio::co_spawn(
+        ioc_,
+        [&]() -> asio::awaitable<void> {
+          out = co_await ferry::handlers::converge_promotion("delivery-7", log, settings_,
+                                                             settings_.infra_repos.front(), source,
+                                                             std::move(environments));
+        },
+        asio::detached);
+    ioc_.restart();
+    ioc_.run_for(60s);
+    if (!out) {
+      return ferry::make_error(ferry::error_kind::internal, "did not finish");
+    }
+    return *out;
+  }
+
+  json::object infra_state() {
+    const auto s = call(port_, http::verb::get, "/_double/state");
+    return json::parse(s.body).as_object().at("repos").as_object().at(k_infra).as_object();
+  }
+
+  static ferry::handlers::promotion_source promoted(std::string tag, std::string evidence) {
+    ferry::handlers::promotion_source s;
+    s.candidate = {"ghcr.io/dine-together/app", std::move(tag), k_digest};
+    s.evidence = std::move(evidence);
+    return s;
+  }
+
+  // A GHCR `package` delivery for the example's image (the real multi-arch capture, renamed).
+  static std::string package_payload(const std::string& tag) {
+    auto v = json::parse(ferry::test::read_text(fs::path(FERRY_FIXTURES_DIR) / "github" /
+                                                "package.published.ghcr-multiarch-index.json"));
+    auto& p = v.as_object();
+    auto& pkg = p["package"].as_object();
+    pkg["name"] = "app";
+    pkg["namespace"] = "dine-together";
+    pkg["owner"].as_object()["login"] = "dine-together";
+    auto& version = pkg["package_version"].as_object();
+    version["name"] = k_digest;
+    version["version"] = k_digest;
+    version["target_commitish"] = "main";
+    auto& t = version["container_metadata"].as_object()["tag"].as_object();
+    t["name"] = tag;
+    t["digest"] = k_digest;
+    auto& r = p["repository"].as_object();
+    r["name"] = "app";
+    r["full_name"] = "dine-together/app";
+    r["owner"].as_object()["login"] = "dine-together";
+    p["installation"] = json::object{{"id", 7}};
+    return json::serialize(v);
+  }
+
+  ferry::test::temp_dir dir_;
+  std::optional<ferry::test::child> double_;
+  unsigned short port_ = 0;
+  asio::io_context ioc_{1};
+  asio::thread_pool pool_{1};
+  std::unique_ptr<ferry::github::app_client> github_;
+  std::unique_ptr<ferry::git::mirror_registry> mirrors_;
+  ferry::handlers::handler_settings settings_;
+};
+
+TEST_F(bump_flow, named_downstream_environment_gets_its_pr_with_the_evidence) {
+  const std::string evidence = "Applied in **staging** at `abc123`: Ready ([run](https://x/1)).";
+  const auto r = converge(promoted("sha-9f8e7d6", evidence), {"production"});
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(*r, ferry::service::outcome::done);
+
+  const auto state = infra_state();
+  const auto& pulls = state.at("pulls").as_array();
+  ASSERT_EQ(pulls.size(), 1u) << json::serialize(state);
+  const auto& pr = pulls.front().as_object();
+  EXPECT_EQ(pr.at("head").as_string(), "ferry/production/flux-system-app");
+  EXPECT_EQ(pr.at("title").as_string(), "ferry: bump app to sha-9f8e7d6 in production");
+  EXPECT_NE(std::string(pr.at("body").as_string()).find(evidence), std::string::npos)
+      << pr.at("body").as_string();
+  // production's reviewers (rules) were asked; staging was not touched.
+  EXPECT_EQ(json::serialize(pr.at("reviewers")), R"(["octocat"])");
+  EXPECT_EQ(state.at("refs").as_object().count("refs/heads/ferry/staging/flux-system-app"), 0u)
+      << json::serialize(state.at("refs"));
+}
+
+TEST_F(bump_flow, named_suspended_environment_is_skipped) {
+  // Suspend staging on the default branch: production is downstream of it.
+  std::string rules = ferry::test::read_text(fs::path(FERRY_SOURCE_DIR) / "infra" /
+                                             "example-infra" / ".github" / "ferry.yaml");
+  const std::string anchor =
+      "    apply: {flux: {kind: Kustomization, name: apps, namespace: flux-system}}\n";
+  const auto at = rules.find(anchor);
+  ASSERT_NE(at, std::string::npos);
+  rules.insert(at + anchor.size(), "    suspend: true\n");
+  const std::string move = json::serialize(
+      json::value{{"ref", "heads/main"}, {"files", json::object{{".github/ferry.yaml", rules}}}});
+  ASSERT_EQ(
+      call(port_, http::verb::post, "/_double/repos/dine-together/infra/move-ref", move).status /
+          100,
+      2);
+
+  const auto r = converge(promoted("sha-9f8e7d6", "evidence"), {"production", "staging"});
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(*r, ferry::service::outcome::done);
+  EXPECT_TRUE(infra_state().at("pulls").as_array().empty());
+}
+
+// Answers are read with simdjson into typed values: an answer of the wrong shape (here the
+// default branch's ref as a JSON string) is a transient failure, never a guess, and nothing is
+// written.
+TEST_F(bump_flow, an_answer_of_the_wrong_shape_fails_transient_without_writing) {
+  const std::string fault = json::serialize(json::value{
+      {"method", "GET"}, {"path_regex", "/git/ref/heads/main$"}, {"status", 200}, {"body", "[1,"}});
+  ASSERT_EQ(call(port_, http::verb::post, "/_double/faults", fault).status / 100, 2);
+  const auto r = converge(promoted("sha-9f8e7d6", ""), {});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().kind, ferry::error_kind::transient) << r.error().message;
+  const auto state = infra_state();
+  EXPECT_TRUE(state.at("pulls").as_array().empty());
+  EXPECT_TRUE(state.at("created_commits").as_array().empty()) << json::serialize(state);
+}
+
+}  // namespace

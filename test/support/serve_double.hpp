@@ -1,0 +1,315 @@
+#pragma once
+// The real `ferry serve` binary against the GitHub double (test/doubles/github), for end-to-end
+// tests: a fixture that starts both on loopback ports (port 0), creates the example infra
+// repository in the double, signs and sends deliveries, reads the double's control plane, and
+// asserts at the end of each test that the double recorded no contract violation. Header-only
+// so any e2e test file can use it without a CMake edit.
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/json.hpp>
+
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "service/replay.hpp"
+
+namespace ferry::test::e2e {
+
+namespace fs = std::filesystem;
+namespace http = boost::beast::http;
+namespace json = boost::json;
+
+inline constexpr const char* k_secret = "e2e-webhook-secret";
+inline constexpr const char* k_infra = "dine-together/infra";
+
+inline std::string read_all(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// A child process whose stdout and stderr go to a file (no pipe to keep drained).
+class child {
+ public:
+  child(std::vector<std::string> argv, std::vector<std::string> env, fs::path log)
+      : log_(std::move(log)) {
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 1, log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_adddup2(&actions, 1, 2);
+    std::vector<char*> args;
+    for (auto& a : argv) {
+      args.push_back(a.data());
+    }
+    args.push_back(nullptr);
+    std::vector<char*> envp;
+    for (auto& e : env) {
+      envp.push_back(e.data());
+    }
+    envp.push_back(nullptr);
+    if (posix_spawn(&pid_, args[0], &actions, nullptr, args.data(), envp.data()) != 0) {
+      pid_ = -1;
+    }
+    posix_spawn_file_actions_destroy(&actions);
+  }
+  ~child() {
+    if (pid_ > 0) {
+      kill(pid_, SIGTERM);
+      int status = 0;
+      waitpid(pid_, &status, 0);
+    }
+  }
+  child(const child&) = delete;
+  child& operator=(const child&) = delete;
+
+  // The first line of the log containing `needle`, polled until the deadline.
+  std::optional<std::string> wait_for_line(
+      std::string_view needle, std::chrono::seconds deadline = std::chrono::seconds(60)) const {
+    const auto until = std::chrono::steady_clock::now() + deadline;
+    while (std::chrono::steady_clock::now() < until) {
+      std::istringstream lines(read_all(log_));
+      for (std::string line; std::getline(lines, line);) {
+        if (line.find(needle) != std::string::npos) {
+          return line;
+        }
+      }
+      std::this_thread::sleep_for(
+          std::chrono::milliseconds(20));  // polling a file with a deadline, not waiting blind
+    }
+    return std::nullopt;
+  }
+  std::string log() const { return read_all(log_); }
+  bool started() const { return pid_ > 0; }
+
+ private:
+  pid_t pid_ = -1;
+  fs::path log_;
+};
+
+struct answer {
+  int status = 0;
+  std::string body;
+};
+
+// One HTTP/1.1 request to 127.0.0.1:port; `authorization` is sent when not empty (a REST call
+// to the double as an installation: "token ghs_...").
+inline answer call(unsigned short port, http::verb method, const std::string& target,
+                   const std::string& body = {}, const std::string& authorization = {}) {
+  boost::asio::io_context ioc;
+  boost::asio::ip::tcp::socket socket(ioc);
+  socket.connect({boost::asio::ip::make_address("127.0.0.1"), port});
+  http::request<http::string_body> req{method, target, 11};
+  req.set(http::field::host, "127.0.0.1");
+  req.set(http::field::user_agent, "ferry-e2e-test");
+  if (!authorization.empty()) {
+    req.set(http::field::authorization, authorization);
+  }
+  if (!body.empty()) {
+    req.set(http::field::content_type, "application/json");
+    req.body() = body;
+  }
+  req.prepare_payload();
+  http::write(socket, req);
+  boost::beast::flat_buffer buffer;
+  http::response<http::string_body> res;
+  http::read(socket, buffer, res);
+  return {static_cast<int>(res.result_int()), res.body()};
+}
+
+inline std::string run(const std::string& command) {
+  std::string out;
+  FILE* p = popen(command.c_str(), "r");
+  if (p == nullptr) {
+    return out;
+  }
+  char buf[4096];
+  for (std::size_t n; (n = fread(buf, 1, sizeof buf, p)) > 0;) {
+    out.append(buf, n);
+  }
+  pclose(p);
+  return out;
+}
+
+// A GHCR `package` delivery (the real multi-arch capture, renamed to the example's image).
+inline std::string ghcr_package_payload(const std::string& name, const std::string& tag,
+                                        const std::string& digest) {
+  auto v = json::parse(read_all(fs::path(FERRY_FIXTURES_DIR) / "github" /
+                                "package.published.ghcr-multiarch-index.json"));
+  auto& p = v.as_object();
+  auto& pkg = p["package"].as_object();
+  pkg["name"] = name;
+  pkg["namespace"] = "dine-together";
+  pkg["owner"].as_object()["login"] = "dine-together";
+  pkg["html_url"] = "https://github.com/orgs/dine-together/packages/container/package/" + name;
+  auto& version = pkg["package_version"].as_object();
+  version["name"] = digest;
+  version["version"] = digest;
+  version["target_commitish"] = "main";
+  auto& t = version["container_metadata"].as_object()["tag"].as_object();
+  t["name"] = tag;
+  t["digest"] = digest;
+  auto& r = p["repository"].as_object();
+  r["name"] = name;
+  r["full_name"] = "dine-together/" + name;
+  r["owner"].as_object()["login"] = "dine-together";
+  r["html_url"] = "https://github.com/dine-together/" + name;
+  p["installation"] = json::object{{"id", 7}};
+  return json::serialize(v);
+}
+
+class serve_double_test : public ::testing::Test {
+ protected:
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(fs::exists(fs::path(FERRY_NODE_MODULES_DIR) / "@octokit" / "openapi"))
+        << "run `cd test && npm ci` first";
+    char tmpl[] = "/tmp/ferry-e2e-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    fs::create_directories(dir_ / "double");
+    fs::create_directories(dir_ / "cache");
+    double_.emplace(
+        std::vector<std::string>{"/usr/bin/node",
+                                 std::string(FERRY_SOURCE_DIR) + "/test/doubles/github/server.js",
+                                 "--port", "0", "--state-dir", (dir_ / "double").string()},
+        std::vector<std::string>{"PATH=/usr/bin:/bin", "HOME=" + dir_.string()},
+        dir_ / "double.log");
+    const auto hello = double_->wait_for_line("\"port\"");
+    ASSERT_TRUE(hello) << double_->log();
+    const auto info = json::parse(*hello).as_object();
+    double_port_ = static_cast<unsigned short>(info.at("port").as_int64());
+    const std::string url = std::string(info.at("url").as_string());
+
+    const std::string repo = json::serialize(
+        json::value{{"owner", "dine-together"},
+                    {"name", "infra"},
+                    {"installation_id", 7},
+                    {"default_branch", "main"},
+                    {"dir", std::string(FERRY_SOURCE_DIR) + "/infra/example-infra"}});
+    ASSERT_EQ(control(http::verb::post, "/_double/repos", repo).status, 201);
+
+    std::vector<std::string> ferry_env{
+        "PATH=/usr/bin:/bin",
+        "FERRY_LISTEN=127.0.0.1:0",
+        std::string("FERRY_WEBHOOK_SECRET=") + k_secret,
+        "FERRY_APP_ID=" + std::to_string(info.at("app_id").as_int64()),
+        "FERRY_PRIVATE_KEY_FILE=" + std::string(info.at("private_key_path").as_string()),
+        "FERRY_GITHUB_API_URL=" + url,
+        "FERRY_GITHUB_GRAPHQL_URL=" + url + "/graphql",
+        std::string("FERRY_INFRA_REPOS=") + k_infra,
+        "FERRY_CACHE_DIR=" + (dir_ / "cache").string(),
+        "FERRY_LOG_LEVEL=debug"};
+    for (auto& extra : extra_ferry_env()) {
+      ferry_env.push_back(std::move(extra));
+    }
+    ferry_.emplace(std::vector<std::string>{FERRY_BINARY, "serve"}, std::move(ferry_env),
+                   dir_ / "ferry.log");
+    const auto listening = ferry_->wait_for_line("\"listening\"");
+    ASSERT_TRUE(listening) << ferry_->log();
+    ferry_port_ = static_cast<unsigned short>(
+        std::stoi(std::string(json::parse(*listening).as_object().at("port").as_string())));
+  }
+
+  void TearDown() override {
+    if (double_) {
+      const auto v = control(http::verb::get, "/_double/violations");
+      EXPECT_EQ(v.body, "[]") << v.body;
+    }
+    ferry_.reset();
+    double_.reset();
+    if (!HasFailure()) {
+      fs::remove_all(dir_);
+    } else {
+      std::fprintf(stderr, "kept %s (ferry.log, double.log)\n", dir_.c_str());
+    }
+  }
+
+  // More environment for `ferry serve` (a fixture that also starts a Kubernetes double adds
+  // FERRY_KUBE_*); called in SetUp once the GitHub double runs, before ferry starts.
+  virtual std::vector<std::string> extra_ferry_env() { return {}; }
+
+  answer control(http::verb method, const std::string& target, const std::string& body = {}) {
+    return call(double_port_, method, target, body);
+  }
+
+  // A REST call to the double as the infra repository's installation (id 7), for test steps
+  // a person or another tool would take through the API (opening a pull request).
+  answer github(http::verb method, const std::string& target, const std::string& body = {}) {
+    if (token_.empty()) {
+      const auto t = control(http::verb::post, "/_double/tokens", R"({"installation_id": 7})");
+      EXPECT_EQ(t.status, 201) << t.body;
+      token_ = std::string(json::parse(t.body).as_object().at("token").as_string());
+    }
+    return call(double_port_, method, target, body, "token " + token_);
+  }
+
+  json::object infra_state() {
+    const auto s = control(http::verb::get, "/_double/state");
+    return json::parse(s.body).as_object().at("repos").as_object().at(k_infra).as_object();
+  }
+
+  // The deliveries the double recorded after `since` (GET /_double/webhooks?since=N): what
+  // GitHub would have sent for the changes made so far, in emission order.
+  json::array webhooks(std::int64_t since = 0) {
+    const auto got = control(http::verb::get, "/_double/webhooks?since=" + std::to_string(since));
+    EXPECT_EQ(got.status, 200) << got.body;
+    return json::parse(got.body).as_array();
+  }
+
+  // The sequence number of the last recorded webhook (0 when none).
+  std::int64_t last_webhook_seq() {
+    const auto all = webhooks();
+    return all.empty() ? 0 : all.back().as_object().at("seq").as_int64();
+  }
+
+  // Signs and sends one recorded webhook to ferry as GitHub would (event, delivery id, payload).
+  int deliver_recorded(const json::value& webhook) {
+    const auto& w = webhook.as_object();
+    return deliver(std::string(w.at("event").as_string()),
+                   std::string(w.at("delivery_id").as_string()), json::serialize(w.at("payload")));
+  }
+
+  int deliver(const std::string& event, const std::string& id, const std::string& payload) {
+    ferry::service::replay_target target{
+        "http://127.0.0.1:" + std::to_string(ferry_port_) + "/webhook", k_secret,
+        std::chrono::seconds(30)};
+    auto r = ferry::service::post_delivery(target, {event, id, payload});
+    EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.error().message);
+    return r.ok() ? r->status : 0;
+  }
+
+  std::string git(const std::string& args) {
+    return run(
+        "git --git-dir=" + (dir_ / "double" / "repos" / "dine-together" / "infra.git").string() +
+        " " + args + " 2>&1");
+  }
+
+  fs::path dir_;
+  std::optional<child> double_;
+  std::optional<child> ferry_;
+  unsigned short double_port_ = 0;
+  unsigned short ferry_port_ = 0;
+  std::string token_;
+};
+
+}  // namespace ferry::test::e2e
