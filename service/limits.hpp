@@ -28,6 +28,11 @@ inline constexpr std::size_t k_header_max = 16u * 1024u;
 // GitHub waits 10 s for a webhook answer before it records a timeout
 // (docs.github.com: "Best practices for using webhooks": respond within 10 seconds).
 inline constexpr auto k_github_delivery_deadline = 10s;
+// ferry's own budget for handling one delivery, a second under GitHub's 10 s (docs.github.com:
+// "Handling webhook deliveries": "respond within 10 seconds") so the answer (503) is written
+// before GitHub gives up. A delivery cut off here is finished by its redelivery: every step of a
+// handler converges (SPEC "Reliability").
+inline constexpr auto k_delivery_deadline = 9s;
 
 // A client must send its headers within this time of connecting or of its previous response
 // (keep-alive idle), and the whole body within k_body_read_timeout. Slowloris protection.

@@ -251,4 +251,63 @@ TEST_F(bump_flow, an_answer_of_the_wrong_shape_fails_transient_without_writing) 
   EXPECT_TRUE(state.at("created_commits").as_array().empty()) << json::serialize(state);
 }
 
+// The server's dispatch races the handler with settings.delivery_deadline (lowered here): a
+// delivery whose GitHub calls hang answers 503, and its redelivery, once GitHub answers again,
+// converges to the one PR.
+TEST_F(bump_flow, a_delivery_past_the_deadline_answers_503_and_its_redelivery_completes) {
+  // Every pulls lookup hangs far beyond the lowered deadline and beyond the client's own
+  // per-attempt deadline (8 s), so only the server's deadline ends the delivery early; the
+  // deadline stays long enough for a healthy delivery on a loaded test machine.
+  const std::string fault =
+      json::serialize(json::value{{"path_regex", "/pulls"}, {"delay_ms", 20000}, {"count", 100}});
+  ASSERT_EQ(call(port_, http::verb::post, "/_double/faults", fault).status / 100, 2);
+
+  ferry::service::metrics metrics;
+  const fs::path log_path = dir_.path() / "server.log";
+  const std::unique_ptr<std::FILE, int (*)(std::FILE*)> log_file(std::fopen(log_path.c_str(), "w"),
+                                                                 &std::fclose);
+  ASSERT_NE(log_file, nullptr);
+  const ferry::log::logger server_log(std::make_shared<ferry::log::sink>(
+      log_file.get(), ferry::log::level::info, ferry::log::format::json));
+  ferry::service::server server(ioc_,
+                                ferry::service::server_settings{.address = "127.0.0.1",
+                                                                .port = 0,
+                                                                .webhook_secret = "deadline-secret",
+                                                                .delivery_deadline = 3s},
+                                ferry::handlers::make_dispatcher(settings_), server_log, metrics);
+  auto bound = server.start();
+  ASSERT_TRUE(bound.ok()) << bound.error().message;
+  auto work = asio::make_work_guard(ioc_);
+  ioc_.restart();
+  std::thread io([this] { ioc_.run(); });
+
+  const ferry::service::replay_target target{
+      "http://127.0.0.1:" + std::to_string(bound->port()) + "/webhook", "deadline-secret", 30s};
+  const std::string payload = package_payload("sha-9f8e7d6");
+  const auto sent = std::chrono::steady_clock::now();
+  auto first = ferry::service::post_delivery(target, {"package", "d-deadline-1", payload});
+  // Recorded for the reader (--gtest_output=xml), never asserted: timing is the machine's.
+  RecordProperty("first_answer_ms",
+                 static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                      std::chrono::steady_clock::now() - sent)
+                                      .count()));
+  const auto faults = call(port_, http::verb::delete_, "/_double/faults");
+  auto second = ferry::service::post_delivery(target, {"package", "d-deadline-1", payload});
+
+  asio::post(ioc_, [&] { server.drain([&] { work.reset(); }); });
+  io.join();
+  std::fflush(log_file.get());
+  const std::string log_text = ferry::test::read_text(log_path);
+  ASSERT_TRUE(first.ok()) << first.error().message;
+  EXPECT_EQ(first->status, 503);
+  // The deadline, not the client's retries running out, ended it.
+  EXPECT_NE(log_text.find("delivery deadline passed"), std::string::npos) << log_text;
+  EXPECT_EQ(faults.status / 100, 2);
+  ASSERT_TRUE(second.ok()) << second.error().message;
+  EXPECT_EQ(second->status, 200);
+  const auto pulls = infra_state().at("pulls").as_array();
+  ASSERT_EQ(pulls.size(), 1u);
+  EXPECT_EQ(pulls.front().as_object().at("head").as_string(), "ferry/staging/flux-system-app");
+}
+
 }  // namespace
