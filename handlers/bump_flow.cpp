@@ -265,6 +265,9 @@ class bump_run {
                                             const rules::environment& env,
                                             const rules::image_rule& rule);
   asio::awaitable<result<std::optional<open_pr>>> find_pr(const std::string& branch);
+  asio::awaitable<result<bool>> closed_without_merge(const std::string& branch,
+                                                     const rules::environment& env,
+                                                     const rules::image_rule& rule);
   asio::awaitable<result<std::optional<branch_state>>> write_branch(
       const std::string& branch, const std::vector<markers::file_change>& changes,
       const bump_facts& facts, const std::optional<open_pr>& pr);
@@ -526,6 +529,32 @@ asio::awaitable<result<std::optional<open_pr>>> bump_run::find_pr(const std::str
     co_return std::optional<open_pr>{};
   }
   co_return std::optional<open_pr>(read_pr(first));
+}
+
+// Whether the branch's most recent closed PR was closed without merge while carrying this tag
+// for this environment and image (ferry's marker in its body).
+asio::awaitable<result<bool>> bump_run::closed_without_merge(const std::string& branch,
+                                                             const rules::environment& env,
+                                                             const rules::image_rule& rule) {
+  // pulls/list sorts by creation, newest first, by default (REST "List pull requests").
+  auto listed = co_await gh_.rest(
+      verb::get, repo_path("/pulls?state=closed&per_page=1&head=" + repo_.owner + ":" + branch),
+      std::nullopt, inst_);
+  if (!listed) {
+    co_return listed.error();
+  }
+  auto body = parse_body(*listed, "list closed pulls");
+  if (!body) {
+    co_return body.error();
+  }
+  simdjson::dom::array pulls;
+  simdjson::dom::element last;
+  if (body->root().get(pulls) != simdjson::SUCCESS || pulls.at(0).get(last) != simdjson::SUCCESS) {
+    co_return false;
+  }
+  const auto merged_at = at(last, {"merged_at"});
+  const bool merged = merged_at && !merged_at->is_null();
+  co_return !merged && pr_marker_matches(str(last, {"body"}), env.name, rule.image, p_.tag);
 }
 
 asio::awaitable<result<void>> bump_run::comment(std::int64_t number, std::string text) {
@@ -823,6 +852,20 @@ asio::awaitable<result<void>> bump_run::environment(const rules::rules_file& rul
   auto pr = co_await find_pr(branch);
   if (!pr) {
     co_return pr.error();
+  }
+  if (!*pr) {
+    // SPEC pull_request: "Closed without merge -> that tag is skipped for that environment; a
+    // higher tag opens a new PR".
+    auto closed = co_await closed_without_merge(branch, env, rule);
+    if (!closed) {
+      co_return closed.error();
+    }
+    if (*closed) {
+      log_.with({{"environment", env.name}})
+          .info("tag skipped: its pull request was closed without merge",
+                {{"tag", p_.tag}, {"branch", branch}});
+      co_return ok_v;
+    }
   }
   ferry::promotion::plan_options options;
   options.environment = env.name;

@@ -50,13 +50,16 @@ struct answer {
 };
 
 answer call(unsigned short port, http::verb method, const std::string& target,
-            const std::string& body = {}) {
+            const std::string& body = {}, const std::string& token = {}) {
   asio::io_context ioc;
   asio::ip::tcp::socket socket(ioc);
   socket.connect({asio::ip::make_address("127.0.0.1"), port});
   http::request<http::string_body> req{method, target, 11};
   req.set(http::field::host, "127.0.0.1");
   req.set(http::field::user_agent, "ferry-handlers-test");
+  if (!token.empty()) {
+    req.set(http::field::authorization, "token " + token);
+  }
   if (!body.empty()) {
     req.set(http::field::content_type, "application/json");
     req.body() = body;
@@ -249,6 +252,42 @@ TEST_F(bump_flow, an_answer_of_the_wrong_shape_fails_transient_without_writing) 
   const auto state = infra_state();
   EXPECT_TRUE(state.at("pulls").as_array().empty());
   EXPECT_TRUE(state.at("created_commits").as_array().empty()) << json::serialize(state);
+}
+
+// SPEC pull_request: "Closed without merge -> that tag is skipped for that environment; a higher
+// tag opens a new PR". The PR is closed through the REST API, as a person would.
+TEST_F(bump_flow, a_tag_whose_pr_was_closed_unmerged_is_skipped_and_a_new_tag_opens_a_pr) {
+  auto r = converge(promoted("sha-9f8e7d6", ""), {});
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  auto pulls = infra_state().at("pulls").as_array();
+  ASSERT_EQ(pulls.size(), 1u);
+  const auto number = pulls.front().as_object().at("number").as_int64();
+
+  const auto token = call(port_, http::verb::post, "/_double/tokens", R"({"installation_id":7})");
+  ASSERT_EQ(token.status / 100, 2) << token.body;
+  const std::string t(json::parse(token.body).as_object().at("token").as_string());
+  const auto closed =
+      call(port_, http::verb::patch, "/repos/dine-together/infra/pulls/" + std::to_string(number),
+           R"({"state":"closed"})", t);
+  ASSERT_EQ(closed.status, 200) << closed.body;
+
+  // The same tag again (a redelivery, the registry_package twin): nothing reopens.
+  r = converge(promoted("sha-9f8e7d6", ""), {});
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  pulls = infra_state().at("pulls").as_array();
+  ASSERT_EQ(pulls.size(), 1u) << json::serialize(pulls);
+  EXPECT_EQ(pulls.front().as_object().at("state").as_string(), "closed");
+
+  // Another tag opens a new PR on the same branch.
+  r = converge(promoted("sha-abcdef1", ""), {});
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  pulls = infra_state().at("pulls").as_array();
+  ASSERT_EQ(pulls.size(), 2u) << json::serialize(pulls);
+  const auto& newer = pulls.back().as_object();
+  EXPECT_NE(newer.at("number").as_int64(), number);
+  // staging has autoMerge and the double's PRs are clean: ferry merged the new one at once.
+  EXPECT_TRUE(newer.at("merged").as_bool()) << json::serialize(newer);
+  EXPECT_EQ(newer.at("title").as_string(), "ferry: bump app to sha-abcdef1 in staging");
 }
 
 // The server's dispatch races the handler with settings.delivery_deadline (lowered here): a
