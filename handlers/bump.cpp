@@ -123,6 +123,28 @@ std::string commit_message(const bump_facts& f) {
   return m;
 }
 
+std::optional<std::string> source_commit_from_message(std::string_view message) {
+  const std::string needle = "\n" + std::string(k_source_commit_trailer) + ": ";
+  const auto at = message.rfind(needle);
+  if (at == std::string_view::npos) {
+    return std::nullopt;
+  }
+  std::string_view value = message.substr(at + needle.size());
+  value = value.substr(0, value.find_first_of("\r\n"));
+  while (!value.empty() && value.back() == ' ') {
+    value.remove_suffix(1);
+  }
+  if (value.size() < 7 || value.size() > 40) {
+    return std::nullopt;
+  }
+  for (const char c : value) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
+      return std::nullopt;
+    }
+  }
+  return std::string(value);
+}
+
 bool is_ferry_head(const head_commit_facts& c, std::optional<std::string_view> app_slug) {
   if (!c.verified) {
     return false;

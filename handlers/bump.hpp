@@ -44,6 +44,10 @@ std::string pr_marker(std::string_view environment, std::string_view image, std:
 bool pr_marker_matches(std::string_view body, std::string_view environment, std::string_view image,
                        std::string_view tag);
 
+// The value of the Ferry-Source-Commit trailer in a commit message (the last one, hex, 7 to 40
+// characters), or nullopt.
+std::optional<std::string> source_commit_from_message(std::string_view message);
+
 // "ferry: bump app to sha-9f8e7d6 in staging"
 std::string pr_title(const bump_facts& f);
 // A markdown table: image, from -> to, digest, package link, source commit and compare link

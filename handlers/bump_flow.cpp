@@ -259,8 +259,13 @@ class bump_run {
   }
   std::vector<const rules::environment*> select_environments(const rules::rules_file& rules) const;
   asio::awaitable<result<bool>> newest_allows(const rules::image_rule& rule,
-                                              std::span<const std::string> values,
+                                              std::span<const std::string> head_values,
+                                              std::span<const std::string> pr_values,
+                                              const std::optional<std::string>& pr_head,
                                               bump_facts& facts);
+  asio::awaitable<result<std::optional<std::string>>> trailer_commit(
+      const std::string& value, const std::optional<std::string>& written_by,
+      const bump_facts& facts);
   asio::awaitable<result<void>> environment(const rules::rules_file& rules,
                                             const rules::environment& env,
                                             const rules::image_rule& rule);
@@ -454,9 +459,51 @@ std::vector<const rules::environment*> bump_run::select_environments(
 // `newest` (SPEC "Policies"): the candidate must be ahead of the source commit of every value
 // that runs now, compared in the event's repository. Where no commit can be found or compared,
 // the newer delivery wins and the PR says so.
+// What runs now's source commit when its tag gives none (SPEC "Policies": "for what runs now,
+// also from a Ferry-Source-Commit: trailer that ferry writes in its bump commits"): the trailer
+// of `written_by` (the open PR's head), else of the newest commit on the default branch's
+// history that is ferry's bump of this rule to `value` in this environment.
+asio::awaitable<result<std::optional<std::string>>> bump_run::trailer_commit(
+    const std::string& value, const std::optional<std::string>& written_by,
+    const bump_facts& facts) {
+  bump_facts wrote = facts;
+  wrote.to_tag = value;
+  const std::string title = pr_title(wrote);
+  auto found = co_await blocking(s_.pool, [&]() {
+    if (written_by) {
+      return mirror_->find_commit(*written_by, 1, [](std::string_view) { return true; });
+    }
+    return mirror_->find_commit(head_, limits::k_trailer_search_commits,
+                                [&title](std::string_view message) {
+                                  return message.find(title) != std::string_view::npos &&
+                                         source_commit_from_message(message).has_value();
+                                });
+  });
+  if (!found) {
+    co_return found.error();
+  }
+  if (!*found || ((*found)->message.find(title) == std::string::npos)) {
+    co_return std::optional<std::string>{};
+  }
+  co_return source_commit_from_message((*found)->message);
+}
+
 asio::awaitable<result<bool>> bump_run::newest_allows(const rules::image_rule& rule,
-                                                      std::span<const std::string> values,
+                                                      std::span<const std::string> head_values,
+                                                      std::span<const std::string> pr_values,
+                                                      const std::optional<std::string>& pr_head,
                                                       bump_facts& facts) {
+  struct current_value {
+    std::string value;
+    std::optional<std::string> written_by;  // the open PR's head, for its values
+  };
+  std::vector<current_value> values;
+  for (const auto& v : head_values) {
+    values.push_back({v, std::nullopt});
+  }
+  for (const auto& v : pr_values) {
+    values.push_back({v, pr_head});
+  }
   const auto& policy = rule.policy;
   if (!facts.source_commit || !src_.source_repo || src_.source_repo->owner.empty()) {
     facts.note = "No source commit could be compared: the newer delivery wins.";
@@ -472,11 +519,18 @@ asio::awaitable<result<bool>> bump_run::newest_allows(const rules::image_rule& r
   if (!src_inst && src_inst.error().kind != error_kind::not_found) {
     co_return src_inst.error();
   }
-  for (const auto& value : values) {
+  for (const auto& [value, written_by] : values) {
     if (value == p_.tag) {
       continue;
     }
-    const auto current = rules::commit_from_tag(policy, value);
+    auto current = rules::commit_from_tag(policy, value);
+    if (!current && src_inst) {
+      auto from_trailer = co_await trailer_commit(value, written_by, facts);
+      if (!from_trailer) {
+        co_return from_trailer.error();
+      }
+      current = std::move(*from_trailer);
+    }
     if (!current || !src_inst) {
       facts.note = "The source commit of `" + table_cell(value) +
                    "` could not be compared: the newer delivery wins.";
@@ -918,11 +972,13 @@ asio::awaitable<result<void>> bump_run::environment(const rules::rules_file& rul
   }
   const auto* ep = pick(*planned);
   if (ep != nullptr && ep->status == ferry::promotion::env_status::compare_commits) {
-    std::vector<std::string> values = ep->previous_values;
+    std::vector<std::string> pr_values;
     for (const auto& [name, v] : options.open_pr_values) {
-      values.push_back(v);
+      pr_values.push_back(v);
     }
-    auto allowed = co_await newest_allows(rule, values, facts);
+    const std::optional<std::string> pr_head =
+        *pr ? std::optional<std::string>((*pr)->head_sha) : std::nullopt;
+    auto allowed = co_await newest_allows(rule, ep->previous_values, pr_values, pr_head, facts);
     if (!allowed) {
       co_return allowed.error();
     }

@@ -175,5 +175,10 @@ inline constexpr int k_ref_update_attempts = 3;
 // Parsed rules files kept by blob id per process; a handful of infra repos with a few versions
 // each. Ours: the cache is dropped whole when full (parsing again costs well under a millisecond).
 inline constexpr std::size_t k_rules_cache_entries = 64;
+// Commits of the default branch's history searched for the ferry bump commit that wrote a value
+// (its Ferry-Source-Commit trailer names what runs now's source commit, SPEC "Policies"). Ours:
+// a value is normally written by one of the last few commits; the walk reads only commit
+// headers from the local mirror (well under a millisecond per hundred).
+inline constexpr std::size_t k_trailer_search_commits = 500;
 
 }  // namespace ferry::limits

@@ -290,6 +290,75 @@ TEST_F(bump_flow, a_tag_whose_pr_was_closed_unmerged_is_skipped_and_a_new_tag_op
   EXPECT_EQ(newer.at("title").as_string(), "ferry: bump app to sha-abcdef1 in staging");
 }
 
+// SPEC "Policies" (newest): for what runs now, a commit also comes from the Ferry-Source-Commit
+// trailer ferry writes in its bump commits. The default branch runs a tag that names no commit,
+// written by a bump commit whose trailer names the source repository's middle commit: an image
+// of the older commit is refused (without the trailer the newer delivery would win), one of the
+// newest is promoted with the compare link.
+TEST_F(bump_flow, newest_reads_what_runs_now_from_the_bump_commit_trailer) {
+  const auto created = call(
+      port_, http::verb::post, "/_double/repos",
+      R"({"owner": "dine-together", "name": "app", "installation_id": 7, "files": {"a": "1\n"}})");
+  ASSERT_EQ(created.status, 201) << created.body;
+  const std::string older(json::parse(created.body).as_object().at("head").as_string());
+  const auto moved = call(port_, http::verb::post, "/_double/repos/dine-together/app/move-ref",
+                          R"({"ref": "heads/main", "files": {"a": "2\n"}})");
+  ASSERT_EQ(moved.status / 100, 2) << moved.body;
+  const std::string middle(json::parse(moved.body).as_object().at("to").as_string());
+  const auto third = call(port_, http::verb::post, "/_double/repos/dine-together/app/move-ref",
+                          R"({"ref": "heads/main", "files": {"a": "3\n"}})");
+  ASSERT_EQ(third.status / 100, 2) << third.body;
+  const std::string newest(json::parse(third.body).as_object().at("to").as_string());
+
+  // Build-numbered tags (no filterTags): the tag names no commit, the image's revision label
+  // names the candidate's.
+  std::string rules =
+      ferry::test::read_text(fs::path(FERRY_SOURCE_DIR) / "infra/example-infra/.github/ferry.yaml");
+  const auto filter = rules.find("    filterTags:");
+  ASSERT_NE(filter, std::string::npos);
+  rules.erase(filter, rules.find('\n', filter) + 1 - filter);
+  std::string deployment = ferry::test::read_text(
+      fs::path(FERRY_SOURCE_DIR) / "infra/example-infra/clusters/staging/app/deployment.yaml");
+  const auto at = deployment.find("sha-1a2b3c4");
+  ASSERT_NE(at, std::string::npos);
+  deployment.replace(at, 11, "build-42");
+  const std::string runs = json::serialize(json::value{
+      {"ref", "heads/main"},
+      {"files", json::object{{"clusters/staging/app/deployment.yaml", deployment},
+                             {".github/ferry.yaml", rules}}},
+      {"message",
+       "ferry: bump app to build-42 in staging\n\nFerry-Source-Commit: " + middle + "\n"}});
+  ASSERT_EQ(
+      call(port_, http::verb::post, "/_double/repos/dine-together/infra/move-ref", runs).status /
+          100,
+      2);
+  // Keep PRs open so the state shows what ferry opened.
+  ASSERT_EQ(call(port_, http::verb::post, "/_double/repos/dine-together/infra/settings",
+                 R"({"auto_merge_clean": false})")
+                .status,
+            200);
+
+  const auto from_source = [](std::string tag, std::string commit) {
+    auto s = promoted(std::move(tag), "");
+    s.source_commit = std::move(commit);
+    s.source_repo = ferry::service::repo_name{"dine-together", "app"};
+    s.source_repo_url = "https://github.com/dine-together/app";
+    s.target_commitish = "main";
+    return s;
+  };
+  auto r = converge(from_source("build-41", older), {});
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_TRUE(infra_state().at("pulls").as_array().empty());
+
+  r = converge(from_source("build-43", newest), {});
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  const auto pulls = infra_state().at("pulls").as_array();
+  ASSERT_EQ(pulls.size(), 1u);
+  const std::string body(pulls.front().as_object().at("body").as_string());
+  EXPECT_NE(body.find("/compare/" + middle + "..." + newest), std::string::npos) << body;
+  EXPECT_EQ(body.find("newer delivery wins"), std::string::npos) << body;
+}
+
 // The server's dispatch races the handler with settings.delivery_deadline (lowered here): a
 // delivery whose GitHub calls hang answers 503, and its redelivery, once GitHub answers again,
 // converges to the one PR.

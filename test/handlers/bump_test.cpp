@@ -85,6 +85,16 @@ TEST(commit_message, carries_the_source_commit_trailer_when_known) {
   EXPECT_EQ(commit_message(f), "ferry: bump app to sha-9f8e7d6 in staging\n");
 }
 
+TEST(source_commit_from_message, reads_the_trailer_ferry_writes) {
+  EXPECT_EQ(source_commit_from_message(commit_message(sample())), "9f8e7d6");
+  EXPECT_EQ(
+      source_commit_from_message("t\n\nFerry-Source-Commit: " + std::string(40, 'a') + "\r\n"),
+      std::string(40, 'a'));
+  EXPECT_EQ(source_commit_from_message("no trailer"), std::nullopt);
+  EXPECT_EQ(source_commit_from_message("t\n\nFerry-Source-Commit: main\n"), std::nullopt);
+  EXPECT_EQ(source_commit_from_message("t\n\nFerry-Source-Commit: abc\n"), std::nullopt);
+}
+
 TEST(is_ferry_head, only_verified_commits_of_the_app_bot) {
   const head_commit_facts ours{"ferry[bot]", true, "ferry: bump\n"};
   EXPECT_TRUE(is_ferry_head(ours, "ferry"));
