@@ -14,6 +14,7 @@
 #include <boost/json.hpp>
 
 #include <algorithm>
+#include <chrono>
 #include <map>
 #include <memory>
 #include <optional>
@@ -30,8 +31,22 @@ namespace ferry::handlers {
 
 // Parsed rules files by blob id: equal ids mean equal text, so the file is parsed once per
 // version, not once per delivery. Used from the io_context's thread only.
+//
+// The same object holds the flow's other per-process answers that change rarely and would
+// otherwise be asked on every delivery: repositories where the App is not installed (the 404
+// of GET /repos/{o}/{r}/installation) and each infra repository's clone_url and
+// default_branch. Both expire after a short time (limits.hpp), so a fresh installation or a
+// renamed default branch is seen within minutes without a restart.
 struct rules_cache {
+  using clock = std::chrono::steady_clock;
+  struct repository_facts {
+    std::string clone_url;
+    std::string default_branch;
+    clock::time_point until;
+  };
   std::map<std::string, std::shared_ptr<const rules::parse_outcome>, std::less<>> by_blob;
+  std::map<std::string, clock::time_point, std::less<>> not_installed;  // "owner/name" -> until
+  std::map<std::string, repository_facts, std::less<>> repositories;    // "owner/name"
 };
 
 std::shared_ptr<rules_cache> make_rules_cache() {
@@ -304,16 +319,32 @@ asio::awaitable<service::handler_result> bump_run::run() {
     co_return inst.error();
   }
   inst_ = *inst;
-  auto repo = co_await gh_.rest(verb::get, repo_path(""), std::nullopt, inst_);
-  if (!repo) {
-    co_return repo.error();
+  const auto now = rules_cache::clock::now();
+  if (auto it = s_.rules->repositories.find(repo_.full());
+      it != s_.rules->repositories.end() && it->second.until > now) {
+    clone_url_ = it->second.clone_url;
+    default_branch_ = it->second.default_branch;
+  } else {
+    auto repo = co_await gh_.rest(verb::get, repo_path(""), std::nullopt, inst_);
+    if (!repo) {
+      co_return repo.error();
+    }
+    auto repo_json = parse_body(*repo, "GET repository");
+    if (!repo_json) {
+      co_return repo_json.error();
+    }
+    clone_url_ = str(*repo_json, {"clone_url"});
+    default_branch_ = str(*repo_json, {"default_branch"});
+    if (clone_url_.empty() || default_branch_.empty()) {
+      co_return make_error(error_kind::transient,
+                           "GET repository " + repo_.full() + ": no clone_url or default_branch");
+    }
+    if (s_.rules->repositories.size() >= limits::k_api_cache_entries) {
+      s_.rules->repositories.clear();
+    }
+    s_.rules->repositories[repo_.full()] = {clone_url_, default_branch_,
+                                            now + limits::k_repository_cache_ttl};
   }
-  auto repo_json = parse_body(*repo, "GET repository");
-  if (!repo_json) {
-    co_return repo_json.error();
-  }
-  clone_url_ = str(*repo_json, {"clone_url"});
-  default_branch_ = str(*repo_json, {"default_branch"});
   auto token = co_await gh_.installation_token(inst_);
   if (!token) {
     co_return token.error();
@@ -513,11 +544,28 @@ asio::awaitable<result<bool>> bump_run::newest_allows(const rules::image_rule& r
   const bool on_branch = src_.target_commitish.empty() ||
                          std::find(rule.source_branches.begin(), rule.source_branches.end(),
                                    src_.target_commitish) != rule.source_branches.end();
-  auto src_inst = co_await gh_.installation_for_repo(source_repo.owner, source_repo.name);
-  // Not installed there (404): nothing to compare with, the newer delivery wins. A GitHub
-  // failure, though, must not decide a promotion: answer 503 and let the redelivery compare.
-  if (!src_inst && src_inst.error().kind != error_kind::not_found) {
-    co_return src_inst.error();
+  // Not installed there (404): nothing to compare with, the newer delivery wins. The 404 is
+  // remembered for a few minutes, so a busy source repository does not ask on every delivery.
+  // A GitHub failure, though, must not decide a promotion: answer 503 and let the redelivery
+  // compare.
+  const std::string source_key = source_repo.full();
+  const auto now = rules_cache::clock::now();
+  result<std::int64_t> src_inst =
+      make_error(error_kind::not_found, "the App is not installed on " + source_key);
+  if (auto it = s_.rules->not_installed.find(source_key);
+      it == s_.rules->not_installed.end() || it->second <= now) {
+    src_inst = co_await gh_.installation_for_repo(source_repo.owner, source_repo.name);
+    if (!src_inst && src_inst.error().kind != error_kind::not_found) {
+      co_return src_inst.error();
+    }
+    if (!src_inst) {
+      if (s_.rules->not_installed.size() >= limits::k_api_cache_entries) {
+        s_.rules->not_installed.clear();
+      }
+      s_.rules->not_installed[source_key] = now + limits::k_not_installed_cache_ttl;
+    } else {
+      s_.rules->not_installed.erase(source_key);
+    }
   }
   for (const auto& [value, written_by] : values) {
     if (value == p_.tag) {

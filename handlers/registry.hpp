@@ -16,7 +16,8 @@
 
 namespace ferry::handlers {
 
-struct rules_cache;  // parsed rules files by blob id (handlers/package_published.cpp)
+// Parsed rules files by blob id, and the flow's short-lived API answers (handlers/bump_flow.cpp).
+struct rules_cache;
 
 struct handler_settings {
   std::string registry_host = "ghcr.io";  // FERRY_REGISTRY_HOST

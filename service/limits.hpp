@@ -180,5 +180,16 @@ inline constexpr std::size_t k_rules_cache_entries = 64;
 // a value is normally written by one of the last few commits; the walk reads only commit
 // headers from the local mirror (well under a millisecond per hundred).
 inline constexpr std::size_t k_trailer_search_commits = 500;
+// The tag-bump flow remembers, per process, that the App is not installed on a source
+// repository (the 404 of GET /repos/{o}/{r}/installation) for this long, and each infra
+// repository's clone_url and default_branch for k_repository_cache_ttl. Ours: an installation
+// added later, or a renamed default branch, is seen within minutes; until then `newest` treats
+// the source as not comparable (the newer delivery wins, as without the cache) and a renamed
+// branch fails the delivery with 5xx, which GitHub's redelivery retries.
+inline constexpr auto k_not_installed_cache_ttl = 300s;
+inline constexpr auto k_repository_cache_ttl = 60s;
+// Entries per cache above; the map is dropped whole when full (a few infra repos and the
+// source repositories that publish images: far fewer in practice).
+inline constexpr std::size_t k_api_cache_entries = 1024;
 
 }  // namespace ferry::limits

@@ -359,6 +359,35 @@ TEST_F(bump_flow, newest_reads_what_runs_now_from_the_bump_commit_trailer) {
   EXPECT_EQ(body.find("newer delivery wins"), std::string::npos) << body;
 }
 
+// The App's absence from a source repository (404) and the infra repository's object are asked
+// once, then answered from the per-process cache for a few minutes (limits.hpp).
+TEST_F(bump_flow, not_installed_source_and_repository_object_are_asked_once) {
+  ASSERT_EQ(call(port_, http::verb::delete_, "/_double/requests").status / 100, 2);
+  const auto from_elsewhere = [](std::string tag, std::string commit) {
+    auto s = promoted(std::move(tag), "");
+    s.source_repo = ferry::service::repo_name{"someone-else", "app"};
+    s.source_commit = std::move(commit);
+    return s;
+  };
+  auto r = converge(from_elsewhere("sha-9f8e7d6", std::string(40, 'a')), {});
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  r = converge(from_elsewhere("sha-abcdef1", std::string(40, 'b')), {});
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  // Both were promoted (the newer delivery wins where nothing can be compared).
+  EXPECT_EQ(infra_state().at("pulls").as_array().size(), 2u);
+
+  int installation_asks = 0;
+  int repository_asks = 0;
+  const auto requests = json::parse(call(port_, http::verb::get, "/_double/requests").body);
+  for (const auto& q : requests.as_array()) {
+    const std::string path(q.as_object().at("path").as_string());
+    installation_asks += path == "/repos/someone-else/app/installation" ? 1 : 0;
+    repository_asks += path == "/repos/dine-together/infra" ? 1 : 0;
+  }
+  EXPECT_EQ(installation_asks, 1);
+  EXPECT_EQ(repository_asks, 1);
+}
+
 // The server's dispatch races the handler with settings.delivery_deadline (lowered here): a
 // delivery whose GitHub calls hang answers 503, and its redelivery, once GitHub answers again,
 // converges to the one PR.
