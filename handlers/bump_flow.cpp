@@ -21,6 +21,7 @@
 #include <set>
 #include <utility>
 
+#include "handlers/blocking.hpp"
 #include "handlers/bump.hpp"
 #include "handlers/handlers.hpp"
 #include "service/limits.hpp"
@@ -58,21 +59,6 @@ namespace {
 namespace asio = boost::asio;
 namespace json = boost::json;
 using boost::beast::http::verb;
-
-// Runs a blocking call (libgit2) on the pool and resumes on the caller's executor; inline when
-// there is no pool.
-template <typename F>
-auto blocking(asio::thread_pool* pool, F f) -> asio::awaitable<decltype(f())> {
-  using value = decltype(f());
-  if (pool == nullptr) {
-    co_return f();
-  }
-  std::optional<value> out = co_await asio::co_spawn(
-      pool->get_executor(),
-      [&f]() -> asio::awaitable<std::optional<value>> { co_return std::optional<value>(f()); },
-      asio::use_awaitable);
-  co_return std::move(*out);
-}
 
 // One API answer parsed with simdjson (SPEC "Dependencies": simdjson parses webhooks and API
 // responses; Boost.JSON only builds request bodies). The document lives in the parser, so the
