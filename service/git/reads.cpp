@@ -349,7 +349,10 @@ result<std::optional<reads::found_commit>> reads::find_commit(
       return last_error(rc, "walking history");
     }
     const std::unique_ptr<git_revwalk, void (*)(git_revwalk*)> walk(raw, &git_revwalk_free);
-    if (const int rc = git_revwalk_sorting(walk.get(), GIT_SORT_TIME); rc != 0) {
+    // Topological first: commits made within one second have equal times, and "newest" must
+    // mean "nearest in history" (a child before its parent), not a coin toss.
+    if (const int rc = git_revwalk_sorting(walk.get(), GIT_SORT_TOPOLOGICAL | GIT_SORT_TIME);
+        rc != 0) {
       return last_error(rc, "walking history");
     }
     if (const int rc = git_revwalk_push(walk.get(), git_commit_id(start->get())); rc != 0) {
