@@ -25,6 +25,50 @@ std::string table_cell(std::string_view text) {
   return out;
 }
 
+namespace {
+
+constexpr std::string_view k_marker_open = "<!-- ferry: ";
+constexpr std::string_view k_marker_close = " -->";
+
+bool marker_safe(std::string_view v) noexcept {
+  if (v.empty()) {
+    return false;
+  }
+  for (const char c : v) {
+    if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '>') {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+std::string pr_marker(std::string_view environment, std::string_view image, std::string_view tag) {
+  if (!marker_safe(environment) || !marker_safe(image) || !marker_safe(tag)) {
+    return {};
+  }
+  return std::string(k_marker_open) + "env=" + std::string(environment) +
+         " image=" + std::string(image) + " tag=" + std::string(tag) + std::string(k_marker_close);
+}
+
+bool pr_marker_matches(std::string_view body, std::string_view environment, std::string_view image,
+                       std::string_view tag) {
+  const std::string want = pr_marker(environment, image, tag);
+  if (want.empty()) {
+    return false;
+  }
+  const auto at = body.rfind(k_marker_open);
+  if (at == std::string_view::npos) {
+    return false;
+  }
+  const auto end = body.find(k_marker_close, at);
+  if (end == std::string_view::npos) {
+    return false;
+  }
+  return body.substr(at, end + k_marker_close.size() - at) == want;
+}
+
 std::string pr_title(const bump_facts& f) {
   return "ferry: bump " + f.rule_name + " to " + f.to_tag + " in " + f.environment;
 }
@@ -65,6 +109,9 @@ std::string pr_body(const bump_facts& f) {
   if (!f.evidence.empty()) {
     body += "\n" + f.evidence + "\n";
   }
+  if (const std::string marker = pr_marker(f.environment, f.image, f.to_tag); !marker.empty()) {
+    body += "\n" + marker + "\n";
+  }
   return body;
 }
 
@@ -74,6 +121,28 @@ std::string commit_message(const bump_facts& f) {
     m += "\n" + std::string(k_source_commit_trailer) + ": " + *f.source_commit + "\n";
   }
   return m;
+}
+
+std::optional<std::string> source_commit_from_message(std::string_view message) {
+  const std::string needle = "\n" + std::string(k_source_commit_trailer) + ": ";
+  const auto at = message.rfind(needle);
+  if (at == std::string_view::npos) {
+    return std::nullopt;
+  }
+  std::string_view value = message.substr(at + needle.size());
+  value = value.substr(0, value.find_first_of("\r\n"));
+  while (!value.empty() && value.back() == ' ') {
+    value.remove_suffix(1);
+  }
+  if (value.size() < 7 || value.size() > 40) {
+    return std::nullopt;
+  }
+  for (const char c : value) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
+      return std::nullopt;
+    }
+  }
+  return std::string(value);
 }
 
 bool is_ferry_head(const head_commit_facts& c, std::optional<std::string_view> app_slug) {

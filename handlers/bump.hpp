@@ -33,10 +33,25 @@ struct bump_facts {
   std::string evidence;  // markdown after the table (a promotion's apply result); may be empty
 };
 
+// The machine-readable line ferry puts at the end of each PR body, so a later delivery can tell
+// which environment, image and tag a closed PR carried (SPEC pull_request: "Closed without merge
+// -> that tag is skipped for that environment"):
+//   <!-- ferry: env=staging image=ghcr.io/dine-together/app tag=sha-9f8e7d6 -->
+// Empty when a value could break the comment (whitespace or '>'; OCI tags and image references
+// never contain either).
+std::string pr_marker(std::string_view environment, std::string_view image, std::string_view tag);
+// Whether `body` carries exactly that marker (the last ferry marker in the body counts).
+bool pr_marker_matches(std::string_view body, std::string_view environment, std::string_view image,
+                       std::string_view tag);
+
+// The value of the Ferry-Source-Commit trailer in a commit message (the last one, hex, 7 to 40
+// characters), or nullopt.
+std::optional<std::string> source_commit_from_message(std::string_view message);
+
 // "ferry: bump app to sha-9f8e7d6 in staging"
 std::string pr_title(const bump_facts& f);
 // A markdown table: image, from -> to, digest, package link, source commit and compare link
-// where known, delivery id; then the note and the evidence, if any.
+// where known, delivery id; then the note and the evidence, if any; last the pr_marker.
 std::string pr_body(const bump_facts& f);
 // Title line, a blank line, then the trailer when the source commit is known:
 // "ferry: bump app to sha-9f8e7d6 in staging\n\nFerry-Source-Commit: <sha>\n".

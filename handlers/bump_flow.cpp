@@ -14,12 +14,14 @@
 #include <boost/json.hpp>
 
 #include <algorithm>
+#include <chrono>
 #include <map>
 #include <memory>
 #include <optional>
 #include <set>
 #include <utility>
 
+#include "handlers/blocking.hpp"
 #include "handlers/bump.hpp"
 #include "handlers/handlers.hpp"
 #include "service/limits.hpp"
@@ -30,8 +32,22 @@ namespace ferry::handlers {
 
 // Parsed rules files by blob id: equal ids mean equal text, so the file is parsed once per
 // version, not once per delivery. Used from the io_context's thread only.
+//
+// The same object holds the flow's other per-process answers that change rarely and would
+// otherwise be asked on every delivery: repositories where the App is not installed (the 404
+// of GET /repos/{o}/{r}/installation) and each infra repository's clone_url and
+// default_branch. Both expire after a short time (limits.hpp), so a fresh installation or a
+// renamed default branch is seen within minutes without a restart.
 struct rules_cache {
+  using clock = std::chrono::steady_clock;
+  struct repository_facts {
+    std::string clone_url;
+    std::string default_branch;
+    clock::time_point until;
+  };
   std::map<std::string, std::shared_ptr<const rules::parse_outcome>, std::less<>> by_blob;
+  std::map<std::string, clock::time_point, std::less<>> not_installed;  // "owner/name" -> until
+  std::map<std::string, repository_facts, std::less<>> repositories;    // "owner/name"
 };
 
 std::shared_ptr<rules_cache> make_rules_cache() {
@@ -43,21 +59,6 @@ namespace {
 namespace asio = boost::asio;
 namespace json = boost::json;
 using boost::beast::http::verb;
-
-// Runs a blocking call (libgit2) on the pool and resumes on the caller's executor; inline when
-// there is no pool.
-template <typename F>
-auto blocking(asio::thread_pool* pool, F f) -> asio::awaitable<decltype(f())> {
-  using value = decltype(f());
-  if (pool == nullptr) {
-    co_return f();
-  }
-  std::optional<value> out = co_await asio::co_spawn(
-      pool->get_executor(),
-      [&f]() -> asio::awaitable<std::optional<value>> { co_return std::optional<value>(f()); },
-      asio::use_awaitable);
-  co_return std::move(*out);
-}
 
 // One API answer parsed with simdjson (SPEC "Dependencies": simdjson parses webhooks and API
 // responses; Boost.JSON only builds request bodies). The document lives in the parser, so the
@@ -259,12 +260,20 @@ class bump_run {
   }
   std::vector<const rules::environment*> select_environments(const rules::rules_file& rules) const;
   asio::awaitable<result<bool>> newest_allows(const rules::image_rule& rule,
-                                              std::span<const std::string> values,
+                                              std::span<const std::string> head_values,
+                                              std::span<const std::string> pr_values,
+                                              const std::optional<std::string>& pr_head,
                                               bump_facts& facts);
+  asio::awaitable<result<std::optional<std::string>>> trailer_commit(
+      const std::string& value, const std::optional<std::string>& written_by,
+      const bump_facts& facts);
   asio::awaitable<result<void>> environment(const rules::rules_file& rules,
                                             const rules::environment& env,
                                             const rules::image_rule& rule);
   asio::awaitable<result<std::optional<open_pr>>> find_pr(const std::string& branch);
+  asio::awaitable<result<bool>> closed_without_merge(const std::string& branch,
+                                                     const rules::environment& env,
+                                                     const rules::image_rule& rule);
   asio::awaitable<result<std::optional<branch_state>>> write_branch(
       const std::string& branch, const std::vector<markers::file_change>& changes,
       const bump_facts& facts, const std::optional<open_pr>& pr);
@@ -296,16 +305,32 @@ asio::awaitable<service::handler_result> bump_run::run() {
     co_return inst.error();
   }
   inst_ = *inst;
-  auto repo = co_await gh_.rest(verb::get, repo_path(""), std::nullopt, inst_);
-  if (!repo) {
-    co_return repo.error();
+  const auto now = rules_cache::clock::now();
+  if (auto it = s_.rules->repositories.find(repo_.full());
+      it != s_.rules->repositories.end() && it->second.until > now) {
+    clone_url_ = it->second.clone_url;
+    default_branch_ = it->second.default_branch;
+  } else {
+    auto repo = co_await gh_.rest(verb::get, repo_path(""), std::nullopt, inst_);
+    if (!repo) {
+      co_return repo.error();
+    }
+    auto repo_json = parse_body(*repo, "GET repository");
+    if (!repo_json) {
+      co_return repo_json.error();
+    }
+    clone_url_ = str(*repo_json, {"clone_url"});
+    default_branch_ = str(*repo_json, {"default_branch"});
+    if (clone_url_.empty() || default_branch_.empty()) {
+      co_return make_error(error_kind::transient,
+                           "GET repository " + repo_.full() + ": no clone_url or default_branch");
+    }
+    if (s_.rules->repositories.size() >= limits::k_api_cache_entries) {
+      s_.rules->repositories.clear();
+    }
+    s_.rules->repositories[repo_.full()] = {clone_url_, default_branch_,
+                                            now + limits::k_repository_cache_ttl};
   }
-  auto repo_json = parse_body(*repo, "GET repository");
-  if (!repo_json) {
-    co_return repo_json.error();
-  }
-  clone_url_ = str(*repo_json, {"clone_url"});
-  default_branch_ = str(*repo_json, {"default_branch"});
   auto token = co_await gh_.installation_token(inst_);
   if (!token) {
     co_return token.error();
@@ -451,9 +476,51 @@ std::vector<const rules::environment*> bump_run::select_environments(
 // `newest` (SPEC "Policies"): the candidate must be ahead of the source commit of every value
 // that runs now, compared in the event's repository. Where no commit can be found or compared,
 // the newer delivery wins and the PR says so.
+// What runs now's source commit when its tag gives none (SPEC "Policies": "for what runs now,
+// also from a Ferry-Source-Commit: trailer that ferry writes in its bump commits"): the trailer
+// of `written_by` (the open PR's head), else of the newest commit on the default branch's
+// history that is ferry's bump of this rule to `value` in this environment.
+asio::awaitable<result<std::optional<std::string>>> bump_run::trailer_commit(
+    const std::string& value, const std::optional<std::string>& written_by,
+    const bump_facts& facts) {
+  bump_facts wrote = facts;
+  wrote.to_tag = value;
+  const std::string title = pr_title(wrote);
+  auto found = co_await blocking(s_.pool, [&]() {
+    if (written_by) {
+      return mirror_->find_commit(*written_by, 1, [](std::string_view) { return true; });
+    }
+    return mirror_->find_commit(head_, limits::k_trailer_search_commits,
+                                [&title](std::string_view message) {
+                                  return message.find(title) != std::string_view::npos &&
+                                         source_commit_from_message(message).has_value();
+                                });
+  });
+  if (!found) {
+    co_return found.error();
+  }
+  if (!*found || ((*found)->message.find(title) == std::string::npos)) {
+    co_return std::optional<std::string>{};
+  }
+  co_return source_commit_from_message((*found)->message);
+}
+
 asio::awaitable<result<bool>> bump_run::newest_allows(const rules::image_rule& rule,
-                                                      std::span<const std::string> values,
+                                                      std::span<const std::string> head_values,
+                                                      std::span<const std::string> pr_values,
+                                                      const std::optional<std::string>& pr_head,
                                                       bump_facts& facts) {
+  struct current_value {
+    std::string value;
+    std::optional<std::string> written_by;  // the open PR's head, for its values
+  };
+  std::vector<current_value> values;
+  for (const auto& v : head_values) {
+    values.push_back({v, std::nullopt});
+  }
+  for (const auto& v : pr_values) {
+    values.push_back({v, pr_head});
+  }
   const auto& policy = rule.policy;
   if (!facts.source_commit || !src_.source_repo || src_.source_repo->owner.empty()) {
     facts.note = "No source commit could be compared: the newer delivery wins.";
@@ -463,17 +530,41 @@ asio::awaitable<result<bool>> bump_run::newest_allows(const rules::image_rule& r
   const bool on_branch = src_.target_commitish.empty() ||
                          std::find(rule.source_branches.begin(), rule.source_branches.end(),
                                    src_.target_commitish) != rule.source_branches.end();
-  auto src_inst = co_await gh_.installation_for_repo(source_repo.owner, source_repo.name);
-  // Not installed there (404): nothing to compare with, the newer delivery wins. A GitHub
-  // failure, though, must not decide a promotion: answer 503 and let the redelivery compare.
-  if (!src_inst && src_inst.error().kind != error_kind::not_found) {
-    co_return src_inst.error();
+  // Not installed there (404): nothing to compare with, the newer delivery wins. The 404 is
+  // remembered for a few minutes, so a busy source repository does not ask on every delivery.
+  // A GitHub failure, though, must not decide a promotion: answer 503 and let the redelivery
+  // compare.
+  const std::string source_key = source_repo.full();
+  const auto now = rules_cache::clock::now();
+  result<std::int64_t> src_inst =
+      make_error(error_kind::not_found, "the App is not installed on " + source_key);
+  if (auto it = s_.rules->not_installed.find(source_key);
+      it == s_.rules->not_installed.end() || it->second <= now) {
+    src_inst = co_await gh_.installation_for_repo(source_repo.owner, source_repo.name);
+    if (!src_inst && src_inst.error().kind != error_kind::not_found) {
+      co_return src_inst.error();
+    }
+    if (!src_inst) {
+      if (s_.rules->not_installed.size() >= limits::k_api_cache_entries) {
+        s_.rules->not_installed.clear();
+      }
+      s_.rules->not_installed[source_key] = now + limits::k_not_installed_cache_ttl;
+    } else {
+      s_.rules->not_installed.erase(source_key);
+    }
   }
-  for (const auto& value : values) {
+  for (const auto& [value, written_by] : values) {
     if (value == p_.tag) {
       continue;
     }
-    const auto current = rules::commit_from_tag(policy, value);
+    auto current = rules::commit_from_tag(policy, value);
+    if (!current && src_inst) {
+      auto from_trailer = co_await trailer_commit(value, written_by, facts);
+      if (!from_trailer) {
+        co_return from_trailer.error();
+      }
+      current = std::move(*from_trailer);
+    }
     if (!current || !src_inst) {
       facts.note = "The source commit of `" + table_cell(value) +
                    "` could not be compared: the newer delivery wins.";
@@ -526,6 +617,32 @@ asio::awaitable<result<std::optional<open_pr>>> bump_run::find_pr(const std::str
     co_return std::optional<open_pr>{};
   }
   co_return std::optional<open_pr>(read_pr(first));
+}
+
+// Whether the branch's most recent closed PR was closed without merge while carrying this tag
+// for this environment and image (ferry's marker in its body).
+asio::awaitable<result<bool>> bump_run::closed_without_merge(const std::string& branch,
+                                                             const rules::environment& env,
+                                                             const rules::image_rule& rule) {
+  // pulls/list sorts by creation, newest first, by default (REST "List pull requests").
+  auto listed = co_await gh_.rest(
+      verb::get, repo_path("/pulls?state=closed&per_page=1&head=" + repo_.owner + ":" + branch),
+      std::nullopt, inst_);
+  if (!listed) {
+    co_return listed.error();
+  }
+  auto body = parse_body(*listed, "list closed pulls");
+  if (!body) {
+    co_return body.error();
+  }
+  simdjson::dom::array pulls;
+  simdjson::dom::element last;
+  if (body->root().get(pulls) != simdjson::SUCCESS || pulls.at(0).get(last) != simdjson::SUCCESS) {
+    co_return false;
+  }
+  const auto merged_at = at(last, {"merged_at"});
+  const bool merged = merged_at && !merged_at->is_null();
+  co_return !merged && pr_marker_matches(str(last, {"body"}), env.name, rule.image, p_.tag);
 }
 
 asio::awaitable<result<void>> bump_run::comment(std::int64_t number, std::string text) {
@@ -824,6 +941,20 @@ asio::awaitable<result<void>> bump_run::environment(const rules::rules_file& rul
   if (!pr) {
     co_return pr.error();
   }
+  if (!*pr) {
+    // SPEC pull_request: "Closed without merge -> that tag is skipped for that environment; a
+    // higher tag opens a new PR".
+    auto closed = co_await closed_without_merge(branch, env, rule);
+    if (!closed) {
+      co_return closed.error();
+    }
+    if (*closed) {
+      log_.with({{"environment", env.name}})
+          .info("tag skipped: its pull request was closed without merge",
+                {{"tag", p_.tag}, {"branch", branch}});
+      co_return ok_v;
+    }
+  }
   ferry::promotion::plan_options options;
   options.environment = env.name;
   options.newest = rules::newest_mode::compare_commits;
@@ -875,11 +1006,13 @@ asio::awaitable<result<void>> bump_run::environment(const rules::rules_file& rul
   }
   const auto* ep = pick(*planned);
   if (ep != nullptr && ep->status == ferry::promotion::env_status::compare_commits) {
-    std::vector<std::string> values = ep->previous_values;
+    std::vector<std::string> pr_values;
     for (const auto& [name, v] : options.open_pr_values) {
-      values.push_back(v);
+      pr_values.push_back(v);
     }
-    auto allowed = co_await newest_allows(rule, values, facts);
+    const std::optional<std::string> pr_head =
+        *pr ? std::optional<std::string>((*pr)->head_sha) : std::nullopt;
+    auto allowed = co_await newest_allows(rule, ep->previous_values, pr_values, pr_head, facts);
     if (!allowed) {
       co_return allowed.error();
     }

@@ -118,6 +118,7 @@ asio::awaitable<result<int>> redeliver_failed(const handler_settings& s, log::lo
     if (doc.error() != simdjson::SUCCESS || doc.value_unsafe().get_array().get(items)) {
       co_return make_error(error_kind::transient, "GET /app/hook/deliveries: not a JSON array");
     }
+    past_horizon = true;
     for (auto item : items) {
       hook_delivery d;
       std::string_view guid;
@@ -136,9 +137,9 @@ asio::awaitable<result<int>> redeliver_failed(const handler_settings& s, log::lo
       }
       d.delivered_at = *when;
       if (d.delivered_at < horizon) {
-        past_horizon = true;
-        break;
+        continue;  // GitHub lists newest first; a page of nothing but old ones ends the sweep
       }
+      past_horizon = false;
       // 5xx (ferry said "retry") or 0 (no answer at all); 4xx answers are final (a bad
       // signature stays bad).
       const bool failed = d.status_code == 0 || d.status_code >= 500;

@@ -83,8 +83,7 @@ handler_task handle_push(const service::delivery& d, const events::push_event& e
                    : "invalid " + s->rules_path + ": " + parsed->diagnostics().front().to_string();
   // Held in a local: GCC 12 mishandles temporaries of a ?: inside a co_await operand.
   const std::string_view rules_state = parsed->ok() ? "success" : "failure";
-  auto rules_status =
-      co_await repo->status(e.after, "ferry/rules", rules_state, rules_description);
+  auto rules_status = co_await repo->status(e.after, "ferry/rules", rules_state, rules_description);
   if (!rules_status) {
     co_return rules_status.error();
   }

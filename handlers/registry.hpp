@@ -21,7 +21,8 @@ class client;
 
 namespace ferry::handlers {
 
-struct rules_cache;    // parsed rules files by blob id (handlers/package_published.cpp)
+// Parsed rules files by blob id, and the flow's short-lived API answers (handlers/bump_flow.cpp).
+struct rules_cache;
 struct apply_tracker;  // applies followed by this process (handlers/apply.hpp)
 
 struct handler_settings {

@@ -28,6 +28,11 @@ inline constexpr std::size_t k_header_max = 16u * 1024u;
 // GitHub waits 10 s for a webhook answer before it records a timeout
 // (docs.github.com: "Best practices for using webhooks": respond within 10 seconds).
 inline constexpr auto k_github_delivery_deadline = 10s;
+// ferry's own budget for handling one delivery, a second under GitHub's 10 s (docs.github.com:
+// "Handling webhook deliveries": "respond within 10 seconds") so the answer (503) is written
+// before GitHub gives up. A delivery cut off here is finished by its redelivery: every step of a
+// handler converges (SPEC "Reliability").
+inline constexpr auto k_delivery_deadline = 9s;
 
 // A client must send its headers within this time of connecting or of its previous response
 // (keep-alive idle), and the whole body within k_body_read_timeout. Slowloris protection.
@@ -170,6 +175,22 @@ inline constexpr int k_ref_update_attempts = 3;
 // Parsed rules files kept by blob id per process; a handful of infra repos with a few versions
 // each. Ours: the cache is dropped whole when full (parsing again costs well under a millisecond).
 inline constexpr std::size_t k_rules_cache_entries = 64;
+// Commits of the default branch's history searched for the ferry bump commit that wrote a value
+// (its Ferry-Source-Commit trailer names what runs now's source commit, SPEC "Policies"). Ours:
+// a value is normally written by one of the last few commits; the walk reads only commit
+// headers from the local mirror (well under a millisecond per hundred).
+inline constexpr std::size_t k_trailer_search_commits = 500;
+// The tag-bump flow remembers, per process, that the App is not installed on a source
+// repository (the 404 of GET /repos/{o}/{r}/installation) for this long, and each infra
+// repository's clone_url and default_branch for k_repository_cache_ttl. Ours: an installation
+// added later, or a renamed default branch, is seen within minutes; until then `newest` treats
+// the source as not comparable (the newer delivery wins, as without the cache) and a renamed
+// branch fails the delivery with 5xx, which GitHub's redelivery retries.
+inline constexpr auto k_not_installed_cache_ttl = 300s;
+inline constexpr auto k_repository_cache_ttl = 60s;
+// Entries per cache above; the map is dropped whole when full (a few infra repos and the
+// source repositories that publish images: far fewer in practice).
+inline constexpr std::size_t k_api_cache_entries = 1024;
 
 // --- applies, the promotion chain and the maintenance loop (SPEC "Apply", "Reliability") ---
 // Last lines of a failed apply Job's pod quoted in the comment on the merged PR.

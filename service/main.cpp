@@ -217,6 +217,12 @@ int run_serve() {
   }
   ioc.run();
   git_pool.join();
+  // The clients outlive the io_context (coroutines it destroys still refer to them), but their
+  // pooled sockets must not: close those while it is still there.
+  github->http().close_idle_connections();
+  if (kube) {
+    kube->close_idle_connections();
+  }
   return k_exit_ok;
 }
 

@@ -3,8 +3,11 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -726,18 +729,44 @@ net::awaitable<server::route_result> server::answer(connection& c, bool keep_ali
   co_return ok&& keep_alive ? route_result::keep_alive : route_result::close;
 }
 
+net::awaitable<handler_result> server::guarded_dispatch(const delivery& d) {
+  // A handler's exception becomes a 500 and a log line; it never ends the server. It is caught
+  // here, inside the race below: awaitable_operators' `||` waits for the first arm that
+  // *succeeds*, so an exception escaping this arm would only be seen at the deadline.
+  std::string failure;
+  try {
+    co_return co_await dispatch_(d);
+  } catch (const std::exception& e) {
+    failure = e.what();
+  } catch (...) {
+    failure = "unknown exception";
+  }
+  // Cancelled by the deadline: the handler's co_await threw operation_aborted; call_dispatch
+  // reports that, so no second line here.
+  if ((co_await net::this_coro::cancellation_state).cancelled() == net::cancellation_type::none) {
+    d.log.error("handler failed with an exception", {{"error", failure}});
+  }
+  co_return make_error(error_kind::internal, failure);
+}
+
 net::awaitable<handler_result> server::call_dispatch(connection& c, const events::event& event,
                                                      const log::logger& dlog) {
-  // A handler's exception becomes a 500 and a log line; it never ends the server.
-  try {
-    co_return co_await dispatch_(delivery{c.head.delivery, c.head.event, event, dlog});
-  } catch (const std::exception& e) {
-    dlog.error("handler failed with an exception", {{"error", e.what()}});
-    co_return make_error(error_kind::internal, e.what());
-  } catch (...) {
-    dlog.error("handler failed with an unknown exception");
-    co_return make_error(error_kind::internal, "unknown exception");
+  using namespace net::experimental::awaitable_operators;
+  // GitHub waits 10 s for the answer: past settings_.delivery_deadline the handler is cancelled
+  // (its pending operation ends with operation_aborted, and so does every later co_await in it)
+  // and the delivery answers 503. Nothing is lost: the handlers converge, so the redelivery
+  // finishes what this one started.
+  const delivery d{c.head.delivery, c.head.event, event, dlog};
+  net::steady_timer deadline(c.stream.get_executor(), settings_.delivery_deadline);
+  auto raced = co_await (guarded_dispatch(d) || deadline.async_wait(net::use_awaitable));
+  if (raced.index() == 0) {
+    co_return std::move(std::get<0>(raced));
   }
+  const auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(settings_.delivery_deadline).count();
+  dlog.error("delivery deadline passed: handling cancelled", {{"deadline_ms", std::to_string(ms)}});
+  co_return make_error(error_kind::transient, "handling took longer than " + std::to_string(ms) +
+                                                  " ms; GitHub's redelivery will finish it");
 }
 
 net::awaitable<server::route_result> server::serve_webhook(connection& c, parser& p) {

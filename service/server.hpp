@@ -51,6 +51,9 @@ struct server_settings {
   std::chrono::steady_clock::duration write_timeout = limits::k_write_timeout;
   std::chrono::steady_clock::duration drain_timeout = limits::k_drain_timeout;
   std::chrono::steady_clock::duration lingering_close_timeout = limits::k_lingering_close_timeout;
+  // The handling of one delivery is cut off after this long and answered 503 (GitHub records a
+  // failed delivery and it is redelivered); tests lower it.
+  std::chrono::steady_clock::duration delivery_deadline = limits::k_delivery_deadline;
   std::size_t max_connections = limits::k_max_connections;
   std::size_t body_max = limits::k_webhook_body_max;
   std::size_t header_max = limits::k_header_max;
@@ -102,6 +105,7 @@ class server {
   boost::asio::awaitable<route_result> serve_webhook(connection& c, parser& p);
   boost::asio::awaitable<route_result> answer(connection& c, bool keep_alive, int status,
                                               std::string_view text);
+  boost::asio::awaitable<handler_result> guarded_dispatch(const delivery& d);
   boost::asio::awaitable<handler_result> call_dispatch(connection& c, const events::event& event,
                                                        const log::logger& dlog);
   boost::asio::awaitable<void> lingering_close(connection& c);

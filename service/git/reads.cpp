@@ -336,6 +336,52 @@ result<bool> reads::is_descendant(std::string_view commit, std::string_view ance
   });
 }
 
+result<std::optional<reads::found_commit>> reads::find_commit(
+    std::string_view commit, std::size_t limit,
+    const std::function<bool(std::string_view message)>& matches) const {
+  return locked([&]() -> result<std::optional<found_commit>> {
+    auto start = lookup_commit(repo_.get(), commit);
+    if (!start) {
+      return std::move(start).error();
+    }
+    git_revwalk* raw = nullptr;
+    if (const int rc = git_revwalk_new(&raw, repo_.get()); rc != 0) {
+      return last_error(rc, "walking history");
+    }
+    const std::unique_ptr<git_revwalk, void (*)(git_revwalk*)> walk(raw, &git_revwalk_free);
+    // Topological first: commits made within one second have equal times, and "newest" must
+    // mean "nearest in history" (a child before its parent), not a coin toss.
+    if (const int rc = git_revwalk_sorting(walk.get(), GIT_SORT_TOPOLOGICAL | GIT_SORT_TIME);
+        rc != 0) {
+      return last_error(rc, "walking history");
+    }
+    if (const int rc = git_revwalk_push(walk.get(), git_commit_id(start->get())); rc != 0) {
+      return last_error(rc, "walking history from " + std::string(commit));
+    }
+    git_oid id;
+    for (std::size_t seen = 0; seen < limit; ++seen) {
+      const int rc = git_revwalk_next(&id, walk.get());
+      if (rc == GIT_ITEROVER) {
+        break;
+      }
+      if (rc != 0) {
+        return last_error(rc, "walking history from " + std::string(commit));
+      }
+      git_commit* c = nullptr;
+      if (const int lrc = git_commit_lookup(&c, repo_.get(), &id); lrc != 0) {
+        return last_error(lrc, "commit " + to_hex(id));
+      }
+      const detail::commit_ptr held(c);
+      const char* message = git_commit_message(c);
+      const std::string_view text = message != nullptr ? message : "";
+      if (matches(text)) {
+        return std::optional<found_commit>(found_commit{to_hex(id), std::string(text)});
+      }
+    }
+    return std::optional<found_commit>{};
+  });
+}
+
 result<void> reads::for_each_file(std::string_view commit, std::span<const std::string> prefixes,
                                   const file_visitor& visit) const {
   // Listing and reading happen under the lock; the visitor runs without it so that it may call

@@ -11,6 +11,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -73,6 +74,18 @@ class reads {
   // Flux's "lastAppliedRevision at the pushed commit or a descendant of it" includes the commit
   // itself. libgit2's git_graph_descendant_of alone returns false for equal ids.
   result<bool> is_descendant(std::string_view commit, std::string_view ancestor) const;
+
+  // The newest commit reachable from `commit` (itself included; every parent followed, newest
+  // committer time first, as `git log` lists them) whose message satisfies `matches`, looking at
+  // no more than `limit` commits. nullopt when none matched within the limit. For "what runs
+  // now": the bump commit that wrote a value, which names its source commit in a trailer.
+  struct found_commit {
+    std::string id;
+    std::string message;
+  };
+  result<std::optional<found_commit>> find_commit(
+      std::string_view commit, std::size_t limit,
+      const std::function<bool(std::string_view message)>& matches) const;
 
   // Regular files (not symlinks, not submodules) under any of `prefixes` (empty list or an empty
   // prefix = the whole tree), each path once, sorted by path, handed to `visit` with the content.

@@ -418,6 +418,10 @@ struct http_client::impl {
 http_client::http_client(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
 http_client::~http_client() = default;
 
+void http_client::close_idle_connections() noexcept {
+  impl_->idle.clear();
+}
+
 const http_settings& http_client::settings() const noexcept {
   return impl_->settings;
 }

@@ -120,6 +120,10 @@ class http_client {
   const http_settings& settings() const noexcept;
   boost::asio::any_io_executor executor() const noexcept;
 
+  // Closes the pooled keep-alive connections. Call it after the io_context stopped and before
+  // it is destroyed: a socket must not outlive its io_context.
+  void close_idle_connections() noexcept;
+
   struct impl;
 
  private:

@@ -349,6 +349,10 @@ const kube_settings& client::settings() const noexcept {
   return impl_->settings;
 }
 
+void client::close_idle_connections() noexcept {
+  impl_->http->close_idle_connections();
+}
+
 result<std::unique_ptr<client>> client::create(asio::any_io_executor executor,
                                                kube_settings settings, log::logger logger) {
   if (!settings.api_url.starts_with("https://")) {

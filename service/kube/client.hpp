@@ -99,6 +99,9 @@ class client {
       std::chrono::milliseconds timeout);
 
   const kube_settings& settings() const noexcept;
+  // See github::http_client::close_idle_connections: after the io_context stopped, before it
+  // goes.
+  void close_idle_connections() noexcept;
 
   struct impl;
 

@@ -10,6 +10,7 @@
 #include <boost/json.hpp>
 
 #include <chrono>
+#include <ctime>
 #include <functional>
 #include <optional>
 #include <string>
@@ -300,6 +301,103 @@ TEST_F(loop_e2e, a_failed_apply_blocks_the_promotion_and_says_why) {
     }
   }
   EXPECT_EQ(status_of(merge, "ferry/apply/staging"), "failure");
+}
+
+// Statelessness (SPEC "Crash-safe"): ferry stops while the staging apply is still pending; Flux
+// finishes meanwhile; the next process takes the Lease, finds the pending status on GitHub and
+// completes the chain from what GitHub and the cluster hold.
+TEST_F(loop_e2e, a_restarted_replica_resumes_a_pending_apply_and_promotes) {
+  flux_mode("manual");
+  const auto seq0 = last_webhook_seq();
+  ASSERT_EQ(deliver("package", "loop-3", ghcr_package_payload("app", "sha-0badc0de", k_digest)),
+            200)
+      << ferry_->log();
+  const std::string merge = head_of("main");
+  EXPECT_EQ(deliver_all_since(seq0), 202);
+  ASSERT_EQ(status_of(merge, "ferry/apply/staging"), "pending");
+  restart_ferry();
+
+  // Flux reconciles while no ferry follows (what kustomize-controller writes).
+  auto k = kube_object("Kustomization", "apps");
+  ASSERT_TRUE(k);
+  ASSERT_EQ(str(k->at("metadata")
+                    .as_object()
+                    .at("annotations")
+                    .as_object()
+                    .at("reconcile.fluxcd.io/requestedAt")),
+            merge);
+  (*k)["status"] = json::object{
+      {"observedGeneration", 1},
+      {"lastHandledReconcileAt", merge},
+      {"lastAppliedRevision", "main@sha1:" + merge},
+      {"lastAttemptedRevision", "main@sha1:" + merge},
+      {"conditions", json::array{json::object{{"type", "Ready"},
+                                              {"status", "True"},
+                                              {"reason", "ReconciliationSucceeded"},
+                                              {"message", "Applied revision: main@sha1:" + merge},
+                                              {"lastTransitionTime", "2026-11-24T00:00:00Z"}}}}};
+  const auto seeded = kube_->control(http::verb::post, "/_double/objects", json::serialize(*k));
+  ASSERT_EQ(seeded.status, 200) << seeded.body;
+
+  // The new process holds the Lease once the old holder's lapses (15 s), resumes, reports.
+  ASSERT_TRUE(eventually([&] { return status_of(merge, "ferry/apply/staging") == "success"; }, 90s))
+      << ferry_->log();
+  EXPECT_TRUE(eventually([&] { return pull_for(k_production_branch, "open").has_value(); }, 10s))
+      << ferry_->log();
+}
+
+// The Lease holder asks GitHub to redeliver what failed in the last three days, once per
+// delivery, and leaves alone what succeeded later, what is older, and 4xx answers.
+class sweep_e2e : public loop_e2e {
+ protected:
+  void before_ferry() override {
+    const auto now = std::chrono::system_clock::now();
+    const auto iso = [](std::chrono::system_clock::time_point t) {
+      const std::time_t tt = std::chrono::system_clock::to_time_t(t);
+      std::tm tm{};
+      gmtime_r(&tt, &tm);
+      char buf[32];
+      std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+      return std::string(buf);
+    };
+    const auto seeded = control(
+        http::verb::post, "/_double/hook-deliveries",
+        json::serialize(json::value{
+            {"deliveries", json::array{
+                               json::object{{"id", 101},
+                                            {"guid", "failed-once"},
+                                            {"status_code", 503},
+                                            {"delivered_at", iso(now - std::chrono::hours(2))}},
+                               json::object{{"id", 102},
+                                            {"guid", "failed-then-ok"},
+                                            {"status_code", 502},
+                                            {"delivered_at", iso(now - std::chrono::hours(3))}},
+                               json::object{{"id", 103},
+                                            {"guid", "failed-then-ok"},
+                                            {"status_code", 200},
+                                            {"delivered_at", iso(now - std::chrono::hours(1))}},
+                               json::object{{"id", 104},
+                                            {"guid", "too-old"},
+                                            {"status_code", 503},
+                                            {"delivered_at", iso(now - std::chrono::hours(80))}},
+                               json::object{{"id", 105},
+                                            {"guid", "bad-signature"},
+                                            {"status_code", 401},
+                                            {"delivered_at", iso(now - std::chrono::hours(1))}},
+                           }}}));
+    ASSERT_EQ(seeded.status, 201) << seeded.body;
+  }
+};
+
+TEST_F(sweep_e2e, the_lease_holder_redelivers_recent_failures_once) {
+  std::string redeliveries;
+  ASSERT_TRUE(eventually([&] {
+    redeliveries = control(http::verb::get, "/_double/redeliveries").body;
+    return redeliveries.find("failed-once") != std::string::npos;
+  })) << ferry_->log();
+  const auto list = json::parse(redeliveries).as_array();
+  ASSERT_EQ(list.size(), 1u) << redeliveries;
+  EXPECT_EQ(str(list.front().as_object().at("guid")), "failed-once");
 }
 
 }  // namespace

@@ -60,12 +60,39 @@ TEST(pr_body, leaves_out_what_is_unknown_and_escapes_cells) {
   EXPECT_NE(body.find(f.note), std::string::npos);
 }
 
+TEST(pr_marker, ends_the_body_and_matches_only_its_environment_image_and_tag) {
+  const std::string body = pr_body(sample());
+  EXPECT_NE(
+      body.find("<!-- ferry: env=staging image=ghcr.io/dine-together/app tag=sha-9f8e7d6 -->"),
+      std::string::npos)
+      << body;
+  EXPECT_TRUE(pr_marker_matches(body, "staging", "ghcr.io/dine-together/app", "sha-9f8e7d6"));
+  EXPECT_FALSE(pr_marker_matches(body, "production", "ghcr.io/dine-together/app", "sha-9f8e7d6"));
+  EXPECT_FALSE(pr_marker_matches(body, "staging", "ghcr.io/dine-together/api", "sha-9f8e7d6"));
+  EXPECT_FALSE(pr_marker_matches(body, "staging", "ghcr.io/dine-together/app", "sha-9f8e7d"));
+  EXPECT_FALSE(
+      pr_marker_matches("no marker here", "staging", "ghcr.io/dine-together/app", "sha-9f8e7d6"));
+  // A tag that could end the comment gets no marker, and never matches.
+  EXPECT_EQ(pr_marker("staging", "ghcr.io/x", "a>b"), "");
+  EXPECT_FALSE(pr_marker_matches(body, "staging", "ghcr.io/x", "a b"));
+}
+
 TEST(commit_message, carries_the_source_commit_trailer_when_known) {
   EXPECT_EQ(commit_message(sample()),
             "ferry: bump app to sha-9f8e7d6 in staging\n\nFerry-Source-Commit: 9f8e7d6\n");
   auto f = sample();
   f.source_commit.reset();
   EXPECT_EQ(commit_message(f), "ferry: bump app to sha-9f8e7d6 in staging\n");
+}
+
+TEST(source_commit_from_message, reads_the_trailer_ferry_writes) {
+  EXPECT_EQ(source_commit_from_message(commit_message(sample())), "9f8e7d6");
+  EXPECT_EQ(
+      source_commit_from_message("t\n\nFerry-Source-Commit: " + std::string(40, 'a') + "\r\n"),
+      std::string(40, 'a'));
+  EXPECT_EQ(source_commit_from_message("no trailer"), std::nullopt);
+  EXPECT_EQ(source_commit_from_message("t\n\nFerry-Source-Commit: main\n"), std::nullopt);
+  EXPECT_EQ(source_commit_from_message("t\n\nFerry-Source-Commit: abc\n"), std::nullopt);
 }
 
 TEST(is_ferry_head, only_verified_commits_of_the_app_bot) {

@@ -557,6 +557,28 @@ TEST(server, dispatch_receives_the_delivery) {
   EXPECT_EQ(logs.find(std::string(k_secret)), std::string::npos);
 }
 
+// GitHub waits 10 s (limits::k_delivery_deadline leaves a second): a handler still running at
+// the deadline is cancelled and the delivery answers 503, so GitHub records a failure and the
+// redelivery finishes the work. The deadline is lowered here; no time is asserted.
+TEST(server, handler_past_the_delivery_deadline_is_cancelled_and_answers_503) {
+  server_settings s = test_settings();
+  s.delivery_deadline = 200ms;
+  test_server ts(s, true);
+  request r;
+  r.event = "slow";  // waits up to 60 s unless cancelled
+  r.delivery = "d-late";
+  client c(ts.endpoint());
+  ASSERT_TRUE(c.send(r.wire()));
+  const auto res = c.read();
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->result_int(), 503);
+  const std::string logs = ts.logs();
+  const auto at = logs.find("delivery deadline passed");
+  ASSERT_NE(at, std::string::npos) << logs;
+  const std::string line = logs.substr(at, logs.find('\n', at) - at);
+  EXPECT_NE(line.find("\"delivery\":\"d-late\""), std::string::npos) << line;
+}
+
 TEST(server, handler_exception_is_logged_with_the_delivery) {
   test_server ts(test_settings(), true);
   request r;

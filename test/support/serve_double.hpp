@@ -72,12 +72,19 @@ class child {
     }
     posix_spawn_file_actions_destroy(&actions);
   }
-  ~child() {
-    if (pid_ > 0) {
-      kill(pid_, SIGTERM);
-      int status = 0;
-      waitpid(pid_, &status, 0);
+  ~child() { stop(); }
+  // SIGTERM, then the exit status (-1 when it did not exit normally, e.g. killed by a signal
+  // such as SIGABRT from a heap check).
+  int stop() {
+    if (pid_ <= 0) {
+      return exit_code_;
     }
+    kill(pid_, SIGTERM);
+    int status = 0;
+    waitpid(pid_, &status, 0);
+    pid_ = -1;
+    exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return exit_code_;
   }
   child(const child&) = delete;
   child& operator=(const child&) = delete;
@@ -103,6 +110,7 @@ class child {
 
  private:
   pid_t pid_ = -1;
+  int exit_code_ = -1;
   fs::path log_;
 };
 
@@ -208,26 +216,21 @@ class serve_double_test : public ::testing::Test {
                     {"dir", std::string(FERRY_SOURCE_DIR) + "/infra/example-infra"}});
     ASSERT_EQ(control(http::verb::post, "/_double/repos", repo).status, 201);
 
-    std::vector<std::string> ferry_env{
-        "PATH=/usr/bin:/bin",
-        "FERRY_LISTEN=127.0.0.1:0",
-        std::string("FERRY_WEBHOOK_SECRET=") + k_secret,
-        "FERRY_APP_ID=" + std::to_string(info.at("app_id").as_int64()),
-        "FERRY_PRIVATE_KEY_FILE=" + std::string(info.at("private_key_path").as_string()),
-        "FERRY_GITHUB_API_URL=" + url,
-        "FERRY_GITHUB_GRAPHQL_URL=" + url + "/graphql",
-        std::string("FERRY_INFRA_REPOS=") + k_infra,
-        "FERRY_CACHE_DIR=" + (dir_ / "cache").string(),
-        "FERRY_LOG_LEVEL=debug"};
+    ferry_env_ = {"PATH=/usr/bin:/bin",
+                  "FERRY_LISTEN=127.0.0.1:0",
+                  std::string("FERRY_WEBHOOK_SECRET=") + k_secret,
+                  "FERRY_APP_ID=" + std::to_string(info.at("app_id").as_int64()),
+                  "FERRY_PRIVATE_KEY_FILE=" + std::string(info.at("private_key_path").as_string()),
+                  "FERRY_GITHUB_API_URL=" + url,
+                  "FERRY_GITHUB_GRAPHQL_URL=" + url + "/graphql",
+                  std::string("FERRY_INFRA_REPOS=") + k_infra,
+                  "FERRY_CACHE_DIR=" + (dir_ / "cache").string(),
+                  "FERRY_LOG_LEVEL=debug"};
     for (auto& extra : extra_ferry_env()) {
-      ferry_env.push_back(std::move(extra));
+      ferry_env_.push_back(std::move(extra));
     }
-    ferry_.emplace(std::vector<std::string>{FERRY_BINARY, "serve"}, std::move(ferry_env),
-                   dir_ / "ferry.log");
-    const auto listening = ferry_->wait_for_line("\"listening\"");
-    ASSERT_TRUE(listening) << ferry_->log();
-    ferry_port_ = static_cast<unsigned short>(
-        std::stoi(std::string(json::parse(*listening).as_object().at("port").as_string())));
+    before_ferry();
+    start_ferry();
   }
 
   void TearDown() override {
@@ -235,18 +238,40 @@ class serve_double_test : public ::testing::Test {
       const auto v = control(http::verb::get, "/_double/violations");
       EXPECT_EQ(v.body, "[]") << v.body;
     }
+    if (ferry_) {
+      EXPECT_EQ(ferry_->stop(), 0) << "ferry serve must exit 0 after a drain\n" << ferry_->log();
+    }
     ferry_.reset();
     double_.reset();
     if (!HasFailure()) {
       fs::remove_all(dir_);
     } else {
-      std::fprintf(stderr, "kept %s (ferry.log, double.log)\n", dir_.c_str());
+      std::fprintf(stderr, "kept %s (ferry-N.log, double.log)\n", dir_.c_str());
     }
   }
 
   // More environment for `ferry serve` (a fixture that also starts a Kubernetes double adds
   // FERRY_KUBE_*); called in SetUp once the GitHub double runs, before ferry starts.
   virtual std::vector<std::string> extra_ferry_env() { return {}; }
+  // Called once the doubles run, just before ferry starts (seed what ferry reads at start).
+  virtual void before_ferry() {}
+
+  // Starts `ferry serve` (again) with the same environment; the log of each run is kept apart.
+  void start_ferry() {
+    ++ferry_runs_;
+    ferry_.emplace(std::vector<std::string>{FERRY_BINARY, "serve"}, ferry_env_,
+                   dir_ / ("ferry-" + std::to_string(ferry_runs_) + ".log"));
+    const auto listening = ferry_->wait_for_line("\"listening\"");
+    ASSERT_TRUE(listening) << ferry_->log();
+    ferry_port_ = static_cast<unsigned short>(
+        std::stoi(std::string(json::parse(*listening).as_object().at("port").as_string())));
+  }
+  // SIGTERM (ferry drains and exits), then a fresh process: what a rolling restart does.
+  void restart_ferry() {
+    EXPECT_EQ(ferry_->stop(), 0) << "ferry serve must exit 0 after a drain\n" << ferry_->log();
+    ferry_.reset();
+    start_ferry();
+  }
 
   answer control(http::verb method, const std::string& target, const std::string& body = {}) {
     return call(double_port_, method, target, body);
@@ -309,6 +334,8 @@ class serve_double_test : public ::testing::Test {
   std::optional<child> ferry_;
   unsigned short double_port_ = 0;
   unsigned short ferry_port_ = 0;
+  std::vector<std::string> ferry_env_;
+  int ferry_runs_ = 0;
   std::string token_;
 };
 

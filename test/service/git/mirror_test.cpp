@@ -369,6 +369,32 @@ TEST_F(mirror_test, unreadable_ca_file_fails_registry_creation) {
 }
 
 // Every read against what git itself says about commits built with the git command line.
+TEST_F(mirror_test, find_commit_gives_the_newest_matching_commit_within_the_limit) {
+  write(work_ / "a.txt", "1\n");
+  const std::string c1 = commit_and_push("ferry: bump app to v1 in staging");
+  write(work_ / "a.txt", "2\n");
+  const std::string c2 = commit_and_push("ferry: bump app to v2 in staging");
+  write(work_ / "a.txt", "3\n");
+  const std::string c3 = commit_and_push("a change by a person");
+  mirror& m = open();
+  ASSERT_TRUE(m.fetch(url(), "main", credentials{k_token}).ok());
+  const auto bump = [](std::string_view msg) { return msg.starts_with("ferry: bump"); };
+
+  auto hit = m.find_commit(c3, 10, bump);
+  ASSERT_TRUE(hit.ok()) << hit.error().message;
+  ASSERT_TRUE(hit->has_value());
+  EXPECT_EQ((*hit)->id, c2);
+  EXPECT_EQ((*hit)->message, "ferry: bump app to v2 in staging\n");
+  // The start commit itself counts; an older start sees only its history.
+  EXPECT_EQ((*m.find_commit(c1, 10, bump))->id, c1);
+  // Within the limit only: c3 alone is looked at.
+  auto none = m.find_commit(c3, 1, bump);
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->has_value());
+  EXPECT_FALSE(m.find_commit(c3, 10, [](std::string_view) { return false; })->has_value());
+  EXPECT_EQ(m.find_commit(std::string(40, 'e'), 10, bump).error().kind, error_kind::not_found);
+}
+
 TEST_F(mirror_test, reads_match_git) {
   write(work_ / ".github/ferry.yaml", "version: 1\n");
   write(work_ / "clusters/staging/app.yaml",
