@@ -94,12 +94,29 @@ class loop_e2e : public serve_double_test {
     ASSERT_EQ(r.status, 200) << r.body;
   }
 
-  void jobs_mode(const std::string& mode) {
+  void jobs_mode(const std::string& mode,
+                 const std::string& logs = "applying\nkustomize build ok\n") {
     const auto r = kube_->control(
         http::verb::post, "/_double/jobs-mode",
-        json::serialize(json::value{
-            {"mode", mode}, {"delay_ms", 200}, {"logs", "applying\nkustomize build ok\n"}}));
+        json::serialize(json::value{{"mode", mode}, {"delay_ms", 200}, {"logs", logs}}));
     ASSERT_EQ(r.status, 200) << r.body;
+  }
+
+  // Steps 1-3 of the loop for `tag`: publication, staging merge, apply, production's PR.
+  std::optional<json::object> up_to_production_pr(const std::string& tag, const std::string& id) {
+    const auto seq = last_webhook_seq();
+    EXPECT_EQ(deliver("package", id, ghcr_package_payload("app", tag, k_digest)), 200);
+    const std::string merge = head_of("main");
+    EXPECT_EQ(deliver_all_since(seq), 202);
+    std::optional<json::object> pr;
+    EXPECT_TRUE(eventually([&] {
+      pr = pull_for(k_production_branch, "open");
+      return pr.has_value();
+    })) << ferry_->log();
+    // The promotion comes first, the final status right after (a crash in between leaves it
+    // pending, and the resume redoes both).
+    EXPECT_TRUE(eventually([&] { return status_of(merge, "ferry/apply/staging") == "success"; }));
+    return pr;
   }
 
   json::array kube_objects() {
@@ -398,6 +415,35 @@ TEST_F(sweep_e2e, the_lease_holder_redelivers_recent_failures_once) {
   const auto list = json::parse(redeliveries).as_array();
   ASSERT_EQ(list.size(), 1u) << redeliveries;
   EXPECT_EQ(str(list.front().as_object().at("guid")), "failed-once");
+}
+
+TEST_F(loop_e2e, a_failed_job_puts_its_last_log_lines_on_the_merged_pr) {
+  flux_mode("ready");
+  jobs_mode("fail", "error: unable to recognize \"clusters/production\": no matches for kind\n");
+  const auto pr = up_to_production_pr("sha-7e57ab1", "loop-4");
+  ASSERT_TRUE(pr);
+  const auto seq = last_webhook_seq();
+  const auto number = std::to_string(pr->at("number").as_int64());
+  ASSERT_EQ(control(http::verb::post, "/_double/repos/dine-together/infra/pulls/" + number,
+                    R"({"merge": "squash"})")
+                .status,
+            200);
+  const std::string merge = head_of("main");
+  EXPECT_EQ(deliver_all_since(seq), 202);
+  ASSERT_TRUE(eventually([&] { return status_of(merge, "ferry/apply/production") == "failure"; }))
+      << ferry_->log();
+  std::string comments;
+  ASSERT_TRUE(eventually(
+      [&] {
+        const auto st = infra_state();
+        const auto* list = st.at("comments").as_object().if_contains(number);
+        comments = list != nullptr ? json::serialize(*list) : std::string();
+        return comments.find("no matches for kind") != std::string::npos;
+      },
+      10s))
+      << comments << ferry_->log();
+  EXPECT_NE(comments.find("ferry-apply-production-" + merge.substr(0, 12)), std::string::npos)
+      << comments;
 }
 
 }  // namespace

@@ -272,7 +272,9 @@ TEST(render_job, yaml_errors_carry_their_position) {
 
 TEST(render_job, invalid_utf8_is_refused_with_its_position) {
   // found by job_template_fuzz: a stray byte went through yaml-cpp into the JSON
-  const auto m = refusal(base("", "          x: \"a\x89" "b\"\n"));
+  const auto m = refusal(base("",
+                              "          x: \"a\x89"
+                              "b\"\n"));
   EXPECT_TRUE(m.starts_with("infra/apply-job.yaml:12:16: the template is not valid UTF-8")) << m;
   for (const char* bad : {"\xC0\xAF", "\xED\xA0\x80", "\xF4\x90\x80\x80", "\xE2\x9C"}) {
     EXPECT_NE(refusal(base("", std::string("          x: \"") + bad + "\"\n")).find("UTF-8"),
