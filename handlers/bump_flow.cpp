@@ -26,6 +26,7 @@
 #include "handlers/handlers.hpp"
 #include "service/limits.hpp"
 #include "service/promotion/plan.hpp"
+#include "service/promotion/values.hpp"
 #include "service/rules/policy.hpp"
 
 namespace ferry::handlers {
@@ -173,33 +174,6 @@ open_pr read_pr(simdjson::dom::element v) {
   const auto am = at(v, {"auto_merge"});
   pr.auto_merge = am && am->is_object();
   return pr;
-}
-
-// The tags an environment's markers for `rule` carry in `files` (whole references give their
-// tag); what the open PR runs, for "a candidate must rank above both" (SPEC "What runs now").
-std::vector<std::string> marker_tags(std::span<const markers::scanned_file> files,
-                                     const rules::image_rule& rule, const rules::environment& env) {
-  std::vector<std::string> out;
-  for (const auto& f : files) {
-    if (!ferry::promotion::under_paths(f.path, env.paths)) {
-      continue;
-    }
-    for (const auto& m : f.markers) {
-      if (m.ns != rule.namespace_name || m.name != rule.name) {
-        continue;
-      }
-      std::string tag;
-      if (m.field == markers::marker_field::tag) {
-        tag = m.value;
-      } else if (m.field == markers::marker_field::whole) {
-        tag = markers::parse_image_ref(m.value).tag;
-      }
-      if (!tag.empty() && std::find(out.begin(), out.end(), tag) == out.end()) {
-        out.push_back(tag);
-      }
-    }
-  }
-  return out;
 }
 
 result<std::vector<markers::scanned_file>> scan_files(const git::mirror& m, std::string_view commit,
@@ -970,7 +944,7 @@ asio::awaitable<result<void>> bump_run::environment(const rules::rules_file& rul
     if (!pr_files) {
       co_return pr_files.error();
     }
-    for (auto& tag : marker_tags(*pr_files, rule, env)) {
+    for (auto& tag : ferry::promotion::running_tags(*pr_files, rule, env)) {
       options.open_pr_values.emplace_back(env.name, std::move(tag));
     }
   }

@@ -6,6 +6,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "service/markers/markers.hpp"
 #include "service/rules/rules.hpp"
@@ -16,6 +17,11 @@ struct running_value {
   std::string tag;
   std::optional<std::string> digest;  // sha256:<hex>, when a marker carries it
 };
+
+// Every distinct tag the `:tag` and whole-reference markers of `rule` under env's paths carry,
+// in file order: what runs now, for "a candidate must rank above" (SPEC "What runs now").
+std::vector<std::string> running_tags(std::span<const markers::scanned_file> files,
+                                      const rules::image_rule& rule, const rules::environment& env);
 
 // The value `env` runs for `rule` according to the markers in `files` under env's paths:
 // - the tag: the highest-ranked one the `:tag` and whole-reference markers carry (SPEC "What

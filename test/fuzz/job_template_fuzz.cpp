@@ -42,7 +42,10 @@ void check_job(const ferry::apply::rendered_job& r, const ferry::apply::job_vars
   check(spec.at("activeDeadlineSeconds").is_number() && spec.at("backoffLimit").is_number());
   const auto& pod = spec.at("template").as_object().at("spec").as_object();
   check(pod.at("serviceAccountName") == "ferry-apply");
-  check(!pod.contains("serviceAccount") || pod.at("serviceAccount") == "ferry-apply");
+  // A null serviceAccount (e.g. `serviceAccount: &anchor` with no value) is absent to
+  // Kubernetes, as it is to render_job.
+  check(!pod.contains("serviceAccount") || pod.at("serviceAccount").is_null() ||
+        pod.at("serviceAccount") == "ferry-apply");
   for (const char* f : {"hostNetwork", "hostPID", "hostIPC"}) {
     check(!truthy(pod, f));
   }

@@ -31,6 +31,7 @@
 #include "service/replay.hpp"
 #include "service/server.hpp"
 #include "test/support/process.hpp"
+#include "test/support/serve_double.hpp"
 
 namespace {
 
@@ -44,33 +45,10 @@ constexpr const char* k_infra = "dine-together/infra";
 constexpr const char* k_digest =
     "sha256:1111111111111111111111111111111111111111111111111111111111111111";
 
-struct answer {
-  int status = 0;
-  std::string body;
-};
-
-answer call(unsigned short port, http::verb method, const std::string& target,
-            const std::string& body = {}, const std::string& token = {}) {
-  asio::io_context ioc;
-  asio::ip::tcp::socket socket(ioc);
-  socket.connect({asio::ip::make_address("127.0.0.1"), port});
-  http::request<http::string_body> req{method, target, 11};
-  req.set(http::field::host, "127.0.0.1");
-  req.set(http::field::user_agent, "ferry-handlers-test");
-  if (!token.empty()) {
-    req.set(http::field::authorization, "token " + token);
-  }
-  if (!body.empty()) {
-    req.set(http::field::content_type, "application/json");
-    req.body() = body;
-  }
-  req.prepare_payload();
-  http::write(socket, req);
-  boost::beast::flat_buffer buffer;
-  http::response<http::string_body> res;
-  http::read(socket, buffer, res);
-  return {static_cast<int>(res.result_int()), res.body()};
-}
+// The e2e fixture's one HTTP call (test/support/serve_double.hpp); `authorization` is the whole
+// header value ("token ghs_...").
+using ferry::test::e2e::answer;
+using ferry::test::e2e::call;
 
 class bump_flow : public ::testing::Test {
  protected:
@@ -268,7 +246,7 @@ TEST_F(bump_flow, a_tag_whose_pr_was_closed_unmerged_is_skipped_and_a_new_tag_op
   const std::string t(json::parse(token.body).as_object().at("token").as_string());
   const auto closed =
       call(port_, http::verb::patch, "/repos/dine-together/infra/pulls/" + std::to_string(number),
-           R"({"state":"closed"})", t);
+           R"({"state":"closed"})", "token " + t);
   ASSERT_EQ(closed.status, 200) << closed.body;
 
   // The same tag again (a redelivery, the registry_package twin): nothing reopens.
