@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <chrono>
 #include <unordered_map>
 
 namespace ferry::github {
@@ -161,7 +162,19 @@ struct app_client::impl {
   // Sends and maps: 2xx -> response, else error_from_response.
   asio::awaitable<result<http_response>> send(http_request req, std::string_view method,
                                               std::string_view path) {
+    const auto started = std::chrono::steady_clock::now();
     auto r = co_await http->request(std::move(req));
+    if (logger.enabled(log::level::debug)) {
+      // Where a delivery's time goes, call by call (test/bench/bump_latency.py sums these).
+      // The path names the repository and ref, never a token.
+      const auto us = std::chrono::duration_cast<std::chrono::microseconds>(
+                          std::chrono::steady_clock::now() - started)
+                          .count();
+      logger.debug("github call", {{"method", std::string(method)},
+                                   {"path", std::string(path.substr(0, path.find('?')))},
+                                   {"status", r ? std::to_string(r->status) : "error"},
+                                   {"us", std::to_string(us)}});
+    }
     if (!r) {
       co_return std::move(r).error();
     }

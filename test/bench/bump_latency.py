@@ -9,7 +9,7 @@ The first delivery also mints a token and clones the mirror; it is reported apar
 
 usage: test/bench/bump_latency.py [N] [FERRY_BINARY]   (needs `cd test && npm ci`)
 """
-import hashlib, hmac, json, os, secrets, subprocess, sys, tempfile, time, urllib.request, uuid
+import hashlib, hmac, json, os, re, secrets, subprocess, sys, tempfile, time, urllib.request, uuid
 
 root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 n = int(sys.argv[1]) if len(sys.argv) > 1 else 20
@@ -47,7 +47,8 @@ try:
     env = {"PATH": os.environ["PATH"], "FERRY_LISTEN": "127.0.0.1:0", "FERRY_WEBHOOK_SECRET": secret,
            "FERRY_APP_ID": str(info["app_id"]), "FERRY_PRIVATE_KEY_FILE": info["private_key_path"],
            "FERRY_GITHUB_API_URL": info["url"], "FERRY_GITHUB_GRAPHQL_URL": info["url"] + "/graphql",
-           "FERRY_INFRA_REPOS": "dine-together/infra", "FERRY_CACHE_DIR": f"{tmp}/cache"}
+           "FERRY_INFRA_REPOS": "dine-together/infra", "FERRY_CACHE_DIR": f"{tmp}/cache",
+           "FERRY_LOG_LEVEL": "debug"}
     ferry = subprocess.Popen([binary, "serve"], stdout=flog, stderr=subprocess.STDOUT, env=env)
     try:
         port = json.loads(wait_line(f"{tmp}/ferry.log", '"listening"'))["port"]
@@ -78,7 +79,29 @@ try:
         pick = lambda q: rest[min(len(rest) - 1, int(q * len(rest)))]
         print(f"first delivery (token, clone): {first:.1f} ms")
         print(f"{len(rest)} deliveries, each a new commit + branch move + PR update: "
-              f"p50 {pick(0.5):.1f} ms, p90 {pick(0.9):.1f} ms, max {rest[-1]:.1f} ms")
+              f"p50 {pick(0.5):.1f} ms, p90 {pick(0.9):.1f} ms, p99 {pick(0.99):.1f} ms, "
+              f"max {rest[-1]:.1f} ms")
+        # Where the time goes: ferry's own timing of each GitHub call (debug "github call"
+        # lines), grouped by method and path shape, over the deliveries after the first.
+        calls, seen = {}, 0
+        for line in open(f"{tmp}/ferry.log"):
+            if '"delivery handled"' in line:
+                seen += 1
+            if '"github call"' not in line or seen < 1:
+                continue
+            c = json.loads(line)
+            shape = re.sub(r"[0-9a-f]{40}", "{sha}", c["path"])
+            shape = re.sub(r"/(pulls|issues)/\d+", r"/\1/{n}", shape)
+            shape = re.sub(r"heads/ferry/.*", "heads/ferry/{branch}", shape)
+            calls.setdefault(f'{c["method"]} {shape}', []).append(int(c["us"]) / 1000)
+        total = sum(sum(v) for v in calls.values())
+        print(f"GitHub calls per delivery (ferry's timing, {n} deliveries): "
+              f"{sum(len(v) for v in calls.values()) / max(n, 1):.1f} calls, "
+              f"{total / max(n, 1):.1f} ms")
+        for k, v in sorted(calls.items(), key=lambda kv: -sum(kv[1])):
+            v.sort()
+            print(f"  {k:60s} x{len(v) / max(n, 1):4.1f}  p50 {v[len(v) // 2]:6.1f} ms  "
+                  f"share {100 * sum(v) / max(total, 1e-9):4.1f}%")
         if os.environ.get("BENCH_REQUESTS_OUT"):  # every request the double saw, for a breakdown
             _, r = call(info["url"] + "/_double/requests")
             open(os.environ["BENCH_REQUESTS_OUT"], "wb").write(r)
