@@ -722,6 +722,23 @@ rendered_job render(json::value root, const rules::apply_job& apply, const job_v
   label(ensure_object(*pod_template, "metadata", "spec.template.metadata"),
         "spec.template.metadata", vars.env, sha);
 
+  // A value the template does give must be one Kubernetes accepts (an integer, activeDeadline
+  // at least 1): refused here with the field named, not by the API server after the merge.
+  for (const auto& [key, min] :
+       {std::pair<std::string_view, std::int64_t>{"activeDeadlineSeconds", 1},
+        {"ttlSecondsAfterFinished", 0},
+        {"backoffLimit", 0}}) {
+    if (absent(*spec, key)) {
+      continue;
+    }
+    const auto& v = spec->at(key);
+    const bool ok = (v.is_int64() && v.get_int64() >= min) ||
+                    (v.is_uint64() && v.get_uint64() <= static_cast<std::uint64_t>(INT32_MAX));
+    if (!ok) {
+      fail("spec." + std::string(key) + " must be an integer of at least " + std::to_string(min) +
+           ", not " + json::serialize(v));
+    }
+  }
   if (absent(*spec, "activeDeadlineSeconds")) {
     (*spec)["activeDeadlineSeconds"] = policy.default_active_deadline.count();
   }

@@ -206,6 +206,25 @@ TEST(render_job, service_account_must_be_present_and_allowed) {
   EXPECT_NE(alias.find("serviceAccount \"admin\""), std::string::npos) << alias;
 }
 
+// Found by the CI fuzz smoke run: "activeDeadlineSeconds: 24\x10" is a string, which the
+// API server would refuse after ferry kept it; refused here, naming the field.
+TEST(render_job, limits_the_template_sets_must_be_integers_kubernetes_accepts) {
+  const auto with_spec = [](std::string_view field) {
+    return "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: x\nspec:\n  " + std::string(field) +
+           "\n  template:\n    spec:\n      serviceAccountName: ferry-apply\n"
+           "      containers:\n        - name: apply\n          image: busybox\n";
+  };
+  EXPECT_NE(refusal(with_spec("activeDeadlineSeconds: \"24s\"")).find("spec.activeDeadlineSeconds"),
+            std::string::npos);
+  EXPECT_NE(refusal(with_spec("activeDeadlineSeconds: 0")).find("at least 1"), std::string::npos);
+  EXPECT_NE(refusal(with_spec("backoffLimit: -1")).find("spec.backoffLimit"), std::string::npos);
+  EXPECT_NE(refusal(with_spec("ttlSecondsAfterFinished: 1.5")).find("spec.ttlSecondsAfterFinished"),
+            std::string::npos);
+  auto kept = render_job(with_spec("backoffLimit: 0"), "t.yaml", apply_config(), vars(), policy());
+  ASSERT_TRUE(kept.ok()) << kept.error().message;
+  EXPECT_NE(kept->json.find("\"backoffLimit\":0"), std::string::npos) << kept->json;
+}
+
 TEST(render_job, privileged_containers_are_refused_wherever_they_are) {
   const auto init =
       refusal(base("      initContainers:\n        - name: setup\n          image: b\n"
