@@ -748,7 +748,13 @@ rendered_job render(json::value root, const rules::apply_job& apply, const job_v
   if (absent(*spec, "backoffLimit")) {
     (*spec)["backoffLimit"] = policy.default_backoff_limit;
   }
-  return rendered_job{ns, name, json::serialize(root)};
+  std::string out = json::serialize(root);
+  // yaml-cpp can turn stray bytes (a NUL inside a key, found by the fuzzer) into invalid UTF-8
+  // even when the template itself was valid: what goes to the API server is checked again.
+  if (invalid_utf8(out) != std::string_view::npos) {
+    fail("the template holds a key or value that is not valid UTF-8 once parsed");
+  }
+  return rendered_job{ns, name, std::move(out)};
 }
 
 }  // namespace

@@ -225,6 +225,14 @@ TEST(render_job, limits_the_template_sets_must_be_integers_kubernetes_accepts) {
   EXPECT_NE(kept->json.find("\"backoffLimit\":0"), std::string::npos) << kept->json;
 }
 
+// Found by fuzzing: a NUL inside a key came out of yaml-cpp as invalid UTF-8 although the
+// template passed the UTF-8 check; the rendered JSON is checked again.
+TEST(render_job, text_that_parses_into_invalid_utf8_is_refused) {
+  const auto text = ferry::test::read_text(std::filesystem::path(FERRY_FIXTURES_DIR) / "fuzz" /
+                                           "job_template_fuzz" / "nul-in-key.yaml");
+  EXPECT_NE(refusal(text).find("not valid UTF-8"), std::string::npos);
+}
+
 TEST(render_job, privileged_containers_are_refused_wherever_they_are) {
   const auto init =
       refusal(base("      initContainers:\n        - name: setup\n          image: b\n"
