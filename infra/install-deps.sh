@@ -2,7 +2,8 @@
 # The one place that knows ferry's build and test dependencies. README, .ci/run, the CI
 # workflow and infra/Dockerfile all call it, so a fresh Debian 12 machine needs nothing else.
 #   infra/install-deps.sh          build + run dependencies
-#   infra/install-deps.sh --test   also test tooling (git http-backend, wrk, clang/libFuzzer, npm packages)
+#   infra/install-deps.sh --test   also test tooling (git http-backend, wrk, clang/libFuzzer, npm packages,
+#                                  etcd + a kube-apiserver v1.20 built once per machine, kubectl 1.20)
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 want_test=0
@@ -18,7 +19,7 @@ build_pkgs=(
   libcli11-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev
 )
-test_pkgs=(wrk clang libclang-rt-14-dev clang-format curl openssl)
+test_pkgs=(wrk clang libclang-rt-14-dev clang-format curl openssl etcd-server)
 
 pkgs=("${build_pkgs[@]}")
 [ "$want_test" -eq 1 ] && pkgs+=("${test_pkgs[@]}")
@@ -39,4 +40,7 @@ if [ "$want_test" -eq 1 ]; then
     $sudo apt-get install -y -qq --no-install-recommends nodejs npm
   fi
   (cd "$here/test" && npm ci --no-audit --no-fund --loglevel=error)
+  # The kube-real test's API server: built from Debian's kubernetes source package (5-7 minutes
+  # on 2 cores the first time), cached in $HOME/.cache/ferry-kube and reused after that.
+  "$here/test/kube-real/build-apiserver.sh"
 fi
