@@ -6,6 +6,7 @@
 #include <fstream>
 #include <sstream>
 #include <string_view>
+#include <vector>
 
 namespace ferry::service {
 namespace {
@@ -31,6 +32,120 @@ constexpr std::array k_known = {
     "FERRY_LOG_FORMAT",
     "FERRY_LOG_LEVEL",
 };
+
+bool all_of_chars(std::string_view s, bool (*pred)(char)) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), pred);
+}
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
+bool is_env_name_char(char c) {
+  return (c >= 'A' && c <= 'Z') || is_digit(c) || c == '_';
+}
+bool is_ip_char(char c) {
+  return is_digit(c) || c == '.' || c == ':' || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+bool is_port(std::string_view s) {
+  return s.size() <= 5 && all_of_chars(s, is_digit);
+}
+bool is_ip(std::string_view s) {
+  return all_of_chars(s, is_ip_char);
+}
+bool is_protocol(std::string_view s) {
+  return s == "tcp" || s == "udp" || s == "sctp";
+}
+
+// `tcp://10.43.0.10:80` (or udp/sctp; an IPv6 host is bracketed).
+bool is_link_url(std::string_view v) {
+  const auto scheme = v.find("://");
+  const auto colon = v.rfind(':');
+  if (scheme == std::string_view::npos || colon <= scheme + 3) {
+    return false;
+  }
+  auto host = v.substr(scheme + 3, colon - scheme - 3);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  return is_protocol(v.substr(0, scheme)) && is_ip(host) && is_port(v.substr(colon + 1));
+}
+
+// The variables the kubelet injects into every pod for each Service of its namespace
+// (`enableServiceLinks`, on by default): a Service named `ferry` yields FERRY_SERVICE_HOST,
+// FERRY_SERVICE_PORT, FERRY_SERVICE_PORT_<PORT NAME>, FERRY_PORT, FERRY_PORT_<N>_<PROTO> and its
+// _PROTO, _PORT and _ADDR (Kubernetes pkg/kubelet/envvars, "Discovering services" in the
+// Kubernetes docs); a Service `ferry-metrics` yields FERRY_METRICS_SERVICE_HOST and so on. A name
+// counts as one only when its value has the shape the kubelet writes, so `FERRY_PORT=8080` (a
+// typo for FERRY_LISTEN) is still refused.
+bool is_service_link(std::string_view name, std::string_view value) {
+  if (!all_of_chars(name, is_env_name_char)) {
+    return false;
+  }
+  if (name.ends_with("_SERVICE_HOST")) {
+    return is_ip(value);
+  }
+  if (const auto at = name.rfind("_SERVICE_PORT"); at != std::string_view::npos && at > 0) {
+    const auto rest = name.substr(at + std::string_view("_SERVICE_PORT").size());
+    return (rest.empty() || rest.starts_with('_')) && is_port(value);
+  }
+  if (name.ends_with("_PORT") && is_link_url(value)) {
+    return true;
+  }
+  // <NAME>_PORT_<N>_<PROTO>[_PROTO|_PORT|_ADDR]
+  for (std::size_t at = name.find("_PORT_"); at != std::string_view::npos;
+       at = name.find("_PORT_", at + 1)) {
+    auto rest = name.substr(at + 6);
+    const auto us = rest.find('_');
+    if (us == std::string_view::npos || !is_port(rest.substr(0, us))) {
+      continue;
+    }
+    rest.remove_prefix(us + 1);
+    for (std::string_view proto : {"TCP", "UDP", "SCTP"}) {
+      if (rest == proto) {
+        return is_link_url(value);
+      }
+      if (rest.starts_with(proto) && rest.size() > proto.size() && rest[proto.size()] == '_') {
+        const auto field = rest.substr(proto.size() + 1);
+        return (field == "PROTO" && is_protocol(value)) || (field == "PORT" && is_port(value)) ||
+               (field == "ADDR" && is_ip(value));
+      }
+    }
+  }
+  return false;
+}
+
+// Levenshtein distance, for the "did you mean" hint on a mistyped variable.
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) {
+    row[j] = j;
+  }
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const auto above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+std::string unknown_variable_message(const std::string& name) {
+  std::string message = name + ": unknown variable";
+  std::string_view best;
+  std::size_t best_distance = 4;  // more than 3 edits away is not a typo of that name
+  for (std::string_view known : k_known) {
+    if (const auto d = edit_distance(name, known); d < best_distance) {
+      best_distance = d;
+      best = known;
+    }
+  }
+  if (!best.empty()) {
+    message += " (did you mean " + std::string(best) + "?)";
+  }
+  return message + " (see `ferry serve --help` for the list)";
+}
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() &&
@@ -113,8 +228,9 @@ result<settings> load_settings(const environment& env, const file_reader& read_f
 
   for (const auto& [name, value] : env) {
     if (name.starts_with("FERRY_") &&
-        std::find(k_known.begin(), k_known.end(), std::string_view(name)) == k_known.end()) {
-      problems.push_back(name + ": unknown variable (see `ferry serve --help` for the list)");
+        std::find(k_known.begin(), k_known.end(), std::string_view(name)) == k_known.end() &&
+        !is_service_link(name, value)) {
+      problems.push_back(unknown_variable_message(name));
     }
   }
 

@@ -284,8 +284,10 @@ int main(int argc, char** argv) {
       "FERRY_GITHUB_GRAPHQL_URL, FERRY_REGISTRY_HOST (ghcr.io), FERRY_INFRA_REPOS (required), "
       "FERRY_RULES_PATH, FERRY_CACHE_DIR, FERRY_APPLY_NAMESPACES, FERRY_APPLY_SERVICE_ACCOUNTS, "
       "FERRY_KUBE_API_URL, FERRY_KUBE_TOKEN_FILE, FERRY_KUBE_CA_FILE, FERRY_LOG_FORMAT "
-      "(json|text), FERRY_LOG_LEVEL (debug|info|warn|error). Exits 0 after draining on SIGTERM, "
-      "2 on a configuration error");
+      "(json|text), FERRY_LOG_LEVEL (debug|info|warn|error); POD_NAMESPACE names the Lease's "
+      "namespace. Any other FERRY_* variable is an error, except the kubelet's service links "
+      "(FERRY_SERVICE_HOST, FERRY_PORT, ...). Exits 0 after draining on SIGTERM, 2 on a "
+      "configuration error");
 
   ferry::promotion::check_options check;
   auto* check_cmd = app.add_subcommand(

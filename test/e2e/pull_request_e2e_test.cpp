@@ -25,28 +25,9 @@ std::string str(const json::value& v) {
 
 class pull_request_e2e : public serve_double_test {
  protected:
-  // A GHCR `package` delivery for the example's `app` image (the real capture, renamed).
+  // A GHCR `package` delivery for the example's `app` image (test/support/serve_double.hpp).
   std::string package_payload(const std::string& tag) {
-    auto v = json::parse(read_all(fs::path(FERRY_FIXTURES_DIR) / "github" /
-                                  "package.published.ghcr-multiarch-index.json"));
-    auto& p = v.as_object();
-    auto& pkg = p["package"].as_object();
-    pkg["name"] = "app";
-    pkg["namespace"] = "dine-together";
-    pkg["owner"].as_object()["login"] = "dine-together";
-    auto& version = pkg["package_version"].as_object();
-    version["name"] = k_digest;
-    version["version"] = k_digest;
-    version["target_commitish"] = "main";
-    auto& t = version["container_metadata"].as_object()["tag"].as_object();
-    t["name"] = tag;
-    t["digest"] = k_digest;
-    auto& r = p["repository"].as_object();
-    r["name"] = "app";
-    r["full_name"] = "dine-together/app";
-    r["owner"].as_object()["login"] = "dine-together";
-    p["installation"] = json::object{{"id", 7}};
-    return json::serialize(v);
+    return ferry::test::e2e::ghcr_package_payload("app", tag, k_digest);
   }
 
   // The first recorded webhook after `since` with this event and action, or null.

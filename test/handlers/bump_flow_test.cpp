@@ -141,28 +141,9 @@ class bump_flow : public ::testing::Test {
     return s;
   }
 
-  // A GHCR `package` delivery for the example's image (the real multi-arch capture, renamed).
+  // A GHCR `package` delivery for the example's `app` image (test/support/serve_double.hpp).
   static std::string package_payload(const std::string& tag) {
-    auto v = json::parse(ferry::test::read_text(fs::path(FERRY_FIXTURES_DIR) / "github" /
-                                                "package.published.ghcr-multiarch-index.json"));
-    auto& p = v.as_object();
-    auto& pkg = p["package"].as_object();
-    pkg["name"] = "app";
-    pkg["namespace"] = "dine-together";
-    pkg["owner"].as_object()["login"] = "dine-together";
-    auto& version = pkg["package_version"].as_object();
-    version["name"] = k_digest;
-    version["version"] = k_digest;
-    version["target_commitish"] = "main";
-    auto& t = version["container_metadata"].as_object()["tag"].as_object();
-    t["name"] = tag;
-    t["digest"] = k_digest;
-    auto& r = p["repository"].as_object();
-    r["name"] = "app";
-    r["full_name"] = "dine-together/app";
-    r["owner"].as_object()["login"] = "dine-together";
-    p["installation"] = json::object{{"id", 7}};
-    return json::serialize(v);
+    return ferry::test::e2e::ghcr_package_payload("app", tag, k_digest);
   }
 
   ferry::test::temp_dir dir_;

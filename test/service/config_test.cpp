@@ -90,4 +90,54 @@ TEST(config, listen_accepts_ipv6_brackets) {
 }
 
 }  // namespace
+// The kubelet injects service-link variables for every Service of the namespace; for the
+// Service `ferry` they all start with FERRY_ (a crash loop on a real cluster, issue 9).
+TEST(config, the_kubelets_service_link_variables_are_not_settings) {
+  auto env = minimal();
+  env["FERRY_SERVICE_HOST"] = "10.43.0.10";
+  env["FERRY_SERVICE_PORT"] = "80";
+  env["FERRY_SERVICE_PORT_HTTP"] = "80";
+  env["FERRY_PORT"] = "tcp://10.43.0.10:80";
+  env["FERRY_PORT_80_TCP"] = "tcp://10.43.0.10:80";
+  env["FERRY_PORT_80_TCP_PROTO"] = "tcp";
+  env["FERRY_PORT_80_TCP_PORT"] = "80";
+  env["FERRY_PORT_80_TCP_ADDR"] = "10.43.0.10";
+  // Another Service whose name starts with `ferry-`, on IPv6, with a UDP port.
+  env["FERRY_METRICS_SERVICE_HOST"] = "fd00:10:43::a";
+  env["FERRY_METRICS_PORT"] = "udp://[fd00:10:43::a]:9090";
+  env["FERRY_METRICS_PORT_9090_UDP_ADDR"] = "fd00:10:43::a";
+  auto s = load_settings(env, fake_files);
+  EXPECT_TRUE(s.ok()) << s.error().message;
+}
+
+TEST(config, a_typo_is_still_refused_with_a_hint) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"FERRY_INFRA_REPO", "did you mean FERRY_INFRA_REPOS?"},
+      {"FERRY_LOG_FROMAT", "did you mean FERRY_LOG_FORMAT?"},
+      {"FERRY_PORT", "unknown variable"},          // 8080 is not a service link's value
+      {"FERRY_SERVICE_HOST", "unknown variable"},  // nor is a host name
+      {"FERRY_PORT_80_TCP_PORT", "unknown variable"},
+  };
+  const std::map<std::string, std::string> values = {{"FERRY_INFRA_REPO", "me/infra"},
+                                                     {"FERRY_LOG_FROMAT", "json"},
+                                                     {"FERRY_PORT", "8080"},
+                                                     {"FERRY_SERVICE_HOST", "ferry.local"},
+                                                     {"FERRY_PORT_80_TCP_PORT", "http"}};
+  for (const auto& [name, expected] : cases) {
+    auto env = minimal();
+    env[name] = values.at(name);
+    auto s = load_settings(env, fake_files);
+    ASSERT_FALSE(s.ok()) << name;
+    EXPECT_NE(s.error().message.find(name + ": unknown variable"), std::string::npos)
+        << s.error().message;
+    EXPECT_NE(s.error().message.find(expected), std::string::npos) << s.error().message;
+  }
+  // Far from every known name: no guess.
+  auto env = minimal();
+  env["FERRY_SOMETHING_ELSE_ENTIRELY"] = "1";
+  auto s = load_settings(env, fake_files);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.error().message.find("did you mean"), std::string::npos) << s.error().message;
+}
+
 }  // namespace ferry::service

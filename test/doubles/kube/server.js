@@ -650,7 +650,8 @@ class kube_double {
       ? ['application/json-patch+json', 'application/merge-patch+json', 'application/strategic-merge-patch+json', 'application/apply-patch+yaml']
       : ['application/json-patch+json', 'application/merge-patch+json', 'application/apply-patch+yaml'];
     if (!accepted.includes(ct) || ct === 'application/apply-patch+yaml') {
-      // Server-side apply is not implemented by the double; it answers like an unknown type.
+      // Server-side apply (apply-patch+yaml) is outside the contract ferry uses; the double refuses
+      // it with the API server's own 415 text, so a client that tries it fails loudly (README).
       throw e_unsupported(`the body of the request was in an unknown format - accepted media types include: ${accepted.join(', ')}`);
     }
     const old = this.objects.get(this.key(rt.r, rt.ns, rt.name));
