@@ -28,6 +28,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -44,6 +45,8 @@ struct kube_binaries {
 
 class kube_apiserver {
  public:
+  static constexpr std::string_view k_user_agent = "ferry-kube-real-test";
+
   struct reply {
     int status = 0;
     std::string body;
@@ -98,6 +101,8 @@ class kube_apiserver {
     boost::asio::io_context ioc;
     github::http_settings s;
     s.ca_file = ca_file().string();
+    // Not ferry's: the audit log tells the test's own requests from ferry's by this.
+    s.user_agent = std::string(k_user_agent);
     s.attempt_timeout = std::chrono::seconds(30);
     s.max_attempts = 1;
     auto client = github::http_client::create(ioc.get_executor(), std::move(s));
