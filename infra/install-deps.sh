@@ -40,7 +40,7 @@ if [ "$want_test" -eq 1 ]; then
     $sudo apt-get install -y -qq --no-install-recommends nodejs npm
   fi
   (cd "$here/test" && npm ci --no-audit --no-fund --loglevel=error)
-  # The kube-real test's API server: built from Debian's kubernetes source package (5-7 minutes
+  # The kube-real test's API server: built from Debian's kubernetes source package (5-15 minutes
   # on 2 cores the first time), cached in $HOME/.cache/ferry-kube and reused after that.
   "$here/test/kube-real/build-apiserver.sh"
 fi
