@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "service/limits.hpp"
+#include "service/utf8.hpp"
 
 namespace ferry::rules {
 namespace {
@@ -340,8 +341,10 @@ class validator {
                                   "too many errors; stopping here (fix the ones above first)"});
       return;
     }
+    // Messages quote the file's text, which may hold any bytes; they reach terminals, JSON logs
+    // and commit statuses, so they are made valid UTF-8 here.
     diags_.push_back(diagnostic{file_, m.is_null() ? 1 : m.line + 1, m.is_null() ? 1 : m.column + 1,
-                                std::move(message)});
+                                service::to_valid_utf8(message)});
   }
 
   // Where to point for a value: the value itself, or its key when the value is empty.

@@ -578,5 +578,21 @@ TEST(parse_rules, bounded) {
   EXPECT_FALSE(parse_rules(deep, "f").ok());
 }
 
+// Diagnostics quote the file's bytes; invalid UTF-8 there must not reach logs or commit statuses
+// (which GitHub would refuse) as it is (issue 10).
+TEST(rules, diagnostics_are_valid_utf8_whatever_the_file_holds) {
+  const std::string text = "version: 1\nimages:\n  - name: app\n    imag\xE9: x\n";
+  const auto out = parse_rules(text, "f");
+  ASSERT_FALSE(out.ok());
+  const auto report = out.report();
+  EXPECT_NE(report.find("\xEF\xBF\xBD"), std::string::npos) << report;
+  for (const auto& d : out.diagnostics()) {
+    for (const char c : d.message) {
+      // No byte of a Latin-1 e-acute survives on its own.
+      EXPECT_NE(static_cast<unsigned char>(c), 0xE9u) << d.message;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace ferry::rules
