@@ -96,8 +96,9 @@ std::string replica_identity(const ferry::service::environment& env) {
 
 // `ferry serve`: configuration from the environment, then the listener until SIGTERM drains.
 int run_serve() {
-  auto settings =
-      ferry::service::load_settings(current_environment(), ferry::service::read_whole_file);
+  auto settings = ferry::service::load_settings(current_environment(), [](const std::string& path) {
+    return ferry::service::read_whole_file(path);
+  });
   if (!settings) {
     std::fprintf(stderr, "ferry serve: configuration error:\n%s\n",
                  settings.error().message.c_str());
@@ -240,7 +241,8 @@ int run_replay(const replay_options& o) {
                        std::chrono::milliseconds(static_cast<long>(o.timeout_seconds * 1000))};
   bool all_2xx = true;
   for (const auto& file : o.files) {
-    auto content = read_whole_file(file);
+    // A saved delivery can be as large as a delivery GitHub sends.
+    auto content = read_whole_file(file, ferry::limits::k_webhook_body_max + 4096);
     if (!content) {
       std::fprintf(stderr, "ferry replay: %s\n", content.error().message.c_str());
       return k_exit_usage;
