@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <regex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -426,6 +427,41 @@ TEST(cli, version_prints_linked_library_versions) {
                          R"(\n  libgit2 \d+\.\d+\.\d+\n)", R"(\n  simdjson \d+\.\d+\.\d+\n)",
                          R"(\n  CLI11 \d+\.\d+)"}) {
     EXPECT_TRUE(std::regex_search(r.out, std::regex(re))) << re << "\n" << describe(r);
+  }
+}
+
+// Every command `ferry --help` lists is in the README's command table and has its own --help;
+// every `ferry NAME` the README and docs/ mention is a real command (issue 15: a command in the
+// code but not in the docs fails here).
+TEST(cli, docs_name_every_command_and_no_other) {
+  const auto help = ferry({"--help"});
+  ASSERT_EQ(help.exit_code, 0) << help.err;
+  const auto sub = help.out.find("Subcommands:");
+  ASSERT_NE(sub, std::string::npos) << help.out;
+  std::set<std::string> commands;
+  const std::regex line("\\n  ([a-z][a-z-]*) ");
+  const std::string listing = help.out.substr(sub);
+  for (std::sregex_iterator it(listing.begin(), listing.end(), line), end; it != end; ++it) {
+    commands.insert((*it)[1]);
+  }
+  ASSERT_GE(commands.size(), 6u) << help.out;
+  const auto readme = read_text(fs::path(FERRY_SOURCE_DIR) / "README.md");
+  for (const auto& c : commands) {
+    EXPECT_NE(readme.find("| `ferry " + c), std::string::npos)
+        << "ferry " << c << " is missing from the README's command table";
+    const auto own = ferry({c, "--help"});
+    EXPECT_EQ(own.exit_code, 0) << c << ": " << own.err;
+  }
+  std::string docs = readme;
+  for (const auto& entry : fs::directory_iterator(fs::path(FERRY_SOURCE_DIR) / "docs")) {
+    if (entry.path().extension() == ".md") {
+      docs += read_text(entry.path());
+    }
+  }
+  const std::regex mention("`ferry ([a-z][a-z-]*)");
+  for (std::sregex_iterator it(docs.begin(), docs.end(), mention), end; it != end; ++it) {
+    EXPECT_TRUE(commands.contains((*it)[1]))
+        << "the docs mention `ferry " << (*it)[1] << "`, which is not a command";
   }
 }
 
