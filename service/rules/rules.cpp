@@ -957,10 +957,6 @@ std::optional<parsed_env> parse_environment(validator& v, const YAML::Node& node
     } else {
       ok = false;
     }
-  } else {
-    v.missing(node, "apply", "environment " + ctx,
-              " (apply: {flux: {kind: Kustomization, name: ...}} or {job: {...}})");
-    ok = false;
   }
   if (auto it = f.find("promoteFrom"); it != f.end()) {
     if (auto s = v.non_empty_string(it->second, "promoteFrom")) {
@@ -1051,6 +1047,16 @@ void cross_check(validator& v, const std::vector<parsed_image>& images,
       }
       v.error(e.promote_mark, msg);
       graph_ok = false;
+      continue;
+    }
+    // SPEC "Rules file": an environment without apply gets pull requests only and cannot be
+    // named by promoteFrom; promotion follows an apply result, and there would never be one.
+    if (const auto* up = by_name.at(*e.env.promote_from); !up->env.apply) {
+      v.error(e.promote_mark, "promoteFrom names " + quoted(*e.env.promote_from) +
+                                  ", which has no apply: promotion follows an apply's result, "
+                                  "so give " +
+                                  quoted(*e.env.promote_from) +
+                                  " an apply or remove this promoteFrom");
     }
   }
   if (!graph_ok) {
