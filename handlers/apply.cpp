@@ -76,12 +76,12 @@ asio::awaitable<apply_outcome> follow_job(const handler_settings& s, const rules
         auto job = kube::parse_job(object);
         return job && kube::state_of(*job) != kube::job_state::running;
       },
-      std::chrono::duration_cast<std::chrono::milliseconds>(env.apply.timeout));
+      std::chrono::duration_cast<std::chrono::milliseconds>(env.apply->timeout));
   if (!settled) {
     if (settled.error().kind == error_kind::transient) {
       co_return apply_outcome{
           apply_outcome::state::error,
-          started.object_name + ": no result within " + minutes_text(env.apply.timeout),
+          started.object_name + ": no result within " + minutes_text(env.apply->timeout),
           settled.error().message};
     }
     co_return apply_outcome{apply_outcome::state::error,
@@ -123,7 +123,7 @@ asio::awaitable<apply_outcome> follow_flux(const handler_settings& s, infra_repo
                                            const rules::environment& env, const std::string& sha,
                                            const apply_started& started) {
   auto& kube = *s.kube;
-  const auto deadline = std::chrono::steady_clock::now() + env.apply.timeout;
+  const auto deadline = std::chrono::steady_clock::now() + env.apply->timeout;
   std::string judged_version;  // the resourceVersion last judged "waiting"
   while (true) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -189,7 +189,7 @@ asio::awaitable<apply_outcome> follow_flux(const handler_settings& s, infra_repo
   }
   co_return apply_outcome{apply_outcome::state::error,
                           started.object_name + ": not Ready at " + short_sha(sha) + " within " +
-                              minutes_text(env.apply.timeout),
+                              minutes_text(env.apply->timeout),
                           {}};
 }
 
@@ -287,12 +287,16 @@ asio::awaitable<result<apply_started>> trigger_apply(const handler_settings& s, 
                                                      const rules::environment& env,
                                                      const std::string& sha,
                                                      const log::logger& log) {
+  if (!env.apply) {
+    co_return make_error(error_kind::invalid_input,
+                         env.name + " has no apply: it gets pull requests only");
+  }
   if (s.kube == nullptr) {
     co_return make_error(error_kind::invalid_input,
                          "ferry has no Kubernetes API access (set FERRY_KUBE_API_URL or run in a "
                          "cluster)");
   }
-  if (const auto* job = std::get_if<rules::apply_job>(&env.apply.target)) {
+  if (const auto* job = std::get_if<rules::apply_job>(&env.apply->target)) {
     auto text = co_await repo.read_file(sha, job->template_path);
     if (!text) {
       if (text.error().kind == error_kind::not_found) {
@@ -317,7 +321,7 @@ asio::awaitable<result<apply_started>> trigger_apply(const handler_settings& s, 
     co_return apply_started{apply_started::mode::job, kube::job_path(rendered->ns, rendered->name),
                             "Job " + rendered->ns + "/" + rendered->name};
   }
-  const auto& flux = std::get<rules::apply_flux>(env.apply.target);
+  const auto& flux = std::get<rules::apply_flux>(env.apply->target);
   auto kpath = kube::flux_path(flux.kind, flux.namespace_name, flux.name);
   if (!kpath) {
     co_return kpath.error();
@@ -360,6 +364,12 @@ asio::awaitable<result<bool>> start_apply(std::shared_ptr<const handler_settings
                                           const rules::environment& env, std::string sha,
                                           log::logger log, bool resuming) {
   log = log.with({{"environment", env.name}, {"commit", sha}});
+  if (!env.apply) {
+    // SPEC "Rules file": pull requests only; Flux or Argo CD apply the merge on their own
+    // schedule, so there is nothing to trigger and no ferry/apply/<env> status to post.
+    log.info("not applied: the environment has no apply");
+    co_return false;
+  }
   const auto key = key_of(repo, env.name, sha);
   if (s->applies->following.count(key) != 0) {
     log.debug("apply already followed here");

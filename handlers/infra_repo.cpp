@@ -9,6 +9,7 @@
 #include "handlers/blocking.hpp"
 #include "service/apply/environments.hpp"
 #include "service/git/mirror.hpp"
+#include "service/utf8.hpp"
 
 namespace ferry::handlers {
 
@@ -180,9 +181,10 @@ asio::awaitable<result<void>> infra_repo::status(std::string_view sha, std::stri
                                                  std::string_view state,
                                                  std::string_view description) {
   // Built outside the co_await: GCC 12 cannot keep a braced list across it.
-  json::value body = json::value{{"state", state},
-                                 {"context", context},
-                                 {"description", apply::status_description(description)}};
+  json::value body =
+      json::value{{"state", state},
+                  {"context", context},
+                  {"description", apply::status_description(service::to_valid_utf8(description))}};
   auto posted = co_await s_->github->rest(verb::post, path("/statuses/" + std::string(sha)),
                                           std::move(body), installation_);
   if (!posted) {
@@ -192,7 +194,8 @@ asio::awaitable<result<void>> infra_repo::status(std::string_view sha, std::stri
 }
 
 asio::awaitable<result<void>> infra_repo::comment(std::int64_t number, std::string text) {
-  json::value body = json::value{{"body", std::move(text)}};
+  // A comment quotes pod logs and Flux messages: any bytes; GitHub takes only UTF-8 JSON.
+  json::value body = json::value{{"body", service::to_valid_utf8(text)}};
   auto posted =
       co_await s_->github->rest(verb::post, path("/issues/" + std::to_string(number) + "/comments"),
                                 std::move(body), installation_);

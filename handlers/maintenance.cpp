@@ -76,7 +76,10 @@ asio::awaitable<result<int>> resume_pending_applies(std::shared_ptr<const handle
       }
       for (const auto& env_name : pending) {
         const auto* env = rules::find_environment(parsed->value(), env_name);
-        if (env == nullptr) {
+        if (env == nullptr || !env->apply) {
+          // Gone from the rules, or pull requests only at that commit: nothing to follow.
+          repo_log.warn("pending apply of an environment that has none at this commit: left",
+                        {{"environment", env_name}, {"commit", sha}});
           continue;
         }
         repo_log.info("resuming apply", {{"environment", env_name}, {"commit", sha}});

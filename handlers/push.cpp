@@ -110,6 +110,10 @@ handler_task handle_push(const service::delivery& d, const events::push_event& e
   for (const auto* env : selected.suspended) {
     log.info("not applied: the environment is suspended", {{"environment", env->name}});
   }
+  for (const auto* env : selected.pull_requests_only) {
+    log.info("not applied: the environment has no apply (pull requests only)",
+             {{"environment", env->name}});
+  }
   if (selected.apply.empty()) {
     log.info("the push changes no environment");
     co_return service::outcome::done;

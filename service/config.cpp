@@ -12,7 +12,7 @@ namespace ferry::service {
 namespace {
 
 // Every variable SPEC's configuration table names. Anything else starting with FERRY_ is a typo.
-constexpr std::array k_known = {
+constexpr std::array<std::string_view, 18> k_known = {
     "FERRY_LISTEN",
     "FERRY_WEBHOOK_SECRET",
     "FERRY_WEBHOOK_SECRET_FILE",
@@ -180,15 +180,27 @@ bool is_url(std::string_view s) {
          s.find_first_of(" \t\r\n") == std::string_view::npos && s.size() > 8;
 }
 
-// A GitHub owner or repository name: letters, digits, '-', '_', '.'.
-bool is_github_name(std::string_view s) {
-  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-           c == '_' || c == '.';
-  });
+// GitHub's name rules: an owner (user or organisation) is 1-39 letters, digits and single
+// hyphens, not starting with one; a repository is 1-100 letters, digits, '-', '_' and '.', and
+// never "." or "..". Anything else (`../etc`, `-x`) is refused before it reaches a URL path.
+bool is_alnum(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c);
+}
+bool is_github_owner(std::string_view s) {
+  return !s.empty() && s.size() <= 39 && s.front() != '-' &&
+         std::all_of(s.begin(), s.end(), [](char c) { return is_alnum(c) || c == '-'; });
+}
+bool is_github_repo(std::string_view s) {
+  return !s.empty() && s.size() <= 100 && s != "." && s != ".." &&
+         std::all_of(s.begin(), s.end(),
+                     [](char c) { return is_alnum(c) || c == '-' || c == '_' || c == '.'; });
 }
 
 }  // namespace
+
+std::span<const std::string_view> known_variables() {
+  return k_known;
+}
 
 std::string derive_graphql_url(const std::string& api_url) {
   std::string base = api_url;
@@ -202,17 +214,25 @@ std::string derive_graphql_url(const std::string& api_url) {
   return base + "/graphql";
 }
 
-result<std::string> read_whole_file(const std::string& path) {
+result<std::string> read_whole_file(const std::string& path, std::size_t max) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     return make_error(error_kind::invalid_input, path + ": cannot be read");
   }
-  std::ostringstream ss;
-  ss << in.rdbuf();
+  std::string out;
+  std::array<char, 16384> chunk{};
+  while (in) {
+    in.read(chunk.data(), static_cast<std::streamsize>(chunk.size()));
+    out.append(chunk.data(), static_cast<std::size_t>(in.gcount()));
+    if (out.size() > max) {
+      return make_error(error_kind::invalid_input,
+                        path + ": larger than " + std::to_string(max) + " bytes");
+    }
+  }
   if (in.bad()) {
     return make_error(error_kind::invalid_input, path + ": read failed");
   }
-  return ss.str();
+  return out;
 }
 
 result<settings> load_settings(const environment& env, const file_reader& read_file) {
@@ -328,8 +348,8 @@ result<settings> load_settings(const environment& env, const file_reader& read_f
   if (auto v = get("FERRY_INFRA_REPOS")) {
     for (const auto& item : split_list(*v)) {
       const auto slash = item.find('/');
-      if (slash == std::string::npos || !is_github_name(item.substr(0, slash)) ||
-          !is_github_name(item.substr(slash + 1))) {
+      if (slash == std::string::npos || !is_github_owner(item.substr(0, slash)) ||
+          !is_github_repo(item.substr(slash + 1))) {
         problems.push_back("FERRY_INFRA_REPOS: '" + item + "' is not owner/name");
       } else {
         s.infra_repos.push_back({item.substr(0, slash), item.substr(slash + 1)});

@@ -7,9 +7,12 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "service/limits.hpp"
 #include "service/log.hpp"
 #include "service/result.hpp"
 
@@ -57,7 +60,13 @@ result<settings> load_settings(const environment& env, const file_reader& read_f
 // https://HOST/api/v3 -> https://HOST/api/graphql (GitHub Enterprise Server).
 std::string derive_graphql_url(const std::string& api_url);
 
-// Reads a whole file; errors name the path.
-result<std::string> read_whole_file(const std::string& path);
+// Every variable load_settings() reads (each with its _FILE form where it has one): the list the
+// docs must cover (test/service/config_test.cpp holds docs/configuration.md to it).
+std::span<const std::string_view> known_variables();
+
+// Reads a whole file of at most `max` bytes (a larger one is an error, and no more than max + 1
+// bytes are ever read); errors name the path.
+result<std::string> read_whole_file(const std::string& path,
+                                    std::size_t max = limits::k_setting_file_max);
 
 }  // namespace ferry::service

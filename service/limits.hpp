@@ -102,6 +102,11 @@ inline constexpr int k_api_max_attempts = 3;
 // 100 MiB in a push ("About large files on GitHub"), so no infra repo file is larger.
 inline constexpr std::size_t k_marker_file_max = 100u * 1024u * 1024u;
 
+// Files named by settings (FERRY_*_FILE, the private key, a CA bundle) are read whole at start.
+// A PEM key is ~3 KiB and a CA bundle ~200 KiB; the bound keeps a wrong path such as /dev/zero
+// from eating memory (issue 10: it reached 1.85 GB before).
+inline constexpr std::size_t k_setting_file_max = 1024u * 1024u;
+
 // --- Rules file (.github/ferry.yaml) and tag policies ---------------------------------------
 // The rules file is read for every delivery; a bound keeps a hostile or broken push from making
 // each replica parse megabytes. Real rules files are a few KiB (SPEC example: under 1 KiB).

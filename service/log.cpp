@@ -1,5 +1,7 @@
 #include "service/log.hpp"
 
+#include "service/utf8.hpp"
+
 #include <chrono>
 #include <ctime>
 
@@ -94,14 +96,26 @@ void logger::log(level l, std::string_view msg, std::vector<field> extra) const 
     line += ' ';
     line += level_name(l);
     line += ' ';
-    line += msg;
+    // Text is for people, but a newline in a value must not forge a second line either.
+    auto put_text = [&line](std::string_view text) {
+      for (const char ch : service::to_valid_utf8(text)) {
+        if (ch == '\n') {
+          line += "\\n";
+        } else if (ch == '\r') {
+          line += "\\r";
+        } else {
+          line += ch;
+        }
+      }
+    };
+    put_text(msg);
     for (const std::vector<field>* list :
          {&fields_, static_cast<const std::vector<field>*>(&extra)}) {
       for (const auto& f : *list) {
         line += ' ';
-        line += f.key;
+        put_text(f.key);
         line += '=';
-        line += f.value;
+        put_text(f.value);
       }
     }
     line += '\n';
@@ -135,9 +149,23 @@ bool parse_format(std::string_view text, format& out) {
   return true;
 }
 
+// JSON strings must be UTF-8: an invalid byte (from a rules file, an API answer, a pod log)
+// becomes U+FFFD rather than a line no log pipeline can parse.
 void append_json_escaped(std::string& out, std::string_view text) {
   static constexpr char hex[] = "0123456789abcdef";
-  for (const char ch : text) {
+  for (std::size_t i = 0; i < text.size();) {
+    const auto len = service::utf8_sequence_length(text, i);
+    if (len == 0) {
+      out += "\xEF\xBF\xBD";
+      ++i;
+      continue;
+    }
+    if (len > 1) {
+      out.append(text.substr(i, len));
+      i += len;
+      continue;
+    }
+    const char ch = text[i++];
     const auto c = static_cast<unsigned char>(ch);
     switch (c) {
       case '"':
@@ -156,7 +184,7 @@ void append_json_escaped(std::string& out, std::string_view text) {
         out += "\\t";
         break;
       default:
-        if (c < 0x20) {
+        if (c < 0x20 || c == 0x7f) {
           out += "\\u00";
           out += hex[c >> 4];
           out += hex[c & 0xf];

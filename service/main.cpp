@@ -31,6 +31,7 @@
 #include "service/kube/client.hpp"
 #include "service/kube/lease.hpp"
 #include "service/metrics.hpp"
+#include "service/migrate/migrate_flux.hpp"
 #include "service/promotion/commands.hpp"
 #include "service/replay.hpp"
 #include "service/server.hpp"
@@ -96,8 +97,9 @@ std::string replica_identity(const ferry::service::environment& env) {
 
 // `ferry serve`: configuration from the environment, then the listener until SIGTERM drains.
 int run_serve() {
-  auto settings =
-      ferry::service::load_settings(current_environment(), ferry::service::read_whole_file);
+  auto settings = ferry::service::load_settings(current_environment(), [](const std::string& path) {
+    return ferry::service::read_whole_file(path);
+  });
   if (!settings) {
     std::fprintf(stderr, "ferry serve: configuration error:\n%s\n",
                  settings.error().message.c_str());
@@ -240,7 +242,8 @@ int run_replay(const replay_options& o) {
                        std::chrono::milliseconds(static_cast<long>(o.timeout_seconds * 1000))};
   bool all_2xx = true;
   for (const auto& file : o.files) {
-    auto content = read_whole_file(file);
+    // A saved delivery can be as large as a delivery GitHub sends.
+    auto content = read_whole_file(file, ferry::limits::k_webhook_body_max + 4096);
     if (!content) {
       std::fprintf(stderr, "ferry replay: %s\n", content.error().message.c_str());
       return k_exit_usage;
@@ -314,6 +317,22 @@ int main(int argc, char** argv) {
   auto* plan_env_opt =
       plan_cmd->add_option("--env", plan_env, "plan this environment instead of the entry ones");
 
+  ferry::migrate::migrate_cli migrate;
+  auto* migrate_cmd = app.add_subcommand(
+      "migrate-flux",
+      "print the rules file equivalent to the Flux image automation objects (ImageRepository, "
+      "ImagePolicy, ImageUpdateAutomation) in DIR's *.yaml/*.yml files: one image rule per "
+      "ImagePolicy, one environment per ImageUpdateAutomation update.path (pull requests only "
+      "unless --apply-flux), then as comments the markers the rules claim (file:line  NS:NAME), "
+      "notes, and what to suspend and delete on the cluster. Errors as file:line: message. Exit 0 "
+      "printed, 1 a Flux object cannot be migrated, 2 usage or unreadable YAML, 4 no Flux image "
+      "objects found");
+  migrate_cmd->add_option("--repo", migrate.repo_dir, "a checkout of the infra repository")
+      ->required();
+  migrate_cmd->add_flag("--apply-flux", migrate.options.apply_flux,
+                        "give each environment apply: {flux: ...} naming the Flux Kustomization "
+                        "whose spec.path is the environment's path or its nearest parent");
+
   auto* demo = app.add_subcommand(
       "demo",
       "the embedded default: run ferry offline on its example infra repository and "
@@ -370,6 +389,9 @@ int main(int argc, char** argv) {
       plan.environment = plan_env;
     }
     return ferry::promotion::run_plan(plan, stdout, stderr);
+  }
+  if (migrate_cmd->parsed()) {
+    return ferry::migrate::run_migrate_flux(migrate, stdout, stderr);
   }
   if (demo->parsed()) {
     return ferry::demo::run(stdout);

@@ -16,7 +16,13 @@ applied_environments environments_to_apply(const rules::rules_file& rules,
     if (!touched) {
       continue;
     }
-    (rules::is_suspended(rules, env.name) ? out.suspended : out.apply).push_back(&env);
+    if (rules::is_suspended(rules, env.name)) {
+      out.suspended.push_back(&env);
+    } else if (!env.apply) {
+      out.pull_requests_only.push_back(&env);
+    } else {
+      out.apply.push_back(&env);
+    }
   }
   return out;
 }

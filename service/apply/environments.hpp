@@ -14,11 +14,15 @@ namespace ferry::apply {
 struct applied_environments {
   std::vector<const rules::environment*> apply;      // file order
   std::vector<const rules::environment*> suspended;  // touched but suspended (rules::is_suspended)
+  // Touched, not suspended, but without `apply`: pull requests only (SPEC "Rules file"); Flux
+  // or Argo CD pick the merge up on their own schedule, so nothing is applied or reported.
+  std::vector<const rules::environment*> pull_requests_only;
 };
 
 // The environments with a path (env.paths, "." = everything) that one of `changed_paths` lies
 // under, in file order; `all` (a push whose `before` is zero, or a forced push) takes every
-// environment. Suspended ones are returned apart so the caller can say why nothing ran.
+// environment. Suspended ones and ones without `apply` are returned apart so the caller can say
+// why nothing ran.
 applied_environments environments_to_apply(const rules::rules_file& rules,
                                            std::span<const std::string> changed_paths, bool all);
 

@@ -1,4 +1,5 @@
 #include "service/apply/job.hpp"
+#include "service/utf8.hpp"
 
 #include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
@@ -75,46 +76,6 @@ bool is_repo(std::string_view s) noexcept {
   return std::all_of(owner.begin(), owner.end(), [&](char c) { return alnum(c) || c == '-'; }) &&
          std::all_of(name.begin(), name.end(),
                      [&](char c) { return alnum(c) || c == '-' || c == '_' || c == '.'; });
-}
-
-// The byte offset of the first invalid UTF-8 sequence (overlong forms, surrogates and code
-// points above U+10FFFF included, RFC 3629 section 4), or npos. YAML is Unicode text and the
-// JSON Kubernetes reads must be UTF-8; yaml-cpp passes stray bytes through, so check first.
-std::size_t invalid_utf8(std::string_view s) noexcept {
-  std::size_t i = 0;
-  while (i < s.size()) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    std::size_t len = 0;
-    unsigned char lo = 0x80;
-    unsigned char hi = 0xBF;
-    if (c < 0x80) {
-      ++i;
-      continue;
-    } else if (c >= 0xC2 && c <= 0xDF) {
-      len = 2;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-      len = 3;
-      lo = c == 0xE0 ? 0xA0 : 0x80;
-      hi = c == 0xED ? 0x9F : 0xBF;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-      len = 4;
-      lo = c == 0xF0 ? 0x90 : 0x80;
-      hi = c == 0xF4 ? 0x8F : 0xBF;
-    } else {
-      return i;
-    }
-    if (i + len > s.size()) {
-      return i;
-    }
-    for (std::size_t k = 1; k < len; ++k) {
-      const auto b = static_cast<unsigned char>(s[i + k]);
-      if (b < (k == 1 ? lo : 0x80) || b > (k == 1 ? hi : 0xBF)) {
-        return i;
-      }
-    }
-    i += len;
-  }
-  return std::string_view::npos;
 }
 
 // ${ENV}, ${SHA}, ${SHORT_SHA}, ${REPO}; any other ${...} stays as written.
@@ -751,7 +712,7 @@ rendered_job render(json::value root, const rules::apply_job& apply, const job_v
   std::string out = json::serialize(root);
   // yaml-cpp can turn stray bytes (a NUL inside a key, found by the fuzzer) into invalid UTF-8
   // even when the template itself was valid: what goes to the API server is checked again.
-  if (invalid_utf8(out) != std::string_view::npos) {
+  if (ferry::service::first_invalid_utf8(out) != std::string_view::npos) {
     fail("the template holds a key or value that is not valid UTF-8 once parsed");
   }
   return rendered_job{ns, name, std::move(out)};
@@ -785,7 +746,8 @@ result<rendered_job> render_job(std::string_view template_text, std::string_view
                       path + ": the template is larger than " +
                           std::to_string(limits::k_apply_job_template_max / 1024) + " KiB");
   }
-  if (const auto bad = invalid_utf8(template_text); bad != std::string_view::npos) {
+  if (const auto bad = ferry::service::first_invalid_utf8(template_text);
+      bad != std::string_view::npos) {
     const auto before = template_text.substr(0, bad);
     const auto line = std::count(before.begin(), before.end(), '\n') + 1;
     const auto nl = before.rfind('\n');

@@ -379,6 +379,9 @@ class demo {
     for (const auto* env : envs.suspended) {
       say(env->name + ": suspended, not applied");
     }
+    for (const auto* env : envs.pull_requests_only) {
+      say(env->name + ": no apply (pull requests only), not applied");
+    }
     if (envs.apply.empty()) {
       say("no environment's paths changed: nothing to apply");
     }
@@ -387,9 +390,9 @@ class demo {
     }
     for (const auto* env : envs.apply) {
       heading("apply " + env->name + " at " + short_id(after) + " (dry run)");
-      const bool ok = std::holds_alternative<rules::apply_flux>(env->apply.target)
-                          ? apply_flux(*env, std::get<rules::apply_flux>(env->apply.target), after)
-                          : apply_job(*env, std::get<rules::apply_job>(env->apply.target), after);
+      const bool ok = std::holds_alternative<rules::apply_flux>(env->apply->target)
+                          ? apply_flux(*env, std::get<rules::apply_flux>(env->apply->target), after)
+                          : apply_job(*env, std::get<rules::apply_job>(env->apply->target), after);
       if (ok) {
         applied.push_back(env);
       }

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "service/limits.hpp"
+#include "service/utf8.hpp"
 
 namespace ferry::rules {
 namespace {
@@ -340,8 +341,10 @@ class validator {
                                   "too many errors; stopping here (fix the ones above first)"});
       return;
     }
+    // Messages quote the file's text, which may hold any bytes; they reach terminals, JSON logs
+    // and commit statuses, so they are made valid UTF-8 here.
     diags_.push_back(diagnostic{file_, m.is_null() ? 1 : m.line + 1, m.is_null() ? 1 : m.column + 1,
-                                std::move(message)});
+                                service::to_valid_utf8(message)});
   }
 
   // Where to point for a value: the value itself, or its key when the value is empty.
@@ -954,10 +957,6 @@ std::optional<parsed_env> parse_environment(validator& v, const YAML::Node& node
     } else {
       ok = false;
     }
-  } else {
-    v.missing(node, "apply", "environment " + ctx,
-              " (apply: {flux: {kind: Kustomization, name: ...}} or {job: {...}})");
-    ok = false;
   }
   if (auto it = f.find("promoteFrom"); it != f.end()) {
     if (auto s = v.non_empty_string(it->second, "promoteFrom")) {
@@ -1048,6 +1047,16 @@ void cross_check(validator& v, const std::vector<parsed_image>& images,
       }
       v.error(e.promote_mark, msg);
       graph_ok = false;
+      continue;
+    }
+    // SPEC "Rules file": an environment without apply gets pull requests only and cannot be
+    // named by promoteFrom; promotion follows an apply result, and there would never be one.
+    if (const auto* up = by_name.at(*e.env.promote_from); !up->env.apply) {
+      v.error(e.promote_mark, "promoteFrom names " + quoted(*e.env.promote_from) +
+                                  ", which has no apply: promotion follows an apply's result, "
+                                  "so give " +
+                                  quoted(*e.env.promote_from) +
+                                  " an apply or remove this promoteFrom");
     }
   }
   if (!graph_ok) {

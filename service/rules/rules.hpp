@@ -73,7 +73,10 @@ struct environment {
   std::vector<std::string> paths;  // normalised repository-relative paths ("." = whole repo)
   std::optional<std::string> promote_from;
   auto_merge merge;
-  apply_config apply;
+  // Absent: pull requests only; Flux or Argo CD apply the merge on their own schedule (SPEC
+  // "Rules file"). Such an environment cannot be named by promoteFrom: nothing reports when
+  // its merge is live, so nothing could follow it.
+  std::optional<apply_config> apply;
   std::vector<std::string> reviewers;
   std::vector<std::string> team_reviewers;
   bool suspend = false;

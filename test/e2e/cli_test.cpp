@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <regex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -391,6 +392,63 @@ TEST(cli_demo, runs_the_whole_loop_offline_and_deterministically) {
   EXPECT_EQ(again.out, r.out);
 }
 
+const fs::path k_migrate_cases = fs::path(FERRY_FIXTURES_DIR) / "migrate-flux";
+
+TEST(cli_migrate_flux, exit_codes) {
+  const struct {
+    const char* repo;
+    int exit_code;
+    const char* stderr_part;
+  } cases[] = {
+      {"clusters-per-env", 0, ""},
+      {"missing-repository", 1,
+       "clusters/staging/podinfo-policy.yaml:1: ImagePolicy flux-system/podinfo: "
+       "spec.imageRepositoryRef names ImageRepository flux-system/podinfo-registry"},
+      {"unreadable", 2, "clusters/staging/policy.yaml:8: YAML syntax error"},
+      {"no-objects", 4, "no Flux image automation objects"},
+  };
+  for (const auto& c : cases) {
+    const auto r = ferry({"migrate-flux", "--repo", (k_migrate_cases / c.repo / "repo").string()});
+    EXPECT_EQ(r.exit_code, c.exit_code) << c.repo << "\n" << describe(r);
+    EXPECT_NE(r.err.find(c.stderr_part), std::string::npos) << c.repo << "\n" << describe(r);
+    EXPECT_EQ(r.out.empty(), c.exit_code != 0) << c.repo << "\n" << describe(r);
+  }
+  const auto missing = ferry({"migrate-flux", "--repo", "/nonexistent/ferry-repo"});
+  EXPECT_EQ(missing.exit_code, 2) << describe(missing);
+  EXPECT_NE(missing.err.find("/nonexistent/ferry-repo: not a directory"), std::string::npos);
+}
+
+// The whole migration as a user does it: the printed rules saved as .github/ferry.yaml, then
+// `check` accepts them and lists the markers, and `plan` bumps both clusters' markers.
+TEST(cli_migrate_flux, printed_rules_drive_check_and_plan) {
+  temp_dir dir;
+  fs::copy(k_migrate_cases / "clusters-per-env" / "repo", dir.path(), fs::copy_options::recursive);
+  const auto migrated = ferry({"migrate-flux", "--repo", dir.path().string()});
+  ASSERT_EQ(migrated.exit_code, 0) << describe(migrated);
+  write_text(dir.path() / ".github" / "ferry.yaml", migrated.out);
+
+  const auto check = ferry({"check", "--repo", dir.path().string()});
+  ASSERT_EQ(check.exit_code, 0) << describe(check);
+  EXPECT_NE(check.out.find("clusters/staging/podinfo-deployment.yaml:17"), std::string::npos)
+      << describe(check);
+  EXPECT_NE(check.out.find("clusters/production/podinfo-deployment.yaml:17"), std::string::npos)
+      << describe(check);
+
+  // 5.0.x admits 5.0.3 and not 5.1.0, as the Flux policy did.
+  const auto plan = ferry({"plan", "--repo", dir.path().string(), "--image",
+                           "ghcr.io/stefanprodan/podinfo", "--tag", "5.0.3"});
+  ASSERT_EQ(plan.exit_code, 0) << describe(plan);
+  EXPECT_NE(plan.out.find("+          image: ghcr.io/stefanprodan/podinfo:5.0.3 # "
+                          "{\"$imagepolicy\": \"flux-system:podinfo\"}"),
+            std::string::npos)
+      << describe(plan);
+  EXPECT_NE(plan.out.find("b/clusters/staging/podinfo-deployment.yaml"), std::string::npos);
+  EXPECT_NE(plan.out.find("b/clusters/production/podinfo-deployment.yaml"), std::string::npos);
+  const auto rejected = ferry({"plan", "--repo", dir.path().string(), "--image",
+                               "ghcr.io/stefanprodan/podinfo", "--tag", "5.1.0"});
+  EXPECT_EQ(rejected.exit_code, 3) << describe(rejected);
+}
+
 TEST(cli, help_for_every_command_exits_0) {
   for (const std::vector<std::string>& args :
        std::vector<std::vector<std::string>>{{"--help"},
@@ -399,6 +457,7 @@ TEST(cli, help_for_every_command_exits_0) {
                                              {"plan", "--help"},
                                              {"replay", "--help"},
                                              {"demo", "--help"},
+                                             {"migrate-flux", "--help"},
                                              {"version", "--help"}}) {
     const auto r = ferry(args);
     EXPECT_EQ(r.exit_code, 0) << args[0] << "\n" << describe(r);
@@ -412,7 +471,8 @@ TEST(cli, usage_errors_exit_2) {
                                              {"--bogus"},
                                              {},
                                              {"frobnicate"},
-                                             {"plan", "--repo", k_example.string()}}) {
+                                             {"plan", "--repo", k_example.string()},
+                                             {"migrate-flux"}}) {
     const auto r = ferry(args);
     EXPECT_EQ(r.exit_code, 2) << (args.empty() ? "(no args)" : args[0]) << "\n" << describe(r);
     EXPECT_FALSE(r.err.empty()) << describe(r);
@@ -426,6 +486,41 @@ TEST(cli, version_prints_linked_library_versions) {
                          R"(\n  libgit2 \d+\.\d+\.\d+\n)", R"(\n  simdjson \d+\.\d+\.\d+\n)",
                          R"(\n  CLI11 \d+\.\d+)"}) {
     EXPECT_TRUE(std::regex_search(r.out, std::regex(re))) << re << "\n" << describe(r);
+  }
+}
+
+// Every command `ferry --help` lists is in the README's command table and has its own --help;
+// every `ferry NAME` the README and docs/ mention is a real command (issue 15: a command in the
+// code but not in the docs fails here).
+TEST(cli, docs_name_every_command_and_no_other) {
+  const auto help = ferry({"--help"});
+  ASSERT_EQ(help.exit_code, 0) << help.err;
+  const auto sub = help.out.find("Subcommands:");
+  ASSERT_NE(sub, std::string::npos) << help.out;
+  std::set<std::string> commands;
+  const std::regex line("\\n  ([a-z][a-z-]*) ");
+  const std::string listing = help.out.substr(sub);
+  for (std::sregex_iterator it(listing.begin(), listing.end(), line), end; it != end; ++it) {
+    commands.insert((*it)[1]);
+  }
+  ASSERT_GE(commands.size(), 6u) << help.out;
+  const auto readme = read_text(fs::path(FERRY_SOURCE_DIR) / "README.md");
+  for (const auto& c : commands) {
+    EXPECT_NE(readme.find("| `ferry " + c), std::string::npos)
+        << "ferry " << c << " is missing from the README's command table";
+    const auto own = ferry({c, "--help"});
+    EXPECT_EQ(own.exit_code, 0) << c << ": " << own.err;
+  }
+  std::string docs = readme;
+  for (const auto& entry : fs::directory_iterator(fs::path(FERRY_SOURCE_DIR) / "docs")) {
+    if (entry.path().extension() == ".md") {
+      docs += read_text(entry.path());
+    }
+  }
+  const std::regex mention("`ferry ([a-z][a-z-]*)");
+  for (std::sregex_iterator it(docs.begin(), docs.end(), mention), end; it != end; ++it) {
+    EXPECT_TRUE(commands.contains((*it)[1]))
+        << "the docs mention `ferry " << (*it)[1] << "`, which is not a command";
   }
 }
 

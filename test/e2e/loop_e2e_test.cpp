@@ -320,6 +320,44 @@ TEST_F(loop_e2e, a_failed_apply_blocks_the_promotion_and_says_why) {
   EXPECT_EQ(status_of(merge, "ferry/apply/staging"), "failure");
 }
 
+// SPEC "Rules file": an environment without apply gets pull requests only. Its PR opens and
+// (auto-)merges as before; the push of the merge applies nothing (no Kubernetes write, no
+// ferry/apply/<env> status) and is answered done, not accepted.
+TEST_F(loop_e2e, an_environment_without_apply_gets_pull_requests_only) {
+  const std::string rules = R"(version: 1
+images:
+  - name: app
+    namespace: flux-system
+    image: ghcr.io/dine-together/app
+    filterTags: {pattern: '^sha-(?P<sha>[a-f0-9]+)$', extract: '$sha'}
+    policy: {newest: {}}
+environments:
+  - name: staging
+    paths: [clusters/staging]
+    autoMerge: true
+)";
+  ASSERT_EQ(
+      control(http::verb::post, "/_double/repos/dine-together/infra/move-ref",
+              json::serialize(json::value{{"ref", "heads/main"},
+                                          {"files", json::object{{".github/ferry.yaml", rules}}}}))
+          .status,
+      200);
+  const auto seq0 = last_webhook_seq();
+  ASSERT_EQ(
+      deliver("package", "loop-pr-only", ghcr_package_payload("app", "sha-9e8d7c6", k_digest)), 200)
+      << ferry_->log();
+  const auto staging_pr = pull_for(k_staging_branch);
+  ASSERT_TRUE(staging_pr && staging_pr->at("merged").as_bool()) << ferry_->log();
+  const std::string merge = head_of("main");
+  const auto requests_before = kube_->control(http::verb::get, "/_double/requests").body;
+  EXPECT_EQ(deliver_all_since(seq0), 200) << ferry_->log();
+  EXPECT_EQ(status_of(merge, "ferry/rules"), "success");
+  EXPECT_EQ(status_of(merge, "ferry/apply/staging"), "");
+  EXPECT_EQ(kube_->control(http::verb::get, "/_double/requests").body, requests_before);
+  EXPECT_NE(ferry_->log().find("no apply (pull requests only)"), std::string::npos)
+      << ferry_->log();
+}
+
 // Statelessness (SPEC "Crash-safe"): ferry stops while the staging apply is still pending; Flux
 // finishes meanwhile; the next process takes the Lease, finds the pending status on GitHub and
 // completes the chain from what GitHub and the cluster hold.

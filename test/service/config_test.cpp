@@ -2,6 +2,13 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <regex>
+#include <set>
+#include <vector>
+
+#include "test/support/process.hpp"
+
 namespace ferry::service {
 namespace {
 
@@ -87,6 +94,70 @@ TEST(config, listen_accepts_ipv6_brackets) {
   ASSERT_TRUE(s.ok()) << s.error().message;
   EXPECT_EQ(s->listen_host, "::1");
   EXPECT_EQ(s->listen_port, 9000);
+}
+
+// docs/configuration.md documents every variable the code reads, and nothing the code does not
+// read (issue 15: a setting in the code but not in the docs fails here).
+TEST(config, docs_configuration_names_every_variable_and_no_other) {
+  const auto doc =
+      ferry::test::read_text(std::filesystem::path(FERRY_SOURCE_DIR) / "docs" / "configuration.md");
+  ASSERT_FALSE(doc.empty());
+  std::set<std::string> known;
+  for (const auto name : known_variables()) {
+    known.emplace(name);
+    EXPECT_NE(doc.find("`" + std::string(name) + "`"), std::string::npos)
+        << name << " is read by load_settings() but not documented in docs/configuration.md";
+  }
+  const std::regex mentioned("FERRY_[A-Z0-9_]+");
+  for (std::sregex_iterator it(doc.begin(), doc.end(), mentioned), end; it != end; ++it) {
+    const auto name = it->str();
+    // The kubelet's service-link names are documented as what ferry ignores, not as settings.
+    const bool service_link = name.starts_with("FERRY_SERVICE_") || name.starts_with("FERRY_PORT");
+    const bool typo_example = name == "FERRY_INFRA_REPO";
+    EXPECT_TRUE(known.contains(name) || service_link || typo_example)
+        << "docs/configuration.md names " << name << ", which ferry does not read";
+  }
+}
+
+TEST(config, infra_repos_follow_githubs_name_rules) {
+  for (const std::string& bad :
+       std::vector<std::string>{"../etc", "a/..", "a/.", "-x/y", "x", "a/b/c", "a b/c", "o/", "/r",
+                                std::string(40, 'o') + "/r"}) {
+    auto env = minimal();
+    env["FERRY_INFRA_REPOS"] = bad;
+    auto s = load_settings(env, fake_files);
+    ASSERT_FALSE(s.ok()) << bad;
+    EXPECT_NE(s.error().message.find("is not owner/name"), std::string::npos) << s.error().message;
+  }
+  auto env = minimal();
+  env["FERRY_INFRA_REPOS"] = "dine-together/.github, Org2/infra_repo.v2";
+  auto s = load_settings(env, fake_files);
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  ASSERT_EQ(s->infra_repos.size(), 2u);
+  EXPECT_EQ(s->infra_repos[1].full(), "Org2/infra_repo.v2");
+}
+
+// A _FILE setting pointing at an endless file is refused after a bounded read (issue 10).
+TEST(config, setting_files_are_read_with_a_bound) {
+  auto zero = read_whole_file("/dev/zero");
+  ASSERT_FALSE(zero.ok());
+  EXPECT_NE(zero.error().message.find("/dev/zero: larger than"), std::string::npos);
+  ferry::test::temp_dir dir;
+  const auto path = dir.path() / "secret";
+  ferry::test::write_text(path, std::string(limits::k_setting_file_max, 's'));
+  auto exact = read_whole_file(path.string());
+  ASSERT_TRUE(exact.ok()) << exact.error().message;
+  EXPECT_EQ(exact->size(), limits::k_setting_file_max);
+  ferry::test::write_text(path, std::string(limits::k_setting_file_max + 1, 's'));
+  EXPECT_FALSE(read_whole_file(path.string()).ok());
+  auto env = minimal();
+  env.erase("FERRY_WEBHOOK_SECRET");
+  env["FERRY_WEBHOOK_SECRET_FILE"] = "/dev/zero";
+  auto s = load_settings(env, [](const std::string& p) { return read_whole_file(p); });
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.error().message.find("FERRY_WEBHOOK_SECRET_FILE: /dev/zero: larger than"),
+            std::string::npos)
+      << s.error().message;
 }
 
 }  // namespace

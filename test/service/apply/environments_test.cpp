@@ -67,6 +67,34 @@ TEST(environments_to_apply, suspended_ones_are_returned_apart) {
   EXPECT_EQ(names(a.suspended), (v{"dr"}));
 }
 
+// SPEC "Rules file": an environment without apply gets pull requests only; a push that touches
+// it applies nothing there (and posts no ferry/apply/<env> status), but the caller hears of it.
+TEST(environments_to_apply, environments_without_apply_are_returned_apart) {
+  auto parsed = rules::parse_rules(R"(version: 1
+images: []
+environments:
+  - name: staging
+    paths: [clusters/staging]
+  - name: production
+    paths: [clusters/production]
+    apply: {flux: {name: apps}}
+  - name: dr
+    paths: [clusters/dr]
+    suspend: true
+)",
+                                   "ferry.yaml");
+  ASSERT_TRUE(parsed.ok()) << parsed.report();
+  const v changed{"clusters/staging/app.yaml", "clusters/production/app.yaml",
+                  "clusters/dr/app.yaml"};
+  const auto a = environments_to_apply(parsed.value(), changed, false);
+  EXPECT_EQ(names(a.apply), (v{"production"}));
+  EXPECT_EQ(names(a.pull_requests_only), (v{"staging"}));
+  EXPECT_EQ(names(a.suspended), (v{"dr"}));
+  const auto all = environments_to_apply(parsed.value(), {}, true);
+  EXPECT_EQ(names(all.apply), (v{"production"}));
+  EXPECT_EQ(names(all.pull_requests_only), (v{"staging"}));
+}
+
 TEST(environments_to_apply, all_takes_every_environment) {
   const auto rules = example_rules();
   const auto a = environments_to_apply(rules, {}, true);

@@ -61,12 +61,13 @@ TEST(parse_rules, spec_example_parses_to_the_expected_structs) {
   EXPECT_EQ(staging.paths, std::vector<std::string>{"clusters/staging"});
   EXPECT_TRUE(staging.merge.enabled);
   EXPECT_EQ(staging.merge.method, merge_method::squash);
-  ASSERT_TRUE(std::holds_alternative<apply_flux>(staging.apply.target));
-  const auto& flux = std::get<apply_flux>(staging.apply.target);
+  ASSERT_TRUE(staging.apply.has_value());
+  ASSERT_TRUE(std::holds_alternative<apply_flux>(staging.apply->target));
+  const auto& flux = std::get<apply_flux>(staging.apply->target);
   EXPECT_EQ(flux.kind, "Kustomization");
   EXPECT_EQ(flux.name, "apps");
   EXPECT_EQ(flux.namespace_name, "flux-system");
-  EXPECT_EQ(staging.apply.timeout, std::chrono::minutes(10));
+  EXPECT_EQ(staging.apply->timeout, std::chrono::minutes(10));
   EXPECT_FALSE(staging.promote_from.has_value());
   EXPECT_FALSE(staging.suspend);
 
@@ -77,8 +78,9 @@ TEST(parse_rules, spec_example_parses_to_the_expected_structs) {
   EXPECT_EQ(prod.reviewers, std::vector<std::string>{"octocat"});
   EXPECT_EQ(prod.team_reviewers, std::vector<std::string>{"platform"});
   EXPECT_FALSE(prod.merge.enabled);
-  ASSERT_TRUE(std::holds_alternative<apply_job>(prod.apply.target));
-  const auto& job = std::get<apply_job>(prod.apply.target);
+  ASSERT_TRUE(prod.apply.has_value());
+  ASSERT_TRUE(std::holds_alternative<apply_job>(prod.apply->target));
+  const auto& job = std::get<apply_job>(prod.apply->target);
   EXPECT_EQ(job.namespace_name, "flux-system");
   EXPECT_EQ(job.template_path, "infra/apply-job.yaml");
   EXPECT_FALSE(prod.suspend);
@@ -149,13 +151,13 @@ environments:
   EXPECT_EQ(dev.paths, (std::vector<std::string>{"clusters/dev", ".", "a/b"}));
   EXPECT_EQ(dev.merge.method, merge_method::rebase);
   EXPECT_TRUE(dev.merge.enabled);
-  EXPECT_EQ(std::get<apply_flux>(dev.apply.target).namespace_name, "infra");
-  EXPECT_EQ(dev.apply.timeout, std::chrono::seconds(5400));
+  EXPECT_EQ(std::get<apply_flux>(dev.apply->target).namespace_name, "infra");
+  EXPECT_EQ(dev.apply->timeout, std::chrono::seconds(5400));
   const auto& qa = r.environments[1];
   EXPECT_TRUE(qa.merge.enabled);
   EXPECT_EQ(qa.merge.method, merge_method::squash);
-  EXPECT_EQ(std::get<apply_job>(qa.apply.target).template_path, "jobs/apply.yaml");
-  EXPECT_EQ(qa.apply.timeout, std::chrono::seconds(90));
+  EXPECT_EQ(std::get<apply_job>(qa.apply->target).template_path, "jobs/apply.yaml");
+  EXPECT_EQ(qa.apply->timeout, std::chrono::seconds(90));
   EXPECT_FALSE(r.environments[2].merge.enabled);
 
   // Helpers over the chain dev -> qa -> prod (suspended) -> dr; preview suspended on its own.
@@ -183,6 +185,34 @@ environments:
   EXPECT_EQ(find_image_rule(r, "apps", "api"), &r.images[0]);
   EXPECT_EQ(find_image_rule(r, "flux-system", "api"), nullptr);
   EXPECT_EQ(branch_name(r.environments[0], r.images[0]), "ferry/dev/apps-api");
+}
+
+// SPEC "Rules file": an environment without apply gets pull requests only; it may itself be
+// promoted from an environment that applies, and it is still an entry environment.
+TEST(parse_rules, apply_is_optional) {
+  constexpr const char* text = R"(version: 1
+images: []
+environments:
+  - name: staging
+    paths: [clusters/staging]
+  - name: production
+    paths: [clusters/production]
+    apply: {flux: {name: apps}}
+  - name: mirror
+    paths: [clusters/mirror]
+    promoteFrom: production
+)";
+  const auto out = parse_rules(text, "f");
+  ASSERT_TRUE(out.ok()) << out.report();
+  const auto& envs = out.value().environments;
+  ASSERT_EQ(envs.size(), 3u);
+  EXPECT_FALSE(envs[0].apply.has_value());
+  EXPECT_TRUE(envs[1].apply.has_value());
+  EXPECT_FALSE(envs[2].apply.has_value());
+  const auto entries = entry_environments(out.value());
+  ASSERT_EQ(entries.size(), 2u);
+  EXPECT_EQ(entries[0]->name, "staging");
+  EXPECT_EQ(entries[1]->name, "production");
 }
 
 TEST(rules_for_image, compares_lower_cased) {
@@ -398,8 +428,13 @@ const rejection k_rejections[] = {
      "version: 1\nimages: []\nenvironments:\n  - name: staging\n    paths: [a]\n"
      "    apply: {timeout: 5m}\n",
      6, 12, "apply needs one of"},
-    {"apply missing", "version: 1\nimages: []\nenvironments:\n  - name: staging\n    paths: [a]\n",
-     4, 5, "environment environments[0] is missing required key \"apply\""},
+    {"promoteFrom an environment without apply",
+     "version: 1\nimages: []\nenvironments:\n  - name: staging\n    paths: [a]\n"
+     "  - name: production\n    paths: [b]\n    promoteFrom: staging\n"
+     "    apply: {flux: {name: apps}}\n",
+     8, 18,
+     "promoteFrom names \"staging\", which has no apply: promotion follows an apply's result, "
+     "so give \"staging\" an apply or remove this promoteFrom"},
     {"flux kind other than Kustomization",
      "version: 1\nimages: []\nenvironments:\n  - name: staging\n    paths: [a]\n"
      "    apply: {flux: {kind: HelmRelease, name: apps}}\n",
@@ -576,6 +611,22 @@ TEST(parse_rules, bounded) {
   // Deep nesting is a YAML error, not a stack overflow.
   std::string deep = "version: " + std::string(5000, '[') + "\n";
   EXPECT_FALSE(parse_rules(deep, "f").ok());
+}
+
+// Diagnostics quote the file's bytes; invalid UTF-8 there must not reach logs or commit statuses
+// (which GitHub would refuse) as it is (issue 10).
+TEST(rules, diagnostics_are_valid_utf8_whatever_the_file_holds) {
+  const std::string text = "version: 1\nimages:\n  - name: app\n    imag\xE9: x\n";
+  const auto out = parse_rules(text, "f");
+  ASSERT_FALSE(out.ok());
+  const auto report = out.report();
+  EXPECT_NE(report.find("\xEF\xBF\xBD"), std::string::npos) << report;
+  for (const auto& d : out.diagnostics()) {
+    for (const char c : d.message) {
+      // No byte of a Latin-1 e-acute survives on its own.
+      EXPECT_NE(static_cast<unsigned char>(c), 0xE9u) << d.message;
+    }
+  }
 }
 
 }  // namespace
