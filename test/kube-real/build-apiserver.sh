@@ -110,8 +110,14 @@ SOURCES
   say "apt-get source kubernetes=$SRC_VERSION"
   # apt-get source checks the .dsc against the signed Release files and applies debian/patches
   # (they touch kubectl printing only).
-  (cd "$src" && apt-get source -q "kubernetes=$SRC_VERSION") >"$WORK/source.log" 2>&1 \
-    || { tail -20 "$WORK/source.log" >&2; fail "apt-get source failed (log: $WORK/source.log)"; }
+  # A later Debian security update replaces the pinned version on the mirror: then take the one
+  # bookworm has now (still upstream 1.20.2, "really1.20.2"), and say so.
+  if ! (cd "$src" && apt-get source -q "kubernetes=$SRC_VERSION") >"$WORK/source.log" 2>&1; then
+    say "warning: kubernetes=$SRC_VERSION is not on the mirror; taking bookworm's current version"
+    rm -rf "${src:?}"/*
+    (cd "$src" && apt-get source -q kubernetes) >"$WORK/source.log" 2>&1 \
+      || { tail -20 "$WORK/source.log" >&2; fail "apt-get source failed (log: $WORK/source.log)"; }
+  fi
   drop_src_list
   trap - EXIT
   touch "$src/.unpacked"
