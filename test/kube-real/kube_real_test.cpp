@@ -526,6 +526,21 @@ void bring_up(overlay_cluster& c) {
       }
     }
   }
+  // The accounts apply Jobs may run as (FERRY_APPLY_SERVICE_ACCOUNTS) exist where the Jobs go:
+  // a Job naming a missing one never gets a Pod.
+  auto accounts = split_list(str(c.settings.if_contains("FERRY_APPLY_SERVICE_ACCOUNTS")));
+  if (accounts.empty()) {
+    accounts = {"ferry-apply"};  // ferry's default (SPEC)
+  }
+  for (const auto& ns : c.apply_namespaces) {
+    for (const auto& sa : accounts) {
+      if (api.request(verb::get, "/api/v1/namespaces/" + ns + "/serviceaccounts/" + sa).status !=
+          200) {
+        problems.push_back("ServiceAccount " + sa + " (FERRY_APPLY_SERVICE_ACCOUNTS) missing in " +
+                           "apply namespace " + ns);
+      }
+    }
+  }
   c.bring_up =
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
 }
