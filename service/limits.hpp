@@ -82,6 +82,9 @@ inline constexpr auto k_jwt_backdate = 60s;
 inline constexpr auto k_jwt_lifetime = 600s;
 // A JWT or installation token is renewed this long before it expires.
 inline constexpr auto k_token_refresh_margin = 60s;
+// Attempts of one installation-token call when GitHub answers 401: the second uses a freshly
+// minted token (the first may have expired or been revoked mid-delivery); a second 401 is real.
+inline constexpr int k_token_401_attempts = 2;
 
 // Commit status descriptions longer than 140 characters are refused by GitHub
 // (REST "Create a commit status": description is "a short description of the status").

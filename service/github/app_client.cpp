@@ -426,19 +426,26 @@ asio::awaitable<result<http_response>> app_client::rest(bhttp::verb method, std:
     co_return make_error(error_kind::invalid_input,
                          "API path must start with '/': " + std::string(path));
   }
-  auto token = co_await installation_token(installation_id);
-  if (!token) {
-    co_return std::move(token).error();
-  }
   auto& p = *impl_;
-  auto r = co_await p.send(
-      p.make_request(method, p.api_url + std::string(path), "token " + *token, body, options),
-      verb_name(method), path);
-  if (!r && r.error().kind == error_kind::unauthorized) {
-    // The token was revoked or expired early: the next call mints a new one.
-    forget_installation_token(installation_id);
+  // An installation token can expire or be revoked in the middle of a delivery (tokens last an
+  // hour; a token cached near its end, a clock skew, an App permission change). A 401 means
+  // GitHub did nothing, so a fresh token and one more attempt are safe, for writes too.
+  for (int attempt = 1;; ++attempt) {
+    auto token = co_await installation_token(installation_id);
+    if (!token) {
+      co_return std::move(token).error();
+    }
+    auto r = co_await p.send(
+        p.make_request(method, p.api_url + std::string(path), "token " + *token, body, options),
+        verb_name(method), path);
+    if (!r && r.error().kind == error_kind::unauthorized) {
+      forget_installation_token(installation_id);
+      if (attempt < limits::k_token_401_attempts) {
+        continue;
+      }
+    }
+    co_return r;
   }
-  co_return r;
 }
 
 asio::awaitable<result<std::vector<http_response>>> app_client::rest_pages(
@@ -486,21 +493,30 @@ asio::awaitable<result<http_response>> app_client::graphql(std::string_view quer
                                                            json::object variables,
                                                            std::int64_t installation_id,
                                                            call_options options) {
-  auto token = co_await installation_token(installation_id);
-  if (!token) {
-    co_return std::move(token).error();
-  }
   auto& p = *impl_;
-  json::object body;
-  body["query"] = query;
-  body["variables"] = std::move(variables);
-  auto r = co_await p.send(p.make_request(bhttp::verb::post, p.graphql_url, "token " + *token,
-                                          json::value(std::move(body)), options),
-                           "POST", "graphql");
-  if (!r) {
-    if (r.error().kind == error_kind::unauthorized) {
-      forget_installation_token(installation_id);
+  json::object body_object;
+  body_object["query"] = query;
+  body_object["variables"] = std::move(variables);
+  const json::value body(std::move(body_object));
+  result<http_response> r = make_error(error_kind::internal, "POST graphql: not sent");
+  // As in rest(): a 401 gets one fresh installation token and one more attempt.
+  for (int attempt = 1;; ++attempt) {
+    auto token = co_await installation_token(installation_id);
+    if (!token) {
+      co_return std::move(token).error();
     }
+    r = co_await p.send(
+        p.make_request(bhttp::verb::post, p.graphql_url, "token " + *token, body, options), "POST",
+        "graphql");
+    if (!r && r.error().kind == error_kind::unauthorized) {
+      forget_installation_token(installation_id);
+      if (attempt < limits::k_token_401_attempts) {
+        continue;
+      }
+    }
+    break;
+  }
+  if (!r) {
     co_return r;
   }
   // GraphQL reports most failures in a 200 answer's `errors` array (GraphQL spec §7.1.2).
