@@ -88,6 +88,26 @@ environment_plan plan_environment(const rules::image_rule& rule, const rules::en
     out.reason = admission.reason;
     return out;
   }
+  // sourceBranches gates every policy (SPEC: "only images built from these branches"), not only
+  // newest's diverged case: a feature-branch build must not be promoted because its semver is
+  // higher. An unknown branch (an event without target_commitish) fails closed.
+  if (!rule.source_branches.empty() && options.source_branch) {
+    const auto& branches = rule.source_branches;
+    if (std::find(branches.begin(), branches.end(), *options.source_branch) == branches.end()) {
+      std::string listed;
+      for (const auto& b : branches) {
+        listed += (listed.empty() ? "" : ", ") + b;
+      }
+      out.status = env_status::rejected;
+      out.reason = options.source_branch->empty()
+                       ? "the event does not say which branch the image was built from, and "
+                         "sourceBranches (" +
+                             listed + ") requires one"
+                       : "built from branch " + *options.source_branch +
+                             ", not one of sourceBranches (" + listed + ")";
+      return out;
+    }
+  }
 
   const std::string ref = rule.marker_ref();
   struct owned {

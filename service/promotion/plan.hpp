@@ -26,6 +26,10 @@ struct plan_options {
   // Values the environment's open ferry PR already carries, per environment name: a candidate
   // must rank above those too, so a late delivery never moves a PR backwards (SPEC).
   std::vector<std::pair<std::string, std::string>> open_pr_values;
+  // The branch the candidate was built from (a publication's package_version.target_commitish),
+  // which a rule's sourceBranches must list. Unset where no event says it (`ferry plan`, the
+  // promotion of what an environment already runs): the gate applies where images enter.
+  std::optional<std::string> source_branch;
 };
 
 enum class env_status {

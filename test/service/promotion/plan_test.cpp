@@ -456,6 +456,51 @@ TEST(plan, open_pull_request_value_must_be_exceeded) {
   EXPECT_EQ(exit_code(*p), 0);
 }
 
+// sourceBranches gates every policy, not only newest's diverged case (issue 10): a semver tag
+// built on a feature branch is refused however high it ranks.
+TEST(plan, source_branches_gate_every_policy) {
+  const std::string text = std::string(k_rules).replace(
+      std::string(k_rules).find("    policy: {semver: {range: \">=1.0.0 <2\"}}"),
+      std::string("    policy: {semver: {range: \">=1.0.0 <2\"}}").size(),
+      "    policy: {semver: {range: \">=1.0.0 <2\"}}\n    sourceBranches: [main, release]");
+  auto parsed = rules::parse_rules(text, ".github/ferry.yaml");
+  ASSERT_TRUE(parsed) << parsed.report();
+  const auto files = scan({{"clusters/staging/web.yaml", web("1.2.0")}});
+  plan_options options;
+  struct row {
+    std::optional<std::string> branch;
+    int exit;
+    std::string reason;
+  };
+  const row rows[] = {
+      {"main", 0, ""},
+      {"release", 0, ""},
+      {"feature/x", 3, "built from branch feature/x, not one of sourceBranches (main, release)"},
+      {"", 3, "does not say which branch"},
+      {std::nullopt, 0, ""},  // offline (ferry plan): no event, no gate
+  };
+  for (const auto& r : rows) {
+    options.source_branch = r.branch;
+    auto p = plan(parsed.value(), files, {"ghcr.io/o/web", "1.3.0", {}}, options);
+    ASSERT_TRUE(p);
+    EXPECT_EQ(exit_code(*p), r.exit) << r.branch.value_or("(none)");
+    if (!r.reason.empty()) {
+      ASSERT_FALSE(p->environments.empty());
+      EXPECT_NE(p->environments.front().reason.find(r.reason), std::string::npos)
+          << p->environments.front().reason;
+    }
+  }
+  // A rule without sourceBranches takes any branch.
+  options.source_branch = "feature/x";
+  auto p = plan(parsed.value(),
+                scan({{"clusters/staging/api.yaml",
+                       "image: ghcr.io/o/api:1.0.0 # {\"$imagepolicy\": "
+                       "\"flux-system:api\"}\n"}}),
+                {"ghcr.io/o/api", "1.1.0", {}}, options);
+  ASSERT_TRUE(p);
+  EXPECT_EQ(exit_code(*p), 0);
+}
+
 // Per-environment changes stay separate (one PR per environment and image), each from the
 // original bytes; only plan_result::changes composes them.
 TEST(plan, per_rule_changes_are_made_from_the_original_bytes) {
