@@ -19,7 +19,8 @@ build_pkgs=(
   libcli11-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev
 )
-test_pkgs=(wrk clang libclang-rt-14-dev clang-format curl openssl etcd-server)
+# mmdebstrap + bubblewrap: infra/check-image-rootfs.sh (the image's runtime packages, proven without Docker).
+test_pkgs=(wrk clang libclang-rt-14-dev clang-format curl openssl etcd-server mmdebstrap bubblewrap python3-yaml)
 
 pkgs=("${build_pkgs[@]}")
 [ "$want_test" -eq 1 ] && pkgs+=("${test_pkgs[@]}")
