@@ -950,7 +950,11 @@ asio::awaitable<result<void>> bump_run::environment(const rules::rules_file& rul
   }
   const ferry::promotion::candidate c{
       p_.image, p_.tag, p_.digest.empty() ? std::nullopt : std::optional<std::string>(p_.digest)};
-  options.source_branch = src_.target_commitish;
+  // Empty for a promotion (what the upstream environment runs passed its own gate) and for an
+  // event that names no branch: no gate then, as `newest`'s diverged case already treats it.
+  if (!src_.target_commitish.empty()) {
+    options.source_branch = src_.target_commitish;
+  }
   bump_facts facts;
   facts.image = rule.image;
   facts.rule_name = rule.name;
