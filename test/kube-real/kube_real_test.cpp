@@ -1060,6 +1060,13 @@ TEST_P(kube_real_serve, drives_a_flux_apply_a_job_apply_and_the_lease_as_the_ser
   })) << ferry_->log();
   EXPECT_GT(at(*lease, {"spec", "leaseDurationSeconds"})->to_number<std::int64_t>(), 0);
 
+  // The probes the Deployment declares (startup and liveness /healthz, readiness /readyz) pass
+  // for ferry started as the manifests start it.
+  for (const char* probe : {"/healthz", "/readyz"}) {
+    const auto a = ferry::test::e2e::call(ferry_port_, verb::get, probe);
+    EXPECT_EQ(a.status, 200) << probe << ": " << a.body << ferry_->log();
+  }
+
   // 1. Staging: the publication's PR is merged at once (auto-merge); its push is applied with
   //    Flux: ferry asks the GitRepository and the Kustomization to reconcile.
   const auto seq0 = last_webhook_seq();
