@@ -26,6 +26,7 @@
 #include "handlers/registry.hpp"
 #include "service/config.hpp"
 #include "service/demo/demo.hpp"
+#include "service/doctor/doctor.hpp"
 #include "service/git/mirror.hpp"
 #include "service/github/app_client.hpp"
 #include "service/kube/client.hpp"
@@ -228,6 +229,69 @@ int run_serve() {
   return k_exit_ok;
 }
 
+// `ferry doctor`: the settings and clients serve builds, the checks, one line each (or a JSON
+// array). Exit 0 when nothing fails, 1 when something does, 2 on a configuration error.
+int run_doctor(const std::string& output) {
+  const auto env = current_environment();
+  auto settings = ferry::service::load_settings(
+      env, [](const std::string& path) { return ferry::service::read_whole_file(path); });
+  if (!settings) {
+    std::fprintf(stderr, "ferry doctor: configuration error:\n%s\n",
+                 settings.error().message.c_str());
+    return k_exit_usage;
+  }
+  // Logs go to stderr at warn: stdout carries only the report.
+  auto sink =
+      std::make_shared<ferry::log::sink>(stderr, ferry::log::level::warn, settings->log_format);
+  ferry::log::logger log(sink);
+  std::unique_ptr<ferry::github::app_client> github;
+  std::unique_ptr<ferry::kube::client> kube;
+  boost::asio::io_context ioc{1};
+  ferry::github::github_settings gh;
+  gh.api_url = settings->github_api_url;
+  gh.graphql_url = settings->github_graphql_url;
+  gh.app_id = settings->app_id;
+  gh.private_key_pem = settings->private_key_pem;
+  auto created = ferry::github::app_client::create(ioc.get_executor(), std::move(gh), log);
+  if (!created) {
+    std::fprintf(stderr, "ferry doctor: configuration error: %s\n",
+                 created.error().message.c_str());
+    return k_exit_usage;
+  }
+  github = std::move(*created);
+  ferry::doctor::doctor_inputs in;
+  in.settings = &*settings;
+  in.github = github.get();
+  in.lease_namespace = lease_namespace(*settings, env);
+  in.now = std::chrono::system_clock::now();
+  auto kube_settings = ferry::kube::resolve_settings(*settings, env);
+  if (kube_settings) {
+    auto made = ferry::kube::client::create(ioc.get_executor(), std::move(*kube_settings), log);
+    if (made) {
+      kube = std::move(*made);
+      in.kube = kube.get();
+    } else {
+      in.kube_unavailable = made.error().message;
+    }
+  } else {
+    in.kube_unavailable = kube_settings.error().message;
+  }
+  std::vector<ferry::doctor::check> checks;
+  boost::asio::co_spawn(
+      ioc,
+      [&]() -> boost::asio::awaitable<void> { checks = co_await ferry::doctor::run_doctor(in); },
+      boost::asio::detached);
+  ioc.run();
+  github->http().close_idle_connections();
+  if (kube) {
+    kube->close_idle_connections();
+  }
+  const std::string text =
+      output == "json" ? ferry::doctor::to_json(checks) : ferry::doctor::to_text(checks);
+  std::fputs(text.c_str(), stdout);
+  return ferry::doctor::exit_code(checks);
+}
+
 struct replay_options {
   std::string url;
   std::string secret;
@@ -338,6 +402,20 @@ int main(int argc, char** argv) {
       "the embedded default: run ferry offline on its example infra repository and "
       "print what happened");
 
+  std::string doctor_output = "text";
+  auto* doctor_cmd = app.add_subcommand(
+      "doctor",
+      "check a live installation with serve's settings (same environment): the App key, "
+      "installations and permissions, webhook configuration and events, failed deliveries in "
+      "the last 24 h, the rules file at each infra repo's default branch head, the source "
+      "repositories newest policies read, and in Kubernetes the access every apply target and "
+      "the Lease need (SelfSubjectAccessReview) and the named Flux objects. Writes nothing. One "
+      "line per check (ok/warn/fail, with what to do); exit 0 when no check fails, 1 when one "
+      "does, 2 on a configuration error. See docs/doctor.md");
+  doctor_cmd->add_option("--output", doctor_output, "text (one line per check) or json (an array)")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
+
   replay_options replay;
   auto* replay_cmd = app.add_subcommand(
       "replay",
@@ -395,6 +473,9 @@ int main(int argc, char** argv) {
   }
   if (demo->parsed()) {
     return ferry::demo::run(stdout);
+  }
+  if (doctor_cmd->parsed()) {
+    return run_doctor(doctor_output);
   }
   if (replay_cmd->parsed()) {
     return run_replay(replay);
