@@ -192,3 +192,20 @@ test('primary rate limit: headers count down, an exhausted limit answers 403 unt
   await d.control('POST', 'rate-limit', { installation_id: 5, remaining: 5000 });
   assert.equal((await d.api('GET', repo, { auth: tok() })).status, 200);
 });
+
+test('App manifest conversion: 201 without credentials, once; unknown, used or expired codes 404', async () => {
+  await d.clear_violations();
+  const manifest = { name: 'ferry-test', url: 'https://example.com', hook_attributes: { url: 'https://example.com/webhook' }, default_permissions: { contents: 'write' }, default_events: ['push'] };
+  const code = (await d.control('POST', 'app-manifests', { manifest, org: 'acme' })).body.code;
+  const r = await d.api('POST', `/app-manifests/${code}/conversions`);
+  assert.equal(r.status, 201, JSON.stringify(r.body));
+  assert.equal(r.body.name, 'ferry-test');
+  assert.deepEqual(r.body.events, ['push']);
+  assert.match(r.body.pem, /BEGIN RSA PRIVATE KEY/);
+  assert.ok(r.body.webhook_secret && r.body.client_id && r.body.client_secret);
+  assert.equal((await d.api('POST', `/app-manifests/${code}/conversions`)).status, 404, 'a code is good once');
+  assert.equal((await d.api('POST', '/app-manifests/nope/conversions')).status, 404);
+  const old = (await d.control('POST', 'app-manifests', { manifest, age_seconds: 3601 })).body.code;
+  assert.equal((await d.api('POST', `/app-manifests/${old}/conversions`)).status, 404, 'expired after one hour');
+  assert.deepEqual(await d.violations(), []);
+});

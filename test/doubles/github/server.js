@@ -81,6 +81,7 @@ class double {
     this.opts = opts;
     this.contract = new contract();
     fs.mkdirSync(path.join(opts.state_dir, 'repos'), { recursive: true });
+    this.manifest_codes = new Map();
     this.app = {
       id: Number(opts.app_id || 4242),
       client_id: opts.client_id || 'Iv1.ferrydouble0001',
@@ -621,6 +622,9 @@ class double {
   // or {status, body}.
   authenticate(req, need) {
     const a = parse_authorization(req.headers.authorization);
+    if (need === 'none') {
+      return { ok: true, kind: a.kind, identity: 'anonymous:0' };
+    }
     const bad = { status: 401, body: { message: 'Bad credentials', documentation_url: 'https://docs.github.com/rest', status: '401' } };
     if (need === 'jwt') {
       if (a.kind !== 'jwt' || a.scheme !== 'bearer') {
@@ -696,7 +700,9 @@ class double {
         errors: checked.problems, double_violation: checked.problems,
       });
     }
-    const need = matched.template === '/app' || matched.template.startsWith('/app/') || matched.template === '/repos/{owner}/{repo}/installation' ? 'jwt' : 'token';
+    // The manifest conversion takes no credentials at all (docs: "Create a GitHub App from a
+    // manifest": the one-hour code is the credential).
+    const need = matched.template === '/app-manifests/{code}/conversions' ? 'none' : matched.template === '/app' || matched.template.startsWith('/app/') || matched.template === '/repos/{owner}/{repo}/installation' ? 'jwt' : 'token';
     const auth = this.authenticate(req, need);
     if (!auth.ok) {
       entry.auth_error = auth.why;
@@ -768,6 +774,26 @@ class double {
       return { link: `<${this.base}${new URL(ctx.req.url, 'http://x').pathname}?${q}>; rel="next"` };
     };
     const t = {};
+
+    // A code minted by POST /_double/app-manifests is good once, for one hour (GitHub's docs);
+    // unknown, used or expired codes answer 404 as the description lists.
+    t['POST /app-manifests/{code}/conversions'] = async (ctx) => {
+      const c = this.manifest_codes.get(ctx.params.code);
+      if (!c || c.used || Date.now() - c.at > 3600 * 1000) {
+        return nf();
+      }
+      c.used = true;
+      const m = c.manifest;
+      const id = this.id();
+      return ok({
+        id, slug: String(m.name).toLowerCase().replace(/[^a-z0-9-]/g, '-'), node_id: this.node_id('A', id),
+        owner: this.user(c.org, 'Organization'), name: m.name, description: m.description || null,
+        external_url: m.url, html_url: `${this.base}/apps/${String(m.name).toLowerCase()}`, created_at: iso(), updated_at: iso(),
+        permissions: m.default_permissions || {}, events: m.default_events || [],
+        client_id: `Iv1.${crypto.randomBytes(8).toString('hex')}`, client_secret: crypto.randomBytes(20).toString('hex'),
+        webhook_secret: crypto.randomBytes(20).toString('hex'), pem: c.pem,
+      }, 201);
+    };
 
     t['GET /app'] = async () => ok({
       id: this.app.id, slug: this.app.slug, client_id: this.app.client_id, node_id: this.node_id('A', this.app.id),
@@ -1799,6 +1825,13 @@ class double {
       }
     }
     const reply = (status, b) => send(res, status, b);
+    // What GitHub's web form does on an App manifest POST: keep the manifest, mint a code.
+    if (m === 'POST' && p === '/_double/app-manifests') {
+      const b = JSON.parse(body_text || '{}');
+      const code = crypto.randomBytes(10).toString('hex');
+      this.manifest_codes.set(code, { manifest: b.manifest || {}, org: b.org || 'acme', at: Date.now() - (b.age_seconds || 0) * 1000, used: false, pem: '-----BEGIN RSA PRIVATE KEY-----\n(double)\n-----END RSA PRIVATE KEY-----\n' });
+      return reply(201, { code });
+    }
     if (m === 'GET' && p === '/_double/violations') {
       return reply(200, this.violations);
     }
