@@ -82,6 +82,7 @@ class double {
     this.contract = new contract();
     fs.mkdirSync(path.join(opts.state_dir, 'repos'), { recursive: true });
     this.manifest_codes = new Map();
+    this.manifest_posts = []; // what the App-from-manifest form received, for tests
     this.app = {
       id: Number(opts.app_id || 4242),
       client_id: opts.client_id || 'Iv1.ferrydouble0001',
@@ -524,6 +525,10 @@ class double {
         return await this.git_http(req, res, git_match, url);
       }
       const body = await read_body(req);
+      const web_manifest = /^\/organizations\/([^/]+)\/settings\/apps\/new$/.exec(p);
+      if (req.method === 'POST' && web_manifest) {
+        return this.manifest_form(req, res, decodeURIComponent(web_manifest[1]), url, body);
+      }
       if (p.startsWith('/api/v3/')) {
         p = p.slice('/api/v3'.length); // GitHub Enterprise Server's REST prefix
       }
@@ -535,6 +540,51 @@ class double {
       send(res, 500, { message: `double internal error: ${e.message}`, documentation_url: k_docs });
       this.violation('double-error', req.method, p, [e.stack]);
     }
+  }
+
+  mint_manifest_code(manifest, org, age_seconds) {
+    const code = crypto.randomBytes(10).toString('hex');
+    this.manifest_codes.set(code, { manifest, org, at: Date.now() - age_seconds * 1000, used: false, pem: '-----BEGIN RSA PRIVATE KEY-----\n(double)\n-----END RSA PRIVATE KEY-----\n' });
+    this.manifest_posts.push({ org, state: null, manifest });
+    return code;
+  }
+
+  // GitHub's web endpoint (not REST, so no OpenAPI operation): the form a browser POSTs with a
+  // `manifest` field (docs.github.com, "Registering a GitHub App from a manifest"). GitHub
+  // shows a confirmation page, creates the App, then redirects to the manifest's redirect_url
+  // with ?code=...&state=...; the double skips the page and redirects at once. A manifest
+  // without the keys GitHub requires (url, hook_attributes.url) or without a redirect_url
+  // answers 422 with a text body, as a form page would show an error rather than JSON.
+  manifest_form(req, res, org, url, body) {
+    const entry = { method: 'POST', path: url.pathname, status: 0 };
+    const finish = (status, headers, text) => {
+      entry.status = status;
+      res.writeHead(status, headers);
+      res.end(text);
+      this.log_request(entry);
+    };
+    const form = new URLSearchParams(body || '');
+    let manifest;
+    try {
+      manifest = JSON.parse(form.get('manifest') || '');
+    } catch (e) {
+      return finish(422, { 'content-type': 'text/plain' }, `manifest is not JSON: ${e.message}`);
+    }
+    const missing = ['url', 'redirect_url'].filter((k) => typeof manifest[k] !== 'string' || !manifest[k]);
+    if (!manifest.hook_attributes || typeof manifest.hook_attributes.url !== 'string') {
+      missing.push('hook_attributes.url');
+    }
+    if (missing.length) {
+      return finish(422, { 'content-type': 'text/plain' }, `manifest misses ${missing.join(', ')}`);
+    }
+    const code = this.mint_manifest_code(manifest, org, 0);
+    this.manifest_posts[this.manifest_posts.length - 1].state = url.searchParams.get('state');
+    const to = new URL(manifest.redirect_url);
+    to.searchParams.set('code', code);
+    if (url.searchParams.has('state')) {
+      to.searchParams.set('state', url.searchParams.get('state'));
+    }
+    return finish(302, { location: to.toString(), 'content-type': 'text/html' }, `<a href="${to}">redirecting</a>`);
   }
 
   log_request(entry) {
@@ -1828,9 +1878,10 @@ class double {
     // What GitHub's web form does on an App manifest POST: keep the manifest, mint a code.
     if (m === 'POST' && p === '/_double/app-manifests') {
       const b = JSON.parse(body_text || '{}');
-      const code = crypto.randomBytes(10).toString('hex');
-      this.manifest_codes.set(code, { manifest: b.manifest || {}, org: b.org || 'acme', at: Date.now() - (b.age_seconds || 0) * 1000, used: false, pem: '-----BEGIN RSA PRIVATE KEY-----\n(double)\n-----END RSA PRIVATE KEY-----\n' });
-      return reply(201, { code });
+      return reply(201, { code: this.mint_manifest_code(b.manifest || {}, b.org || 'acme', b.age_seconds || 0) });
+    }
+    if (m === 'GET' && p === '/_double/app-manifests') {
+      return reply(200, this.manifest_posts);
     }
     if (m === 'GET' && p === '/_double/violations') {
       return reply(200, this.violations);
