@@ -699,6 +699,9 @@ class double {
   async rest(req, res, p, url, body_text) {
     const method = req.method;
     const entry = { method, path: p, query: url.search, body: safe_json(body_text), auth: parse_authorization(req.headers.authorization).kind };
+    if (url.pathname !== p) {
+      entry.prefix = url.pathname.slice(0, url.pathname.length - p.length); // '/api/v3' (GHES)
+    }
     const base_headers = { 'x-github-request-id': crypto.randomBytes(8).toString('hex').toUpperCase(), 'x-github-api-version-selected': '2022-11-28' };
     const finish = (status, body, headers = {}, matched = null) => {
       entry.status = status;
