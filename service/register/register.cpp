@@ -399,12 +399,15 @@ result<void> write_credentials(const fs::path& dir, const app_credentials& app, 
     const fs::path final_path = dir / k_files[i];
     // Without --force, link() refuses an existing name, so a file that appeared since the
     // check is never replaced.
+    // With --force, a file that was there is replaced (its old content is gone, by request);
+    // one that was not is removed again if a later file fails.
+    const bool existed = force && ::access(final_path.c_str(), F_OK) == 0;
     const int rc = force ? ::rename(temps[i].c_str(), final_path.c_str())
                          : ::link(temps[i].c_str(), final_path.c_str());
     if (rc != 0) {
       return undo("cannot place " + final_path.string() + ": " + errno_text(errno));
     }
-    if (!force) {
+    if (!existed) {
       placed.push_back(final_path);
     }
   }
