@@ -398,6 +398,11 @@ metrics::metrics()
                                    {"outcome"})),
       rules_valid(registry.add_gauge("ferry_rules_valid",
                                      "1 while the repository's rules file is valid, 0 while not.",
-                                     {"repo"})) {}
+                                     {"repo"})),
+      build_info(registry.add_gauge("ferry_build_info",
+                                    "Always 1; the version label names the running build.",
+                                    {"version"})) {
+  build_info.with({FERRY_VERSION}).set(1);
+}
 
 }  // namespace ferry::service

@@ -199,6 +199,9 @@ struct metrics {
   counter_family& applies;
   // {repo}: 1 when the repo's rules file is valid, 0 while it is not.
   gauge_family& rules_valid;
+  // {version}: always 1; the label carries the build's version (CMake project VERSION), so a
+  // dashboard can join or show which release runs.
+  gauge_family& build_info;
 };
 
 }  // namespace ferry::service
