@@ -265,4 +265,17 @@ inline constexpr std::size_t k_apply_job_template_max = 1024u * 1024u;
 // exponentially ("billion laughs"); a Job is a few hundred values.
 inline constexpr std::size_t k_apply_job_template_values_max = 100000;
 
+// --- ferry register (service/register/register.hpp) -----------------------------------------
+// How long `ferry register` waits for GitHub's redirect. The code GitHub hands back is good for
+// one hour (docs.github.com: "Registering a GitHub App from a manifest"); a person fills in one
+// confirmation page, so 10 minutes is plenty and a forgotten terminal does not listen for long.
+inline constexpr auto k_register_wait = 10min;
+// The loopback form server reads requests of a browser (a GET with headers, no body); one
+// larger than this is refused. Beast's default header limit is 8 KiB; browsers send 1-2 KiB.
+inline constexpr std::size_t k_register_request_max = 16u * 1024u;
+// One request on the loopback server must arrive within this (a stalled client cannot hold it).
+inline constexpr auto k_register_read_timeout = 30s;
+// The conversion answer carries a PEM key (about 1.7 KB for RSA 2048) and a few fields.
+inline constexpr std::size_t k_register_conversion_max = 64u * 1024u;
+
 }  // namespace ferry::limits

@@ -34,6 +34,7 @@
 #include "service/metrics.hpp"
 #include "service/migrate/migrate_flux.hpp"
 #include "service/promotion/commands.hpp"
+#include "service/register/register.hpp"
 #include "service/replay.hpp"
 #include "service/server.hpp"
 
@@ -416,6 +417,44 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"text", "json"}))
       ->capture_default_str();
 
+  ferry::registration::register_options reg;
+  auto* register_cmd = app.add_subcommand(
+      "register",
+      "register ferry's GitHub App with GitHub's App manifest flow: serves a one-page form on "
+      "127.0.0.1 (open the printed URL in a browser signed in to GitHub; nothing is launched) "
+      "that posts infra/github-app-manifest.json (compiled in) with the name and webhook URL "
+      "to ORG's App settings; after you confirm, GitHub redirects back with a one-hour code, "
+      "ferry trades it (POST /app-manifests/{code}/conversions) and writes app-id, client-id, "
+      "webhook-secret and private-key.pem to DIR (mode 0600, DIR 0700), then prints the "
+      "kubectl commands creating the Secret ferry-secrets, the settings for the overlay and "
+      "the install URL. Never prints a secret. Exit 0 written, 1 the registration failed "
+      "(code refused or expired, no answer in 10 minutes, GitHub unreachable: nothing "
+      "written), 2 usage or files already in DIR. See docs/register.md");
+  register_cmd->add_option("--org", reg.org, "the GitHub organisation that will own the App")
+      ->required();
+  register_cmd->add_option("--name", reg.name, "the App's name (unique on GitHub, 34 characters)")
+      ->capture_default_str();
+  register_cmd
+      ->add_option("--webhook-url", reg.webhook_url,
+                   "where GitHub sends deliveries: ferry's public URL, e.g. "
+                   "https://ferry.example.com/webhook")
+      ->required();
+  register_cmd->add_option("--out", reg.out_dir, "directory for the credential files")
+      ->capture_default_str();
+  register_cmd
+      ->add_option("--github-url", reg.github_url,
+                   "GitHub's web address the form posts to; https://HOST for GitHub Enterprise "
+                   "Server")
+      ->capture_default_str();
+  register_cmd->add_option("--api-url", reg.api_url,
+                           "the REST API the code is traded at (default: https://api.github.com "
+                           "for github.com, else <github-url>/api/v3)");
+  register_cmd->add_option("--port", reg.port,
+                           "local port of the form and of the redirect (default: any free one)");
+  register_cmd->add_option("--ca-file", reg.ca_file,
+                           "PEM file of CAs trusted for the API (GHES with a private CA)");
+  register_cmd->add_flag("--force", reg.force, "replace the files already in DIR");
+
   replay_options replay;
   auto* replay_cmd = app.add_subcommand(
       "replay",
@@ -476,6 +515,9 @@ int main(int argc, char** argv) {
   }
   if (doctor_cmd->parsed()) {
     return run_doctor(doctor_output);
+  }
+  if (register_cmd->parsed()) {
+    return ferry::registration::run_register(reg, stdout, stderr);
   }
   if (replay_cmd->parsed()) {
     return run_replay(replay);

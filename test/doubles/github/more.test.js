@@ -192,3 +192,45 @@ test('primary rate limit: headers count down, an exhausted limit answers 403 unt
   await d.control('POST', 'rate-limit', { installation_id: 5, remaining: 5000 });
   assert.equal((await d.api('GET', repo, { auth: tok() })).status, 200);
 });
+
+test('App manifest conversion: 201 without credentials, once; unknown, used or expired codes 404', async () => {
+  await d.clear_violations();
+  const manifest = { name: 'ferry-test', url: 'https://example.com', hook_attributes: { url: 'https://example.com/webhook' }, default_permissions: { contents: 'write' }, default_events: ['push'] };
+  const code = (await d.control('POST', 'app-manifests', { manifest, org: 'acme' })).body.code;
+  const r = await d.api('POST', `/app-manifests/${code}/conversions`);
+  assert.equal(r.status, 201, JSON.stringify(r.body));
+  assert.equal(r.body.name, 'ferry-test');
+  assert.deepEqual(r.body.events, ['push']);
+  assert.match(r.body.pem, /BEGIN RSA PRIVATE KEY/);
+  assert.ok(r.body.webhook_secret && r.body.client_id && r.body.client_secret);
+  assert.equal((await d.api('POST', `/app-manifests/${code}/conversions`)).status, 404, 'a code is good once');
+  assert.equal((await d.api('POST', '/app-manifests/nope/conversions')).status, 404);
+  const old = (await d.control('POST', 'app-manifests', { manifest, age_seconds: 3601 })).body.code;
+  assert.equal((await d.api('POST', `/app-manifests/${old}/conversions`)).status, 404, 'expired after one hour');
+  assert.deepEqual(await d.violations(), []);
+});
+
+test('App manifest web form: 302 to redirect_url with code and state, the code converts; a manifest missing required keys 422', async () => {
+  await d.clear_violations();
+  const manifest = { name: 'ferry-web', url: 'https://example.com', hook_attributes: { url: 'https://example.com/webhook', active: true }, redirect_url: 'http://127.0.0.1:9/callback', default_events: ['package'] };
+  const post = (m, state) => fetch(`${d.base}/organizations/acme/settings/apps/new?state=${state}`, {
+    method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ manifest: JSON.stringify(m) }).toString(),
+  });
+  const r = await post(manifest, 's123');
+  assert.equal(r.status, 302);
+  const to = new URL(r.headers.get('location'));
+  assert.equal(`${to.origin}${to.pathname}`, 'http://127.0.0.1:9/callback');
+  assert.equal(to.searchParams.get('state'), 's123');
+  const conv = await d.api('POST', `/api/v3/app-manifests/${to.searchParams.get('code')}/conversions`);
+  assert.equal(conv.status, 201, JSON.stringify(conv.body));
+  assert.equal(conv.body.owner.login, 'acme');
+  assert.deepEqual(conv.body.events, ['package']);
+  const posts = (await d.control('GET', 'app-manifests')).body;
+  assert.equal(posts.at(-1).state, 's123');
+  assert.equal(posts.at(-1).manifest.name, 'ferry-web');
+  const bad = await post({ name: 'x', redirect_url: 'http://127.0.0.1:9/' }, 's');
+  assert.equal(bad.status, 422);
+  assert.match(await bad.text(), /url, hook_attributes\.url/);
+  assert.deepEqual(await d.violations(), []);
+});

@@ -81,6 +81,8 @@ class double {
     this.opts = opts;
     this.contract = new contract();
     fs.mkdirSync(path.join(opts.state_dir, 'repos'), { recursive: true });
+    this.manifest_codes = new Map();
+    this.manifest_posts = []; // what the App-from-manifest form received, for tests
     this.app = {
       id: Number(opts.app_id || 4242),
       client_id: opts.client_id || 'Iv1.ferrydouble0001',
@@ -523,6 +525,10 @@ class double {
         return await this.git_http(req, res, git_match, url);
       }
       const body = await read_body(req);
+      const web_manifest = /^\/organizations\/([^/]+)\/settings\/apps\/new$/.exec(p);
+      if (req.method === 'POST' && web_manifest) {
+        return this.manifest_form(req, res, decodeURIComponent(web_manifest[1]), url, body);
+      }
       if (p.startsWith('/api/v3/')) {
         p = p.slice('/api/v3'.length); // GitHub Enterprise Server's REST prefix
       }
@@ -534,6 +540,51 @@ class double {
       send(res, 500, { message: `double internal error: ${e.message}`, documentation_url: k_docs });
       this.violation('double-error', req.method, p, [e.stack]);
     }
+  }
+
+  mint_manifest_code(manifest, org, age_seconds) {
+    const code = crypto.randomBytes(10).toString('hex');
+    this.manifest_codes.set(code, { manifest, org, at: Date.now() - age_seconds * 1000, used: false, pem: '-----BEGIN RSA PRIVATE KEY-----\n(double)\n-----END RSA PRIVATE KEY-----\n' });
+    this.manifest_posts.push({ org, state: null, manifest });
+    return code;
+  }
+
+  // GitHub's web endpoint (not REST, so no OpenAPI operation): the form a browser POSTs with a
+  // `manifest` field (docs.github.com, "Registering a GitHub App from a manifest"). GitHub
+  // shows a confirmation page, creates the App, then redirects to the manifest's redirect_url
+  // with ?code=...&state=...; the double skips the page and redirects at once. A manifest
+  // without the keys GitHub requires (url, hook_attributes.url) or without a redirect_url
+  // answers 422 with a text body, as a form page would show an error rather than JSON.
+  manifest_form(req, res, org, url, body) {
+    const entry = { method: 'POST', path: url.pathname, status: 0 };
+    const finish = (status, headers, text) => {
+      entry.status = status;
+      res.writeHead(status, headers);
+      res.end(text);
+      this.log_request(entry);
+    };
+    const form = new URLSearchParams(body || '');
+    let manifest;
+    try {
+      manifest = JSON.parse(form.get('manifest') || '');
+    } catch (e) {
+      return finish(422, { 'content-type': 'text/plain' }, `manifest is not JSON: ${e.message}`);
+    }
+    const missing = ['url', 'redirect_url'].filter((k) => typeof manifest[k] !== 'string' || !manifest[k]);
+    if (!manifest.hook_attributes || typeof manifest.hook_attributes.url !== 'string') {
+      missing.push('hook_attributes.url');
+    }
+    if (missing.length) {
+      return finish(422, { 'content-type': 'text/plain' }, `manifest misses ${missing.join(', ')}`);
+    }
+    const code = this.mint_manifest_code(manifest, org, 0);
+    this.manifest_posts[this.manifest_posts.length - 1].state = url.searchParams.get('state');
+    const to = new URL(manifest.redirect_url);
+    to.searchParams.set('code', code);
+    if (url.searchParams.has('state')) {
+      to.searchParams.set('state', url.searchParams.get('state'));
+    }
+    return finish(302, { location: to.toString(), 'content-type': 'text/html' }, `<a href="${to}">redirecting</a>`);
   }
 
   log_request(entry) {
@@ -621,6 +672,9 @@ class double {
   // or {status, body}.
   authenticate(req, need) {
     const a = parse_authorization(req.headers.authorization);
+    if (need === 'none') {
+      return { ok: true, kind: a.kind, identity: 'anonymous:0' };
+    }
     const bad = { status: 401, body: { message: 'Bad credentials', documentation_url: 'https://docs.github.com/rest', status: '401' } };
     if (need === 'jwt') {
       if (a.kind !== 'jwt' || a.scheme !== 'bearer') {
@@ -645,6 +699,9 @@ class double {
   async rest(req, res, p, url, body_text) {
     const method = req.method;
     const entry = { method, path: p, query: url.search, body: safe_json(body_text), auth: parse_authorization(req.headers.authorization).kind };
+    if (url.pathname !== p) {
+      entry.prefix = url.pathname.slice(0, url.pathname.length - p.length); // '/api/v3' (GHES)
+    }
     const base_headers = { 'x-github-request-id': crypto.randomBytes(8).toString('hex').toUpperCase(), 'x-github-api-version-selected': '2022-11-28' };
     const finish = (status, body, headers = {}, matched = null) => {
       entry.status = status;
@@ -696,7 +753,9 @@ class double {
         errors: checked.problems, double_violation: checked.problems,
       });
     }
-    const need = matched.template === '/app' || matched.template.startsWith('/app/') || matched.template === '/repos/{owner}/{repo}/installation' ? 'jwt' : 'token';
+    // The manifest conversion takes no credentials at all (docs: "Create a GitHub App from a
+    // manifest": the one-hour code is the credential).
+    const need = matched.template === '/app-manifests/{code}/conversions' ? 'none' : matched.template === '/app' || matched.template.startsWith('/app/') || matched.template === '/repos/{owner}/{repo}/installation' ? 'jwt' : 'token';
     const auth = this.authenticate(req, need);
     if (!auth.ok) {
       entry.auth_error = auth.why;
@@ -768,6 +827,26 @@ class double {
       return { link: `<${this.base}${new URL(ctx.req.url, 'http://x').pathname}?${q}>; rel="next"` };
     };
     const t = {};
+
+    // A code minted by POST /_double/app-manifests is good once, for one hour (GitHub's docs);
+    // unknown, used or expired codes answer 404 as the description lists.
+    t['POST /app-manifests/{code}/conversions'] = async (ctx) => {
+      const c = this.manifest_codes.get(ctx.params.code);
+      if (!c || c.used || Date.now() - c.at > 3600 * 1000) {
+        return nf();
+      }
+      c.used = true;
+      const m = c.manifest;
+      const id = this.id();
+      return ok({
+        id, slug: String(m.name).toLowerCase().replace(/[^a-z0-9-]/g, '-'), node_id: this.node_id('A', id),
+        owner: this.user(c.org, 'Organization'), name: m.name, description: m.description || null,
+        external_url: m.url, html_url: `${this.base}/apps/${String(m.name).toLowerCase()}`, created_at: iso(), updated_at: iso(),
+        permissions: m.default_permissions || {}, events: m.default_events || [],
+        client_id: `Iv1.${crypto.randomBytes(8).toString('hex')}`, client_secret: crypto.randomBytes(20).toString('hex'),
+        webhook_secret: crypto.randomBytes(20).toString('hex'), pem: c.pem,
+      }, 201);
+    };
 
     t['GET /app'] = async () => ok({
       id: this.app.id, slug: this.app.slug, client_id: this.app.client_id, node_id: this.node_id('A', this.app.id),
@@ -1799,6 +1878,14 @@ class double {
       }
     }
     const reply = (status, b) => send(res, status, b);
+    // What GitHub's web form does on an App manifest POST: keep the manifest, mint a code.
+    if (m === 'POST' && p === '/_double/app-manifests') {
+      const b = JSON.parse(body_text || '{}');
+      return reply(201, { code: this.mint_manifest_code(b.manifest || {}, b.org || 'acme', b.age_seconds || 0) });
+    }
+    if (m === 'GET' && p === '/_double/app-manifests') {
+      return reply(200, this.manifest_posts);
+    }
     if (m === 'GET' && p === '/_double/violations') {
       return reply(200, this.violations);
     }
