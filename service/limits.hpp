@@ -110,6 +110,11 @@ inline constexpr std::size_t k_marker_file_max = 100u * 1024u * 1024u;
 // from eating memory (issue 10: it reached 1.85 GB before).
 inline constexpr std::size_t k_setting_file_max = 1024u * 1024u;
 
+// `ferry migrate-flux` reads every YAML file of a checkout. A file of Flux objects holds a few
+// dozen documents; a generated bundle (flux install's gotk-components.yaml) about twenty. The
+// bound stops a file of millions of `---` lines from building millions of nodes.
+inline constexpr std::size_t k_migrate_documents_max = 10000;
+
 // --- Rules file (.github/ferry.yaml) and tag policies ---------------------------------------
 // The rules file is read for every delivery; a bound keeps a hostile or broken push from making
 // each replica parse megabytes. Real rules files are a few KiB (SPEC example: under 1 KiB).

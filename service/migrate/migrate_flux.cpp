@@ -12,6 +12,7 @@
 
 #include "service/limits.hpp"
 #include "service/rules/rules.hpp"
+#include "service/rules/yaml_documents.hpp"
 
 namespace ferry::migrate {
 namespace {
@@ -372,14 +373,13 @@ read_outcome read_flux_objects(std::string_view path, std::string_view content,
       content.find("kustomize.toolkit.fluxcd.io") == std::string_view::npos) {
     return out;
   }
-  std::vector<YAML::Node> docs;
-  try {
-    docs = YAML::LoadAll(std::string(content));
-  } catch (const YAML::Exception& e) {
+  auto read = yaml::load_all(content, limits::k_migrate_documents_max);
+  if (read.failed) {
     out.unreadable.push_back(
-        {std::string(path), e.mark.line >= 0 ? e.mark.line + 1 : 0, "YAML syntax error: " + e.msg});
+        {std::string(path), read.mark.line >= 0 ? read.mark.line + 1 : 0, read.message});
     return out;
   }
+  const auto& docs = read.nodes;
   for (const auto& doc : docs) {
     try {
       auto api = scalar(child(doc, "apiVersion"));

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "service/limits.hpp"
+#include "service/rules/yaml_documents.hpp"
 #include "service/utf8.hpp"
 
 namespace ferry::rules {
@@ -300,28 +301,6 @@ std::string describe(const YAML::Node& n) {
 struct entry {
   YAML::Node key;
   YAML::Node value;
-};
-
-// Finds where documents start without building nodes. yaml-cpp 0.7's LoadAll loops forever,
-// allocating, on some malformed inputs (the parser keeps reporting empty documents without
-// consuming input; jbeder/yaml-cpp#1319, fixed after 0.8; found here by rules_fuzz). This pass
-// calls the parser a bounded number of times instead, and notices when it stops advancing.
-class document_starts final : public YAML::EventHandler {
- public:
-  std::vector<YAML::Mark> starts;
-
-  void OnDocumentStart(const YAML::Mark& mark) override { starts.push_back(mark); }
-  void OnDocumentEnd() override {}
-  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
-  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
-  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
-                const std::string&) override {}
-  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
-                       YAML::EmitterStyle::value) override {}
-  void OnSequenceEnd() override {}
-  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
-                  YAML::EmitterStyle::value) override {}
-  void OnMapEnd() override {}
 };
 
 class validator {
@@ -1144,20 +1123,13 @@ parse_outcome parse_rules(std::string_view text, std::string_view file_name) {
   const std::string owned(text);
   YAML::Node root;
   try {
-    std::istringstream in(owned);
-    YAML::Parser parser(in);
-    document_starts docs;
-    for (int i = 0; i < 3 && parser.HandleNextDocument(docs); ++i) {
+    std::vector<YAML::Mark> starts;
+    if (auto read = yaml::document_starts(owned, 2, starts); read.failed) {
+      v.error(read.mark, read.message);
+      return parse_outcome(v.take());
     }
-    for (std::size_t i = 1; i < docs.starts.size(); ++i) {
-      if (docs.starts[i].pos <= docs.starts[i - 1].pos) {
-        v.error(docs.starts[i], "YAML syntax error: cannot read past this point");
-        return parse_outcome(v.take());
-      }
-    }
-    if (docs.starts.size() > 1) {
-      v.error(docs.starts[1],
-              "the rules file must hold one YAML document; a second one starts here");
+    if (starts.size() > 1) {
+      v.error(starts[1], "the rules file must hold one YAML document; a second one starts here");
       return parse_outcome(v.take());
     }
     root = YAML::Load(owned);

@@ -13,6 +13,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "service/limits.hpp"
 #include "service/rules/rules.hpp"
 
 namespace ferry::migrate {
@@ -318,6 +319,30 @@ TEST(migrate_flux, digest_reflection_becomes_pin_digest) {
     ASSERT_EQ(r.objects.size(), 1u);
     EXPECT_EQ(r.objects[0].pin_digest, pin) << policy;
   }
+}
+
+TEST(migrate_flux, a_file_yaml_cpp_would_loop_on_is_unreadable_not_a_hang) {
+  // yaml-cpp 0.7's LoadAll loops forever on this (jbeder/yaml-cpp#1319; found by
+  // migrate_flux_fuzz, which hung CI's smoke run). The file is named as unreadable instead.
+  const std::string text = "# kustomize.toolkit.fluxcd.io/v1 objects\n,\n";
+  const auto r = read_flux_objects("clusters/x.yaml", text);
+  EXPECT_TRUE(r.objects.empty());
+  ASSERT_EQ(r.unreadable.size(), 1u);
+  EXPECT_EQ(r.unreadable[0].file, "clusters/x.yaml");
+  EXPECT_NE(r.unreadable[0].message.find("YAML syntax error"), std::string::npos)
+      << r.unreadable[0].message;
+}
+
+TEST(migrate_flux, a_file_of_too_many_documents_is_unreadable_with_the_bound_named) {
+  std::string text = "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\n";
+  for (std::size_t i = 0; i < limits::k_migrate_documents_max; ++i) {
+    text += "---\na: 1\n";
+  }
+  const auto r = read_flux_objects("big.yaml", text);
+  ASSERT_EQ(r.unreadable.size(), 1u);
+  EXPECT_NE(r.unreadable[0].message.find(std::to_string(limits::k_migrate_documents_max)),
+            std::string::npos)
+      << r.unreadable[0].message;
 }
 
 }  // namespace
