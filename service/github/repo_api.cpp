@@ -71,8 +71,8 @@ asio::awaitable<result<repo_api>> repo_api::open(app_client& client, service::re
   if (installation && *installation > 0) {
     co_return repo_api(client, std::move(repo), *installation, std::move(log));
   }
-  auto found =
-      co_await client.installation_for_repo(repo.owner, repo.name, call_options{.log = &log});
+  const call_options calls{.log = &log};
+  auto found = co_await client.installation_for_repo(repo.owner, repo.name, calls);
   if (!found) {
     co_return found.error();
   }
@@ -352,7 +352,8 @@ std::string hook_deliveries_path(int per_page) {
 
 asio::awaitable<result<delivery_page>> hook_deliveries(app_client& client, std::string_view path,
                                                        const log::logger& log) {
-  auto r = co_await client.app_rest(verb::get, path, std::nullopt, call_options{.log = &log});
+  const call_options calls{.log = &log};
+  auto r = co_await client.app_rest(verb::get, path, std::nullopt, calls);
   if (!r) {
     co_return r.error();
   }
@@ -371,9 +372,10 @@ asio::awaitable<result<delivery_page>> hook_deliveries(app_client& client, std::
 
 asio::awaitable<result<void>> redeliver(app_client& client, std::int64_t delivery_id,
                                         const log::logger& log) {
+  const call_options calls{.log = &log};
   co_return done(co_await client.app_rest(
       verb::post, "/app/hook/deliveries/" + std::to_string(delivery_id) + "/attempts", std::nullopt,
-      call_options{.log = &log}));
+      calls));
 }
 
 }  // namespace ferry::github
