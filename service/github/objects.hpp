@@ -110,8 +110,6 @@ result<std::string> parse_file_content(std::string_view json);
 // apps/list-webhook-deliveries; entries without an id, guid or readable delivered_at are left
 // out.
 result<std::vector<hook_delivery>> parse_hook_deliveries(std::string_view json);
-// GraphQL answers: the data object's text is not needed by ferry today; errors are mapped by
-// app_client::graphql.
 
 // Path segments, percent-encoded (RFC 3986 unreserved characters stay). A branch keeps its '/'
 // (GitHub's {ref} parameters take "heads/feature/x" unescaped); a query value escapes it.

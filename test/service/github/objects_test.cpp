@@ -1,5 +1,5 @@
 // The typed views of GitHub's REST answers (service/github/objects.hpp) against the examples of
-// GitHub's own REST description (fixtures/github/api, from @octokit/openapi), and the shapes
+// GitHub's own REST description (fixtures/github-api, from @octokit/openapi), and the shapes
 // GitHub sends that the examples do not show (null bodies, a PR without merged_at, broken
 // answers), plus path escaping.
 #include "service/github/objects.hpp"
@@ -16,7 +16,7 @@ namespace ferry::github {
 namespace {
 
 std::string fixture(const std::string& name) {
-  std::ifstream in(std::string(FERRY_FIXTURES_DIR) + "/github/api/" + name, std::ios::binary);
+  std::ifstream in(std::string(FERRY_FIXTURES_DIR) + "/github-api/" + name, std::ios::binary);
   EXPECT_TRUE(in) << name;
   std::stringstream s;
   s << in.rdbuf();
