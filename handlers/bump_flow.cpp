@@ -9,6 +9,7 @@
 
 #include <simdjson.h>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/redirect_error.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
@@ -24,32 +25,13 @@
 #include "handlers/blocking.hpp"
 #include "handlers/bump.hpp"
 #include "handlers/handlers.hpp"
+#include "handlers/rules_cache.hpp"
 #include "service/limits.hpp"
 #include "service/promotion/plan.hpp"
 #include "service/promotion/values.hpp"
 #include "service/rules/policy.hpp"
 
 namespace ferry::handlers {
-
-// Parsed rules files by blob id: equal ids mean equal text, so the file is parsed once per
-// version, not once per delivery. Used from the io_context's thread only.
-//
-// The same object holds the flow's other per-process answers that change rarely and would
-// otherwise be asked on every delivery: repositories where the App is not installed (the 404
-// of GET /repos/{o}/{r}/installation) and each infra repository's clone_url and
-// default_branch. Both expire after a short time (limits.hpp), so a fresh installation or a
-// renamed default branch is seen within minutes without a restart.
-struct rules_cache {
-  using clock = std::chrono::steady_clock;
-  struct repository_facts {
-    std::string clone_url;
-    std::string default_branch;
-    clock::time_point until;
-  };
-  std::map<std::string, std::shared_ptr<const rules::parse_outcome>, std::less<>> by_blob;
-  std::map<std::string, clock::time_point, std::less<>> not_installed;  // "owner/name" -> until
-  std::map<std::string, repository_facts, std::less<>> repositories;    // "owner/name"
-};
 
 std::shared_ptr<rules_cache> make_rules_cache() {
   return std::make_shared<rules_cache>();
@@ -255,6 +237,8 @@ class bump_run {
                                             const std::string& branch, std::optional<open_pr> pr,
                                             const bump_facts& facts, const branch_state& head);
   asio::awaitable<result<void>> comment(std::int64_t number, std::string text);
+  asio::awaitable<result<rules_cache::rules_view>> current_rules();
+  asio::awaitable<result<rules_cache::rules_view>> renew_rules_view();
 
   std::string_view delivery_id_;
   const promotion_source& src_;
@@ -274,6 +258,19 @@ class bump_run {
 };
 
 asio::awaitable<service::handler_result> bump_run::run() {
+  // SPEC: "no rule" is answered before any API call. This replica's view of the rules, while
+  // fresh, says so without asking GitHub anything (rules_cache.hpp).
+  if (auto it = s_.rules->views.find(repo_.full());
+      it != s_.rules->views.end() && !it->second.stale &&
+      rules_cache::clock::now() - it->second.read_at <= limits::k_rules_view_max_age) {
+    const auto& rules = it->second.rules;
+    if (!rules || (rules->ok() && rules::rules_for_image(rules->value(), p_.image).empty())) {
+      log_.debug(
+          rules ? "no rule for the image in this repository" : "no rules file in this repository",
+          {{"rules_head", it->second.head}, {"from", "this replica's view of the rules"}});
+      co_return service::outcome::ignored;
+    }
+  }
   auto inst = co_await gh_.installation_for_repo(repo_.owner, repo_.name);
   if (!inst) {
     co_return inst.error();
@@ -316,61 +313,16 @@ asio::awaitable<service::handler_result> bump_run::run() {
   }
   mirror_ = *opened;
 
-  // The default branch's head, asked of the API (one small call) so that the mirror answers
-  // from its cache when it already holds that commit, with no git round trip; then the rules'
-  // blob at that head.
-  auto head_ref = co_await gh_.rest(verb::get, repo_path("/git/ref/heads/" + default_branch_),
-                                    std::nullopt, inst_);
-  if (!head_ref) {
-    co_return head_ref.error();
+  auto view = co_await current_rules();
+  if (!view) {
+    co_return view.error();
   }
-  auto head_ref_body = parse_body(*head_ref, "get ref");
-  if (!head_ref_body) {
-    co_return head_ref_body.error();
+  head_ = view->head;
+  if (!view->rules) {
+    log_.debug("no rules file in this repository");
+    co_return service::outcome::ignored;
   }
-  const std::string head_sha = str(*head_ref_body, {"object", "sha"});
-  if (head_sha.size() != 40) {
-    co_return make_error(error_kind::transient, "GET ref heads/" + default_branch_ + ": no sha");
-  }
-  struct head_read {
-    std::string head;
-    std::string blob;
-  };
-  auto read = co_await blocking(s_.pool, [this, &head_sha]() -> result<head_read> {
-    auto head = mirror_->fetch(clone_url_, head_sha, git::credentials{token_});
-    if (!head) {
-      return head.error();
-    }
-    auto blob = mirror_->blob_id(*head, s_.rules_path);
-    if (!blob) {
-      return blob.error();
-    }
-    return head_read{*head, *blob};
-  });
-  if (!read) {
-    if (read.error().kind == error_kind::not_found) {
-      log_.debug("no rules file in this repository", {{"reason", read.error().message}});
-      co_return service::outcome::ignored;
-    }
-    co_return read.error();
-  }
-  head_ = read->head;
-
-  std::shared_ptr<const rules::parse_outcome> parsed;
-  if (auto it = s_.rules->by_blob.find(read->blob); it != s_.rules->by_blob.end()) {
-    parsed = it->second;
-  } else {
-    auto text =
-        co_await blocking(s_.pool, [this]() { return mirror_->read_file(head_, s_.rules_path); });
-    if (!text) {
-      co_return text.error();
-    }
-    parsed = std::make_shared<const rules::parse_outcome>(rules::parse_rules(*text, s_.rules_path));
-    if (s_.rules->by_blob.size() >= limits::k_rules_cache_entries) {
-      s_.rules->by_blob.clear();
-    }
-    s_.rules->by_blob.emplace(read->blob, parsed);
-  }
+  const std::shared_ptr<const rules::parse_outcome> parsed = view->rules;
   if (s_.metrics != nullptr) {
     s_.metrics->rules_valid.with({repo_.full()}).set(parsed->ok() ? 1.0 : 0.0);
   }
@@ -418,6 +370,108 @@ asio::awaitable<service::handler_result> bump_run::run() {
     }
   }
   co_return service::outcome::done;
+}
+
+// The rules at the default branch's head, renewed now: one renewal per repository at a time,
+// whose outcome every delivery that asks meanwhile shares (a burst of deliveries costs one
+// call). An abandoned renewal (its delivery cancelled at the deadline) wakes the waiters with
+// an error rather than leaving them waiting.
+asio::awaitable<result<rules_cache::rules_view>> bump_run::current_rules() {
+  const std::string key = repo_.full();
+  if (auto it = s_.rules->renewing.find(key); it != s_.rules->renewing.end()) {
+    const auto renewal = it->second;
+    boost::system::error_code ec;
+    co_await renewal->done.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    if (renewal->outcome) {
+      co_return *renewal->outcome;
+    }
+    co_return make_error(error_kind::transient,
+                         "the read of the rules this delivery waited for was abandoned");
+  }
+  auto renewal = std::make_shared<rules_cache::view_renewal>(co_await asio::this_coro::executor);
+  s_.rules->renewing[key] = renewal;
+  struct finish {
+    rules_cache& cache;
+    std::string key;
+    std::shared_ptr<rules_cache::view_renewal> renewal;
+    ~finish() {
+      if (auto it = cache.renewing.find(key); it != cache.renewing.end() && it->second == renewal) {
+        cache.renewing.erase(it);
+      }
+      renewal->done.cancel();
+    }
+  } wake{*s_.rules, key, renewal};
+  auto out = co_await renew_rules_view();
+  renewal->outcome = out;
+  co_return out;
+}
+
+// The default branch's head, asked of the API with the ETag of the last answer (a 304 costs no
+// rate limit and means the view still holds), so that the mirror answers from its cache when it
+// already holds that commit; then the rules' blob at that head, parsed once per blob.
+asio::awaitable<result<rules_cache::rules_view>> bump_run::renew_rules_view() {
+  const std::string key = repo_.full();
+  github::call_options conditional;
+  std::optional<rules_cache::rules_view> known;
+  if (auto it = s_.rules->views.find(key); it != s_.rules->views.end()) {
+    known = it->second;
+  }
+  if (known) {
+    conditional.if_none_match = known->etag;  // `known` outlives the call
+  }
+  auto head_ref = co_await gh_.rest(verb::get, repo_path("/git/ref/heads/" + default_branch_),
+                                    std::nullopt, inst_, conditional);
+  if (!head_ref) {
+    co_return head_ref.error();
+  }
+  rules_cache::rules_view view;
+  if (head_ref->status == 304 && known) {
+    view = std::move(*known);
+  } else {
+    auto head_ref_body = parse_body(*head_ref, "get ref");
+    if (!head_ref_body) {
+      co_return head_ref_body.error();
+    }
+    view.head = str(*head_ref_body, {"object", "sha"});
+    if (view.head.size() != 40) {
+      co_return make_error(error_kind::transient, "GET ref heads/" + default_branch_ + ": no sha");
+    }
+    if (const auto* etag = head_ref->header("etag")) {
+      view.etag = *etag;
+    }
+  }
+  // The mirror holds the head already when the view was made here (no git round trip then).
+  auto blob = co_await blocking(s_.pool, [this, &view]() -> result<std::string> {
+    auto head = mirror_->fetch(clone_url_, view.head, git::credentials{token_});
+    if (!head) {
+      return head.error();
+    }
+    return mirror_->blob_id(*head, s_.rules_path);
+  });
+  if (!blob && blob.error().kind != error_kind::not_found) {
+    co_return blob.error();
+  }
+  if (!blob) {
+    view.rules = nullptr;
+  } else if (auto it = s_.rules->by_blob.find(*blob); it != s_.rules->by_blob.end()) {
+    view.rules = it->second;
+  } else {
+    auto text = co_await blocking(
+        s_.pool, [this, &view]() { return mirror_->read_file(view.head, s_.rules_path); });
+    if (!text) {
+      co_return text.error();
+    }
+    view.rules =
+        std::make_shared<const rules::parse_outcome>(rules::parse_rules(*text, s_.rules_path));
+    if (s_.rules->by_blob.size() >= limits::k_rules_cache_entries) {
+      s_.rules->by_blob.clear();
+    }
+    s_.rules->by_blob.emplace(*blob, view.rules);
+  }
+  view.read_at = rules_cache::clock::now();
+  view.stale = false;
+  s_.rules->views[key] = view;
+  co_return view;
 }
 
 // The environments this call converges: the entry environments, or those named, less the ones

@@ -201,6 +201,12 @@ inline constexpr std::size_t k_trailer_search_commits = 500;
 // branch fails the delivery with 5xx, which GitHub's redelivery retries.
 inline constexpr auto k_not_installed_cache_ttl = 300s;
 inline constexpr auto k_repository_cache_ttl = 60s;
+// Each replica's view of an infra repository's rules (its default branch's head and the rules
+// parsed there) answers a delivery for an image no rule names with no GitHub call while it is at
+// most this old (issue 14; docs/rules.md "How fast a rules change takes effect"). Past it, one
+// conditional GET of the head ref (a 304 costs no rate limit) renews it, shared by the
+// deliveries that arrive meanwhile; a push to the default branch handled here renews it at once.
+inline constexpr auto k_rules_view_max_age = 10s;
 // Entries per cache above; the map is dropped whole when full (a few infra repos and the
 // source repositories that publish images: far fewer in practice).
 inline constexpr std::size_t k_api_cache_entries = 1024;

@@ -154,6 +154,9 @@ struct app_client::impl {
       req.headers.push_back({"Content-Type", "application/json"});
       req.body = json::serialize(*body);
     }
+    if (!o.if_none_match.empty()) {
+      req.headers.push_back({"If-None-Match", std::string(o.if_none_match)});
+    }
     req.max_attempts = o.max_attempts;
     req.deadline = o.deadline;
     return req;
@@ -162,6 +165,9 @@ struct app_client::impl {
   // Sends and maps: 2xx -> response, else error_from_response.
   asio::awaitable<result<http_response>> send(http_request req, std::string_view method,
                                               std::string_view path) {
+    const bool conditional =
+        std::any_of(req.headers.begin(), req.headers.end(),
+                    [](const http_header& h) { return h.name == "If-None-Match"; });
     const auto started = std::chrono::steady_clock::now();
     auto r = co_await http->request(std::move(req));
     if (logger.enabled(log::level::debug)) {
@@ -178,7 +184,7 @@ struct app_client::impl {
     if (!r) {
       co_return std::move(r).error();
     }
-    if (r->status < 200 || r->status > 299) {
+    if ((r->status < 200 || r->status > 299) && !(conditional && r->status == 304)) {
       co_return error_from_response(method, path, *r);
     }
     co_return std::move(r).value();
