@@ -343,7 +343,10 @@ asio::awaitable<service::handler_result> bump_run::run() {
       co_return posted.error();
     }
     log_.warn("rules file is invalid: no promotion", {{"errors", parsed->report()}});
-    co_return make_error(error_kind::invalid_input, "invalid rules in " + repo_.full());
+    // 503, not 200 (issue 10, "no silent drop"): GitHub records the delivery as failed, and
+    // the sweep redelivers it once the rules are fixed.
+    co_return make_error(error_kind::transient,
+                         "invalid rules in " + repo_.full() + ": refused until they are fixed");
   }
   const rules::rules_file& rules = parsed->value();
   const auto image_rules = rules::rules_for_image(rules, p_.image);

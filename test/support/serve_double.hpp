@@ -22,8 +22,10 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -185,6 +187,19 @@ inline std::string ghcr_package_payload(const std::string& name, const std::stri
   return json::serialize(v);
 }
 
+// Polls `probe` until it answers true or the deadline passes (no blind sleeps).
+inline bool eventually(const std::function<bool()>& probe,
+                       std::chrono::seconds deadline = std::chrono::seconds(60)) {
+  const auto until = std::chrono::steady_clock::now() + deadline;
+  while (std::chrono::steady_clock::now() < until) {
+    if (probe()) {
+      return true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return probe();
+}
+
 class serve_double_test : public ::testing::Test {
  protected:
  protected:
@@ -321,6 +336,40 @@ class serve_double_test : public ::testing::Test {
     auto r = ferry::service::post_delivery(target, {event, id, payload});
     EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.error().message);
     return r.ok() ? r->status : 0;
+  }
+
+  // The App's recent deliveries as GET /app/hook/deliveries lists them: one failed once
+  // ("failed-once", to be redelivered), one failed then succeeded, one too old, one refused for
+  // its signature (a 401 redelivered fails the same way).
+  void seed_failed_deliveries() {
+    const auto now = std::chrono::system_clock::now();
+    const auto iso = [](std::chrono::system_clock::time_point t) {
+      const std::time_t tt = std::chrono::system_clock::to_time_t(t);
+      std::tm tm{};
+      gmtime_r(&tt, &tm);
+      char buf[32];
+      std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+      return std::string(buf);
+    };
+    const auto one = [&](int id, const char* guid, int status, std::chrono::hours ago) {
+      json::object o;
+      o["id"] = id;
+      o["guid"] = guid;
+      o["status_code"] = status;
+      o["delivered_at"] = iso(now - ago);
+      return o;
+    };
+    json::array list;
+    list.push_back(one(101, "failed-once", 503, std::chrono::hours(2)));
+    list.push_back(one(102, "failed-then-ok", 502, std::chrono::hours(3)));
+    list.push_back(one(103, "failed-then-ok", 200, std::chrono::hours(1)));
+    list.push_back(one(104, "too-old", 503, std::chrono::hours(80)));
+    list.push_back(one(105, "bad-signature", 401, std::chrono::hours(1)));
+    json::object body;
+    body["deliveries"] = std::move(list);
+    const auto seeded =
+        control(http::verb::post, "/_double/hook-deliveries", json::serialize(body));
+    ASSERT_EQ(seeded.status, 201) << seeded.body;
   }
 
   std::string git(const std::string& args) {
