@@ -181,6 +181,17 @@ result<std::vector<markers::scanned_file>> scan_files(const git::mirror& m, std:
   return out;
 }
 
+// The most recent closed pull request of a branch.
+struct closed_pr {
+  bool merged = false;
+  std::string body;
+};
+
+struct branch_pulls {
+  std::optional<open_pr> open;
+  std::optional<closed_pr> last_closed;
+};
+
 // The branch head after write_branch: the commit, and whether this delivery wrote it.
 struct branch_state {
   std::string head;
@@ -226,10 +237,8 @@ class bump_run {
   asio::awaitable<result<void>> environment(const rules::rules_file& rules,
                                             const rules::environment& env,
                                             const rules::image_rule& rule);
+  asio::awaitable<result<branch_pulls>> pulls_of(const std::string& branch);
   asio::awaitable<result<std::optional<open_pr>>> find_pr(const std::string& branch);
-  asio::awaitable<result<bool>> closed_without_merge(const std::string& branch,
-                                                     const rules::environment& env,
-                                                     const rules::image_rule& rule);
   asio::awaitable<result<std::optional<branch_state>>> write_branch(
       const std::string& branch, const std::vector<markers::file_change>& changes,
       const bump_facts& facts, const std::optional<open_pr>& pr);
@@ -630,10 +639,15 @@ asio::awaitable<result<bool>> bump_run::newest_allows(const rules::image_rule& r
   co_return true;
 }
 
-asio::awaitable<result<std::optional<open_pr>>> bump_run::find_pr(const std::string& branch) {
-  // pulls/list's head filter needs "owner:branch" (the double flags a bare branch).
+// The branch's pull requests in one call: the open one (at most one per head and base), and the
+// most recent closed one with whether it was merged and its body (ferry's marker says which
+// environment, image and tag it carried). pulls/list's head filter needs "owner:branch" (the
+// double flags a bare branch) and sorts by creation, newest first (REST "List pull requests").
+asio::awaitable<result<branch_pulls>> bump_run::pulls_of(const std::string& branch) {
   auto listed = co_await gh_.rest(
-      verb::get, repo_path("/pulls?state=open&per_page=10&head=" + repo_.owner + ":" + branch),
+      verb::get,
+      repo_path("/pulls?state=all&per_page=" + std::to_string(limits::k_branch_pulls_page) +
+                "&head=" + repo_.owner + ":" + branch),
       std::nullopt, inst_);
   if (!listed) {
     co_return listed.error();
@@ -642,38 +656,29 @@ asio::awaitable<result<std::optional<open_pr>>> bump_run::find_pr(const std::str
   if (!body) {
     co_return body.error();
   }
+  branch_pulls out;
   simdjson::dom::array pulls;
-  simdjson::dom::element first;
-  if (body->root().get(pulls) != simdjson::SUCCESS || pulls.at(0).get(first) != simdjson::SUCCESS) {
-    co_return std::optional<open_pr>{};
+  if (body->root().get(pulls) != simdjson::SUCCESS) {
+    co_return out;
   }
-  co_return std::optional<open_pr>(read_pr(first));
+  for (const auto item : pulls) {
+    const std::string state = str(item, {"state"});
+    if (state == "open" && !out.open) {
+      out.open = read_pr(item);
+    } else if (state == "closed" && !out.last_closed) {
+      const auto merged_at = at(item, {"merged_at"});
+      out.last_closed = closed_pr{merged_at && !merged_at->is_null(), str(item, {"body"})};
+    }
+  }
+  co_return out;
 }
 
-// Whether the branch's most recent closed PR was closed without merge while carrying this tag
-// for this environment and image (ferry's marker in its body).
-asio::awaitable<result<bool>> bump_run::closed_without_merge(const std::string& branch,
-                                                             const rules::environment& env,
-                                                             const rules::image_rule& rule) {
-  // pulls/list sorts by creation, newest first, by default (REST "List pull requests").
-  auto listed = co_await gh_.rest(
-      verb::get, repo_path("/pulls?state=closed&per_page=1&head=" + repo_.owner + ":" + branch),
-      std::nullopt, inst_);
-  if (!listed) {
-    co_return listed.error();
+asio::awaitable<result<std::optional<open_pr>>> bump_run::find_pr(const std::string& branch) {
+  auto pulls = co_await pulls_of(branch);
+  if (!pulls) {
+    co_return pulls.error();
   }
-  auto body = parse_body(*listed, "list closed pulls");
-  if (!body) {
-    co_return body.error();
-  }
-  simdjson::dom::array pulls;
-  simdjson::dom::element last;
-  if (body->root().get(pulls) != simdjson::SUCCESS || pulls.at(0).get(last) != simdjson::SUCCESS) {
-    co_return false;
-  }
-  const auto merged_at = at(last, {"merged_at"});
-  const bool merged = merged_at && !merged_at->is_null();
-  co_return !merged && pr_marker_matches(str(last, {"body"}), env.name, rule.image, p_.tag);
+  co_return std::move(pulls->open);
 }
 
 asio::awaitable<result<void>> bump_run::comment(std::int64_t number, std::string text) {
@@ -764,14 +769,10 @@ asio::awaitable<result<std::optional<branch_state>>> bump_run::write_branch(
       }
     }
     if (!commit) {
-      auto base =
-          co_await gh_.rest(verb::get, repo_path("/git/commits/" + head_), std::nullopt, inst_);
-      if (!base) {
-        co_return base.error();
-      }
-      auto base_body = parse_body(*base, "get commit");
-      if (!base_body) {
-        co_return base_body.error();
+      // The base tree from the mirror, which holds head_ (no GET git/commits round trip).
+      auto base_tree = co_await blocking(s_.pool, [&]() { return mirror_->tree_id(head_); });
+      if (!base_tree) {
+        co_return base_tree.error();
       }
       auto modes = co_await blocking(s_.pool, [&]() {
         std::vector<std::string> out;
@@ -790,8 +791,8 @@ asio::awaitable<result<std::optional<branch_state>>> bump_run::write_branch(
                                        {"content", changes[i].new_content}});
       }
       // Built outside the co_await: GCC 12 cannot keep a braced list across it.
-      json::value request_body_3 = json::value{{"base_tree", str(*base_body, {"tree", "sha"})},
-                                               {"tree", std::move(entries)}};
+      json::value request_body_3 =
+          json::value{{"base_tree", *base_tree}, {"tree", std::move(entries)}};
       auto tree =
           co_await gh_.rest(verb::post, repo_path("/git/trees"), std::move(request_body_3), inst_);
       if (!tree) {
@@ -968,18 +969,17 @@ asio::awaitable<result<void>> bump_run::environment(const rules::rules_file& rul
                                                     const rules::environment& env,
                                                     const rules::image_rule& rule) {
   const std::string branch = rules::branch_name(env, rule);
-  auto pr = co_await find_pr(branch);
-  if (!pr) {
-    co_return pr.error();
+  auto pulls = co_await pulls_of(branch);
+  if (!pulls) {
+    co_return pulls.error();
   }
+  result<std::optional<open_pr>> pr = std::move(pulls->open);
   if (!*pr) {
     // SPEC pull_request: "Closed without merge -> that tag is skipped for that environment; a
     // higher tag opens a new PR".
-    auto closed = co_await closed_without_merge(branch, env, rule);
-    if (!closed) {
-      co_return closed.error();
-    }
-    if (*closed) {
+    const auto& closed = pulls->last_closed;
+    if (closed && !closed->merged &&
+        pr_marker_matches(closed->body, env.name, rule.image, p_.tag)) {
       log_.with({{"environment", env.name}})
           .info("tag skipped: its pull request was closed without merge",
                 {{"tag", p_.tag}, {"branch", branch}});

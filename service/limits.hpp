@@ -201,6 +201,10 @@ inline constexpr std::size_t k_trailer_search_commits = 500;
 // branch fails the delivery with 5xx, which GitHub's redelivery retries.
 inline constexpr auto k_not_installed_cache_ttl = 300s;
 inline constexpr auto k_repository_cache_ttl = 60s;
+// Pull requests of one ferry branch read in one call (open and closed together, newest first):
+// the open one and the most recent closed one are among the newest few. Ours: a branch has one
+// open PR at a time; ten covers any PRs people opened from it to other bases.
+inline constexpr int k_branch_pulls_page = 10;
 // Each replica's view of an infra repository's rules (its default branch's head and the rules
 // parsed there) answers a delivery for an image no rule names with no GitHub call while it is at
 // most this old (issue 14; docs/rules.md "How fast a rules change takes effect"). Past it, one
