@@ -88,6 +88,10 @@ class double {
       client_id: opts.client_id || 'Iv1.ferrydouble0001',
       slug: opts.app_slug || 'ferry',
       bot_user_id: 41898282,
+      // The App's webhook as GET /app/hook/config describes it (apps/get-webhook-config-for-app);
+      // POST /_double/app/hook-config changes it. GitHub answers "********" for a secret that
+      // is set and leaves the field out otherwise.
+      hook_config: { url: 'https://ferry.example.com/webhook', content_type: 'json', insecure_ssl: '0', secret: '********' },
     };
     if (opts.app_public_key) {
       this.public_key = crypto.createPublicKey(fs.readFileSync(opts.app_public_key));
@@ -1487,7 +1491,9 @@ class double {
       });
     };
 
-    // ---- webhook deliveries of the App
+    // ---- the App's webhook configuration and deliveries
+    t['GET /app/hook/config'] = async () => ok({ ...this.app.hook_config });
+
     t['GET /app/hook/deliveries'] = async (ctx) => {
       const per = Math.min(Number(ctx.query.get('per_page') || 30), 100);
       const status = ctx.query.get('status');
@@ -2005,6 +2011,17 @@ class double {
         r.reset = now + Number(body.reset_in_s);
       }
       return reply(200, { identity, resource, limit: r.limit, used: r.used, remaining: r.limit - r.used, reset: r.reset });
+    }
+    if (m === 'POST' && p === '/_double/app/hook-config') {
+      // Replaces the App's webhook configuration; `secret: null` means no secret is set.
+      const next = { ...this.app.hook_config, ...body };
+      for (const k of Object.keys(next)) {
+        if (next[k] === null) {
+          delete next[k];
+        }
+      }
+      this.app.hook_config = next;
+      return reply(200, this.app.hook_config);
     }
     if (m === 'POST' && p === '/_double/hook-deliveries') {
       const list = Array.isArray(body) ? body : (body.deliveries || [body]);
