@@ -26,6 +26,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -200,6 +201,21 @@ inline bool eventually(const std::function<bool()>& probe,
   return probe();
 }
 
+// What `ferry doctor --output json` reported: its exit code and each check by name.
+struct doctor_report {
+  int exit_code = -1;
+  std::map<std::string, json::object> checks;
+  std::string raw;  // stdout and "exit=N", for failure messages
+  std::string level(const std::string& name) const {
+    const auto it = checks.find(name);
+    return it == checks.end() ? "missing" : std::string(it->second.at("level").as_string());
+  }
+  std::string text(const std::string& name) const {
+    const auto it = checks.find(name);
+    return it == checks.end() ? std::string() : json::serialize(it->second);
+  }
+};
+
 class serve_double_test : public ::testing::Test {
  protected:
  protected:
@@ -336,6 +352,34 @@ class serve_double_test : public ::testing::Test {
     auto r = ferry::service::post_delivery(target, {event, id, payload});
     EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.error().message);
     return r.ok() ? r->status : 0;
+  }
+
+  // `ferry doctor --output json` with serve's environment (logs on stderr dropped).
+  doctor_report run_doctor() {
+    std::string command = "env -i";
+    for (const auto& e : ferry_env_) {
+      command += " '" + e + "'";
+    }
+    command +=
+        std::string(" ") + FERRY_BINARY + " doctor --output json 2>/dev/null; echo \"exit=$?\"";
+    doctor_report r;
+    r.raw = run(command);
+    const auto at = r.raw.rfind("exit=");
+    EXPECT_NE(at, std::string::npos) << r.raw;
+    if (at == std::string::npos) {
+      return r;
+    }
+    r.exit_code = std::stoi(r.raw.substr(at + 5));
+    boost::system::error_code ec;
+    const auto v = json::parse(r.raw.substr(0, at), ec);
+    EXPECT_FALSE(ec) << r.raw;
+    if (!ec && v.is_array()) {
+      for (const auto& c : v.as_array()) {
+        const auto& o = c.as_object();
+        r.checks[std::string(o.at("name").as_string())] = o;
+      }
+    }
+    return r;
   }
 
   // The App's recent deliveries as GET /app/hook/deliveries lists them: one failed once
