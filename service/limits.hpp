@@ -41,6 +41,14 @@ inline constexpr auto k_body_read_timeout = 30s;
 inline constexpr auto k_keep_alive_idle = 30s;
 inline constexpr auto k_write_timeout = 10s;
 
+// The first read on an idle keep-alive connection (Beast's own reads size themselves): large
+// enough that a typical delivery (GitHub's ~1.5 KB of headers plus a 10-15 KB package event, the
+// sizes of fixtures/github/) arrives in one recv instead of several.
+inline constexpr std::size_t k_idle_read_size = 16u * 1024u;
+// Beast reads at most 64 KiB at a time (boost/beast/http/impl/read.hpp: read_size(b, 65536));
+// a connection's read buffer holds at most a full header (k_header_max) plus one such read.
+inline constexpr std::size_t k_read_chunk = 64u * 1024u;
+
 // Connections served at once; beyond this the acceptor waits (the kernel backlog holds the
 // rest). 1,024 keeps file descriptors well under the usual 1,048,576 container ulimit and RSS
 // bounded (a parser holds at most k_header_max until the signature is checked).
@@ -56,6 +64,9 @@ inline constexpr auto k_drain_timeout = 25s;
 // same). Bounded in time and bytes so a client cannot keep the slot.
 inline constexpr auto k_lingering_close_timeout = 2s;
 inline constexpr std::size_t k_lingering_close_bytes = 1024u * 1024u;
+// Each read of that discarding loop: one page, on the coroutine's frame. Ours: the bytes are
+// thrown away, so a small buffer only costs more reads for a client that keeps sending.
+inline constexpr std::size_t k_lingering_close_read_size = 4096;
 
 // A connection keeps its body buffer between requests to avoid a new allocation for each
 // delivery; above this capacity (a rare large delivery) the buffer is released instead, so 1,024
