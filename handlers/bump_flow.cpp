@@ -14,18 +14,22 @@
 // functions in bump.hpp and promotion/plan.hpp; the GitHub calls are github::repo_api's.
 #include "handlers/bump_flow.hpp"
 
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
 #include <algorithm>
 #include <chrono>
 #include <map>
 #include <memory>
 #include <optional>
 #include <utility>
-#include <variant>
 
 #include "handlers/blocking.hpp"
 #include "handlers/bump.hpp"
 #include "handlers/bump_write.hpp"
 #include "handlers/handlers.hpp"
+#include "handlers/rules_cache.hpp"
 #include "service/github/repo_api.hpp"
 #include "service/limits.hpp"
 #include "service/promotion/plan.hpp"
@@ -33,26 +37,6 @@
 #include "service/rules/policy.hpp"
 
 namespace ferry::handlers {
-
-// Parsed rules files by blob id: equal ids mean equal text, so the file is parsed once per
-// version, not once per delivery. Used from the io_context's thread only.
-//
-// The same object holds the flow's other per-process answers that change rarely and would
-// otherwise be asked on every delivery: repositories where the App is not installed (the 404
-// of GET /repos/{o}/{r}/installation) and each infra repository's clone_url and
-// default_branch. Both expire after a short time (limits.hpp), so a fresh installation or a
-// renamed default branch is seen within minutes without a restart.
-struct rules_cache {
-  using clock = std::chrono::steady_clock;
-  struct repository_facts {
-    std::string clone_url;
-    std::string default_branch;
-    clock::time_point until;
-  };
-  std::map<std::string, std::shared_ptr<const rules::parse_outcome>, std::less<>> by_blob;
-  std::map<std::string, clock::time_point, std::less<>> not_installed;  // "owner/name" -> until
-  std::map<std::string, repository_facts, std::less<>> repositories;    // "owner/name"
-};
 
 std::shared_ptr<rules_cache> make_rules_cache() {
   return std::make_shared<rules_cache>();
@@ -62,24 +46,6 @@ namespace {
 
 namespace asio = boost::asio;
 using github::pull_request;
-
-bool contains(const std::vector<std::string>& values, const std::string& v) {
-  return std::find(values.begin(), values.end(), v) != values.end();
-}
-
-// `newest` ranks by source commits (SPEC "Policies"): a change over a value that runs now (on
-// the default branch or in the open PR) stands only once the commits are compared.
-bool needs_commit_compare(const rules::image_rule& rule,
-                          const ferry::promotion::environment_plan& ep,
-                          const std::vector<std::string>& pr_values) {
-  if (!std::holds_alternative<rules::newest_policy>(rule.policy.kind)) {
-    return false;
-  }
-  std::vector<std::string> running = ep.previous_values;
-  running.insert(running.end(), pr_values.begin(), pr_values.end());
-  const auto top = rules::highest(rule.policy, running);
-  return top.ambiguous || top.value.has_value();
-}
 
 // One delivery's work on one infra repository.
 class bump_run {
@@ -100,15 +66,14 @@ class bump_run {
   asio::awaitable<service::handler_result> run();
 
  private:
+  asio::awaitable<result<rules_cache::rules_view>> current_rules();
+  asio::awaitable<result<rules_cache::rules_view>> renew_rules_view();
   std::vector<const rules::environment*> select_environments(const rules::rules_file& rules) const;
   asio::awaitable<result<void>> environment(const rules::rules_file& rules,
                                             const rules::environment& env,
                                             const rules::image_rule& rule);
   // Facts
   bump_facts facts_for(const rules::environment& env, const rules::image_rule& rule) const;
-  asio::awaitable<result<bool>> closed_without_merge(const std::string& branch,
-                                                     const rules::environment& env,
-                                                     const rules::image_rule& rule);
   asio::awaitable<result<std::vector<std::string>>> pr_values(const pull_request& pr,
                                                               const rules::environment& env,
                                                               const rules::image_rule& rule);
@@ -144,6 +109,19 @@ class bump_run {
 };
 
 asio::awaitable<service::handler_result> bump_run::run() {
+  // SPEC: "no rule" is answered before any API call. This replica's view of the rules, while
+  // fresh, says so without asking GitHub anything (rules_cache.hpp).
+  if (auto it = s_.rules->views.find(repo_.full());
+      it != s_.rules->views.end() && !it->second.stale &&
+      rules_cache::clock::now() - it->second.read_at <= limits::k_rules_view_max_age) {
+    const auto& rules = it->second.rules;
+    if (!rules || (rules->ok() && rules::rules_for_image(rules->value(), p_.image).empty())) {
+      log_.debug(
+          rules ? "no rule for the image in this repository" : "no rules file in this repository",
+          {{"rules_head", it->second.head}, {"from", "this replica's view of the rules"}});
+      co_return service::outcome::ignored;
+    }
+  }
   // Named, not braced in the co_await: GCC 12 mishandles braced temporaries across it.
   const github::call_options calls{.log = &log_};
   auto inst = co_await gh_.installation_for_repo(repo_.owner, repo_.name, calls);
@@ -181,56 +159,16 @@ asio::awaitable<service::handler_result> bump_run::run() {
   }
   mirror_ = *opened;
 
-  // The default branch's head, asked of the API (one small call) so that the mirror answers
-  // from its cache when it already holds that commit, with no git round trip; then the rules'
-  // blob at that head.
-  auto head_ref = co_await api_->branch_head(default_branch_);
-  if (!head_ref) {
-    co_return head_ref.error();
+  auto view = co_await current_rules();
+  if (!view) {
+    co_return view.error();
   }
-  if (!*head_ref) {
-    co_return make_error(error_kind::transient, "GET ref heads/" + default_branch_ + ": no sha");
+  head_ = view->head;
+  if (!view->rules) {
+    log_.debug("no rules file in this repository");
+    co_return service::outcome::ignored;
   }
-  const std::string head_sha = **head_ref;
-  struct head_read {
-    std::string head;
-    std::string blob;
-  };
-  auto read = co_await blocking(s_.pool, [this, &head_sha]() -> result<head_read> {
-    auto head = mirror_->fetch(clone_url_, head_sha, git::credentials{token_});
-    if (!head) {
-      return head.error();
-    }
-    auto blob = mirror_->blob_id(*head, s_.rules_path);
-    if (!blob) {
-      return blob.error();
-    }
-    return head_read{*head, *blob};
-  });
-  if (!read) {
-    if (read.error().kind == error_kind::not_found) {
-      log_.debug("no rules file in this repository", {{"reason", read.error().message}});
-      co_return service::outcome::ignored;
-    }
-    co_return read.error();
-  }
-  head_ = read->head;
-
-  std::shared_ptr<const rules::parse_outcome> parsed;
-  if (auto it = s_.rules->by_blob.find(read->blob); it != s_.rules->by_blob.end()) {
-    parsed = it->second;
-  } else {
-    auto text =
-        co_await blocking(s_.pool, [this]() { return mirror_->read_file(head_, s_.rules_path); });
-    if (!text) {
-      co_return text.error();
-    }
-    parsed = std::make_shared<const rules::parse_outcome>(rules::parse_rules(*text, s_.rules_path));
-    if (s_.rules->by_blob.size() >= limits::k_rules_cache_entries) {
-      s_.rules->by_blob.clear();
-    }
-    s_.rules->by_blob.emplace(read->blob, parsed);
-  }
+  const std::shared_ptr<const rules::parse_outcome> parsed = view->rules;
   if (s_.metrics != nullptr) {
     s_.metrics->rules_valid.with({repo_.full()}).set(parsed->ok() ? 1.0 : 0.0);
   }
@@ -247,7 +185,10 @@ asio::awaitable<service::handler_result> bump_run::run() {
       co_return posted.error();
     }
     log_.warn("rules file is invalid: no promotion", {{"errors", parsed->report()}});
-    co_return make_error(error_kind::invalid_input, "invalid rules in " + repo_.full());
+    // 503, not 200 (issue 10, "no silent drop"): GitHub records the delivery as failed, and
+    // the sweep redelivers it once the rules are fixed.
+    co_return make_error(error_kind::transient,
+                         "invalid rules in " + repo_.full() + ": refused until they are fixed");
   }
   const rules::rules_file& rules = parsed->value();
   const auto image_rules = rules::rules_for_image(rules, p_.image);
@@ -275,6 +216,97 @@ asio::awaitable<service::handler_result> bump_run::run() {
     }
   }
   co_return service::outcome::done;
+}
+
+// The rules at the default branch's head, renewed now: one renewal per repository at a time,
+// whose outcome every delivery that asks meanwhile shares (a burst of deliveries costs one
+// call). An abandoned renewal (its delivery cancelled at the deadline) wakes the waiters with
+// an error rather than leaving them waiting.
+asio::awaitable<result<rules_cache::rules_view>> bump_run::current_rules() {
+  const std::string key = repo_.full();
+  if (auto it = s_.rules->renewing.find(key); it != s_.rules->renewing.end()) {
+    const auto renewal = it->second;
+    boost::system::error_code ec;
+    co_await renewal->done.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    if (renewal->outcome) {
+      co_return *renewal->outcome;
+    }
+    co_return make_error(error_kind::transient,
+                         "the read of the rules this delivery waited for was abandoned");
+  }
+  auto renewal = std::make_shared<rules_cache::view_renewal>(co_await asio::this_coro::executor);
+  s_.rules->renewing[key] = renewal;
+  struct finish {
+    rules_cache& cache;
+    std::string key;
+    std::shared_ptr<rules_cache::view_renewal> renewal;
+    ~finish() {
+      if (auto it = cache.renewing.find(key); it != cache.renewing.end() && it->second == renewal) {
+        cache.renewing.erase(it);
+      }
+      renewal->done.cancel();
+    }
+  } wake{*s_.rules, key, renewal};
+  auto out = co_await renew_rules_view();
+  renewal->outcome = out;
+  co_return out;
+}
+
+// The default branch's head, asked of the API with the ETag of the last answer (a 304 costs no
+// rate limit and means the view still holds), so that the mirror answers from its cache when it
+// already holds that commit; then the rules' blob at that head, parsed once per blob.
+asio::awaitable<result<rules_cache::rules_view>> bump_run::renew_rules_view() {
+  const std::string key = repo_.full();
+  std::optional<rules_cache::rules_view> known;
+  if (auto it = s_.rules->views.find(key); it != s_.rules->views.end()) {
+    known = it->second;
+  }
+  const std::string etag = known ? known->etag : std::string();
+  auto head_ref = co_await api_->branch_head_if_changed(default_branch_, etag);
+  if (!head_ref) {
+    co_return head_ref.error();
+  }
+  rules_cache::rules_view view;
+  if (head_ref->unchanged && known) {
+    view = std::move(*known);
+  } else if (head_ref->unchanged) {
+    co_return make_error(error_kind::transient, "GET ref heads/" + default_branch_ + ": 304");
+  } else {
+    view.head = std::move(head_ref->sha);
+    view.etag = std::move(head_ref->etag);
+  }
+  // The mirror holds the head already when the view was made here (no git round trip then).
+  auto blob = co_await blocking(s_.pool, [this, &view]() -> result<std::string> {
+    auto head = mirror_->fetch(clone_url_, view.head, git::credentials{token_});
+    if (!head) {
+      return head.error();
+    }
+    return mirror_->blob_id(*head, s_.rules_path);
+  });
+  if (!blob && blob.error().kind != error_kind::not_found) {
+    co_return blob.error();
+  }
+  if (!blob) {
+    view.rules = nullptr;
+  } else if (auto it = s_.rules->by_blob.find(*blob); it != s_.rules->by_blob.end()) {
+    view.rules = it->second;
+  } else {
+    auto text = co_await blocking(
+        s_.pool, [this, &view]() { return mirror_->read_file(view.head, s_.rules_path); });
+    if (!text) {
+      co_return text.error();
+    }
+    view.rules =
+        std::make_shared<const rules::parse_outcome>(rules::parse_rules(*text, s_.rules_path));
+    if (s_.rules->by_blob.size() >= limits::k_rules_cache_entries) {
+      s_.rules->by_blob.clear();
+    }
+    s_.rules->by_blob.emplace(*blob, view.rules);
+  }
+  view.read_at = rules_cache::clock::now();
+  view.stale = false;
+  s_.rules->views[key] = view;
+  co_return view;
 }
 
 // The environments this call converges: the entry environments, or those named, less the ones
@@ -311,13 +343,14 @@ asio::awaitable<result<void>> bump_run::environment(const rules::rules_file& rul
   const std::string branch = rules::branch_name(env, rule);
 
   // 1. Facts: the open PR and the values it carries, or the closed PR that skipped this tag.
-  auto pr = co_await find_open_pr(*api_, branch);
-  if (!pr) {
-    co_return pr.error();
+  auto pulls = co_await pulls_of(*api_, branch);
+  if (!pulls) {
+    co_return pulls.error();
   }
+  std::optional<pull_request>& pr = pulls->open;
   std::vector<std::string> open_values;
-  if (*pr) {
-    auto values = co_await pr_values(**pr, env, rule);
+  if (pr) {
+    auto values = co_await pr_values(*pr, env, rule);
     if (!values) {
       co_return values.error();
     }
@@ -325,11 +358,9 @@ asio::awaitable<result<void>> bump_run::environment(const rules::rules_file& rul
   } else {
     // SPEC pull_request: "Closed without merge -> that tag is skipped for that environment; a
     // higher tag opens a new PR".
-    auto closed = co_await closed_without_merge(branch, env, rule);
-    if (!closed) {
-      co_return closed.error();
-    }
-    if (*closed) {
+    const auto& closed = pulls->last_closed;
+    if (closed && !closed->merged &&
+        pr_marker_matches(closed->body, env.name, rule.image, p_.tag)) {
       env_log.info("tag skipped: its pull request was closed without merge",
                    {{"tag", p_.tag}, {"branch", branch}});
       co_return ok_v;
@@ -364,8 +395,8 @@ asio::awaitable<result<void>> bump_run::environment(const rules::rules_file& rul
         {{"tag", p_.tag}, {"reason", ep != planned->environments.end() ? ep->reason : "no plan"}});
     co_return ok_v;
   }
-  if (needs_commit_compare(rule, *ep, open_values)) {
-    const auto pr_head = *pr ? std::optional<std::string>((*pr)->head_sha) : std::nullopt;
+  if (needs_commit_compare(rule.policy, ep->previous_values, open_values)) {
+    const auto pr_head = pr ? std::optional<std::string>(pr->head_sha) : std::nullopt;
     auto allowed = co_await newest_allows(rule, ep->previous_values, open_values, pr_head, facts);
     if (!allowed) {
       co_return allowed.error();
@@ -378,14 +409,14 @@ asio::awaitable<result<void>> bump_run::environment(const rules::rules_file& rul
   // 3. Write.
   facts.from_values = ep->previous_values;
   bump_writer w = writer();
-  auto written = co_await w.write_branch(branch, ep->changes, facts, *pr);
+  auto written = co_await w.write_branch(branch, ep->changes, facts, pr);
   if (!written) {
     co_return written.error();
   }
   if (!*written) {
     co_return ok_v;
   }
-  co_return co_await w.converge_pr(env, branch, std::move(*pr), facts, **written);
+  co_return co_await w.converge_pr(env, branch, std::move(pr), facts, **written);
 }
 
 // What the PR body and the commit message say about this promotion in `env`.
@@ -405,23 +436,6 @@ bump_facts bump_run::facts_for(const rules::environment& env, const rules::image
     facts.source_commit = src_.source_commit;
   }
   return facts;
-}
-
-// Whether the branch's most recent closed PR was closed without merge while carrying this tag
-// for this environment and image (ferry's marker in its body).
-asio::awaitable<result<bool>> bump_run::closed_without_merge(const std::string& branch,
-                                                             const rules::environment& env,
-                                                             const rules::image_rule& rule) {
-  // pulls/list sorts by creation, newest first, by default (REST "List pull requests").
-  auto closed = co_await api_->pulls(branch, github::pull_state::closed, 1);
-  if (!closed) {
-    co_return closed.error();
-  }
-  if (closed->empty()) {
-    co_return false;
-  }
-  const pull_request& last = closed->front();
-  co_return !last.merged && pr_marker_matches(last.body, env.name, rule.image, p_.tag);
 }
 
 // The values the open PR's head carries for the rule (SPEC "What runs now": a candidate must
@@ -494,8 +508,9 @@ asio::awaitable<result<bool>> bump_run::newest_allows(const rules::image_rule& r
     co_return true;
   }
   const service::repo_name& source_repo = *src_.source_repo;
-  const bool on_branch =
-      src_.target_commitish.empty() || contains(rule.source_branches, src_.target_commitish);
+  const bool on_branch = src_.target_commitish.empty() ||
+                         std::find(rule.source_branches.begin(), rule.source_branches.end(),
+                                   src_.target_commitish) != rule.source_branches.end();
   // Not installed there (404): nothing to compare with, the newer delivery wins. The 404 is
   // remembered for a few minutes, so a busy source repository does not ask on every delivery.
   // A GitHub failure, though, must not decide a promotion: answer 503 and let the redelivery

@@ -40,16 +40,21 @@ result<std::vector<markers::scanned_file>> scan_marker_files(
   return out;
 }
 
-asio::awaitable<result<std::optional<pull_request>>> find_open_pr(github::repo_api& api,
-                                                                  const std::string& branch) {
-  auto open = co_await api.pulls(branch, github::pull_state::open, 10);
-  if (!open) {
-    co_return open.error();
+asio::awaitable<result<branch_pulls>> pulls_of(github::repo_api& api, const std::string& branch) {
+  // Newest first (REST "List pull requests" sorts by creation by default).
+  auto listed = co_await api.pulls(branch, github::pull_state::all, limits::k_branch_pulls_page);
+  if (!listed) {
+    co_return listed.error();
   }
-  if (open->empty()) {
-    co_return std::optional<pull_request>{};
+  branch_pulls out;
+  for (auto& pr : *listed) {
+    if (pr.state == "open" && !out.open) {
+      out.open = std::move(pr);
+    } else if (pr.state == "closed" && !out.last_closed) {
+      out.last_closed = std::move(pr);
+    }
   }
-  co_return std::optional<pull_request>(std::move(open->front()));
+  co_return out;
 }
 
 void bump_writer::count_pr(std::string_view action) const {
@@ -157,9 +162,10 @@ asio::awaitable<result<bool>> bump_writer::branch_has(
 // its mode; the content is the edit's bytes, nothing re-emitted.
 asio::awaitable<result<std::string>> bump_writer::create_commit(
     const std::vector<markers::file_change>& changes, const bump_facts& facts) {
-  auto base = co_await api.commit(head);
-  if (!base) {
-    co_return base.error();
+  // The base tree from the mirror, which holds `head` (no GET git/commits round trip).
+  auto base_tree = co_await blocking(settings.pool, [&]() { return mirror.tree_id(head); });
+  if (!base_tree) {
+    co_return base_tree.error();
   }
   auto files = co_await blocking(settings.pool, [&]() {
     std::vector<github::tree_file> out;
@@ -170,7 +176,7 @@ asio::awaitable<result<std::string>> bump_writer::create_commit(
     }
     return out;
   });
-  auto tree = co_await api.create_tree(base->tree_sha, files);
+  auto tree = co_await api.create_tree(*base_tree, files);
   if (!tree) {
     co_return tree.error();
   }
@@ -193,14 +199,14 @@ asio::awaitable<result<void>> bump_writer::converge_pr(const rules::environment&
       log.info("pull request opened", {{"number", std::to_string(pr->number)}});
     } else if (created.error().kind == error_kind::conflict) {
       // Opened by a concurrent delivery: update that one.
-      auto found = co_await find_open_pr(api, branch);
+      auto found = co_await pulls_of(api, branch);
       if (!found) {
         co_return found.error();
       }
-      if (!*found) {
+      if (!found->open) {
         co_return created.error();
       }
-      pr = std::move(*found);
+      pr = std::move(found->open);
     } else {
       co_return created.error();
     }

@@ -31,9 +31,15 @@ result<std::vector<markers::scanned_file>> scan_marker_files(const git::mirror& 
                                                              std::string_view commit,
                                                              std::span<const std::string> prefixes);
 
-// The open pull request whose head is `branch` in the infra repository, if any.
-boost::asio::awaitable<result<std::optional<github::pull_request>>> find_open_pr(
-    github::repo_api& api, const std::string& branch);
+// A branch's pull requests, read in one call: the open one (at most one per head and base) and
+// the most recent closed one (merged or not; ferry's marker in its body says which environment,
+// image and tag it carried).
+struct branch_pulls {
+  std::optional<github::pull_request> open;
+  std::optional<github::pull_request> last_closed;
+};
+boost::asio::awaitable<result<branch_pulls>> pulls_of(github::repo_api& api,
+                                                      const std::string& branch);
 
 // The branch head after write_branch: the commit, and whether this delivery wrote it.
 struct branch_state {

@@ -144,6 +144,18 @@ asio::awaitable<void> run_maintenance(std::shared_ptr<const handler_settings> s,
                                       kube::lease_elector* elector, log::logger log) {
   bool leader = false;
   auto next_sweep = std::chrono::steady_clock::now();
+  // Applies run in a cluster; without one there is nothing to resume.
+  const bool resume = s->kube != nullptr;
+  if (elector == nullptr) {
+    log.info(
+        resume ? "no Lease: this replica resumes applies and sweeps failed deliveries itself"
+               : "no Kubernetes API: this replica sweeps failed deliveries itself (every "
+                 "replica does; a redelivery is handled idempotently)",
+        {{"every",
+          std::to_string(
+              std::chrono::duration_cast<std::chrono::seconds>(limits::k_sweep_interval).count()) +
+              " s"}});
+  }
   while (true) {
     bool now_leader = true;
     if (elector != nullptr) {
@@ -153,7 +165,7 @@ asio::awaitable<void> run_maintenance(std::shared_ptr<const handler_settings> s,
       }
       now_leader = held && *held;
     }
-    if (now_leader && !leader) {
+    if (now_leader && !leader && elector != nullptr) {
       log.info("holding the lease: resuming pending applies, sweeping failed deliveries");
       next_sweep = std::chrono::steady_clock::now();
     }
@@ -161,12 +173,14 @@ asio::awaitable<void> run_maintenance(std::shared_ptr<const handler_settings> s,
     if (leader && std::chrono::steady_clock::now() >= next_sweep) {
       // Again on every sweep: an apply followed by a replica that died while another held
       // the Lease is still pending, and nobody else would pick it up.
-      if (auto resumed = co_await resume_pending_applies(s, log); !resumed) {
-        log.warn("resume failed", {{"error", resumed.error().message}});
+      if (resume) {
+        if (auto resumed = co_await resume_pending_applies(s, log); !resumed) {
+          log.warn("resume failed", {{"error", resumed.error().message}});
+        }
       }
       auto swept = co_await redeliver_failed(*s, log, std::chrono::system_clock::now());
       if (!swept) {
-        log.warn("delivery sweep failed", {{"error", swept.error().message}});
+        log.warn("sweep of failed deliveries failed", {{"error", swept.error().message}});
       }
       next_sweep = std::chrono::steady_clock::now() + limits::k_sweep_interval;
     }

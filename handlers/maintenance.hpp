@@ -1,7 +1,8 @@
 #pragma once
 // Work no webhook asks for, done by one replica at a time (the holder of a
-// coordination.k8s.io/v1 Lease; SPEC "Reliability"): resuming applies whose status is still
-// pending after a restart, and redelivering webhooks that failed.
+// coordination.k8s.io/v1 Lease; SPEC "Reliability"), or by every replica outside a cluster:
+// resuming applies whose status is still pending after a restart, and redelivering webhooks
+// that failed.
 
 #include <boost/asio/awaitable.hpp>
 
@@ -33,8 +34,10 @@ boost::asio::awaitable<result<int>> redeliver_failed(const handler_settings& s, 
 
 // The loop: renew (or try to take) the Lease every limits::k_lease_renew_period; on becoming the
 // holder, resume pending applies; while holding it, every limits::k_sweep_interval, resume again
-// (applies of replicas that died) and sweep failed deliveries. Without an elector this replica acts
-// alone (tests). Runs until the io_context stops.
+// (applies of replicas that died) and sweep failed deliveries. Without an elector (no Kubernetes
+// API: ferry outside a cluster) every replica sweeps on its own, since GitHub's redelivery is
+// handled idempotently; pending applies are resumed only when a Kubernetes API is configured.
+// Runs until the io_context stops.
 boost::asio::awaitable<void> run_maintenance(std::shared_ptr<const handler_settings> s,
                                              kube::lease_elector* elector, log::logger log);
 

@@ -7,6 +7,7 @@
 #include "handlers/apply.hpp"
 #include "handlers/handlers.hpp"
 #include "handlers/infra_repo.hpp"
+#include "handlers/rules_cache.hpp"
 #include "service/apply/environments.hpp"
 #include "service/git/reads.hpp"
 
@@ -54,6 +55,11 @@ handler_task handle_push(const service::delivery& d, const events::push_event& e
   if (e.deleted || e.ref != "refs/heads/" + e.repository.default_branch || !is_hex40(e.after)) {
     d.log.debug("push ignored", {{"reason", "not a new head of the default branch"}});
     co_return service::outcome::ignored;
+  }
+  // The rules may have changed: this replica's next delivery reads them again at once, not
+  // after its view's age runs out (handlers/rules_cache.hpp).
+  if (s->rules != nullptr) {
+    s->rules->push_seen(repo_name->full());
   }
   if (s->github == nullptr || s->mirrors == nullptr) {
     co_return service::outcome::done;

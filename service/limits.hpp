@@ -41,6 +41,14 @@ inline constexpr auto k_body_read_timeout = 30s;
 inline constexpr auto k_keep_alive_idle = 30s;
 inline constexpr auto k_write_timeout = 10s;
 
+// The first read on an idle keep-alive connection (Beast's own reads size themselves): large
+// enough that a typical delivery (GitHub's ~1.5 KB of headers plus a 10-15 KB package event, the
+// sizes of fixtures/github/) arrives in one recv instead of several.
+inline constexpr std::size_t k_idle_read_size = 16u * 1024u;
+// Beast reads at most 64 KiB at a time (boost/beast/http/impl/read.hpp: read_size(b, 65536));
+// a connection's read buffer holds at most a full header (k_header_max) plus one such read.
+inline constexpr std::size_t k_read_chunk = 64u * 1024u;
+
 // Connections served at once; beyond this the acceptor waits (the kernel backlog holds the
 // rest). 1,024 keeps file descriptors well under the usual 1,048,576 container ulimit and RSS
 // bounded (a parser holds at most k_header_max until the signature is checked).
@@ -56,6 +64,9 @@ inline constexpr auto k_drain_timeout = 25s;
 // same). Bounded in time and bytes so a client cannot keep the slot.
 inline constexpr auto k_lingering_close_timeout = 2s;
 inline constexpr std::size_t k_lingering_close_bytes = 1024u * 1024u;
+// Each read of that discarding loop: one page, on the coroutine's frame. Ours: the bytes are
+// thrown away, so a small buffer only costs more reads for a client that keeps sending.
+inline constexpr std::size_t k_lingering_close_read_size = 4096;
 
 // A connection keeps its body buffer between requests to avoid a new allocation for each
 // delivery; above this capacity (a rare large delivery) the buffer is released instead, so 1,024
@@ -201,6 +212,16 @@ inline constexpr std::size_t k_trailer_search_commits = 500;
 // branch fails the delivery with 5xx, which GitHub's redelivery retries.
 inline constexpr auto k_not_installed_cache_ttl = 300s;
 inline constexpr auto k_repository_cache_ttl = 60s;
+// Pull requests of one ferry branch read in one call (open and closed together, newest first):
+// the open one and the most recent closed one are among the newest few. Ours: a branch has one
+// open PR at a time; ten covers any PRs people opened from it to other bases.
+inline constexpr int k_branch_pulls_page = 10;
+// Each replica's view of an infra repository's rules (its default branch's head and the rules
+// parsed there) answers a delivery for an image no rule names with no GitHub call while it is at
+// most this old (issue 14; docs/rules.md "How fast a rules change takes effect"). Past it, one
+// conditional GET of the head ref (a 304 costs no rate limit) renews it, shared by the
+// deliveries that arrive meanwhile; a push to the default branch handled here renews it at once.
+inline constexpr auto k_rules_view_max_age = 10s;
 // Entries per cache above; the map is dropped whole when full (a few infra repos and the
 // source repositories that publish images: far fewer in practice).
 inline constexpr std::size_t k_api_cache_entries = 1024;

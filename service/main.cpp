@@ -213,12 +213,10 @@ int run_serve() {
   // GET /app in the background: the bot's slug tells ferry's own branch heads apart.
   boost::asio::co_spawn(ioc, github->refresh_app_info_until_ok(), boost::asio::detached);
   // One replica at a time (the Lease holder) resumes pending applies and redelivers failures.
-  // Without a cluster there is no Lease to share that duty, and no apply to resume.
-  if (elector) {
-    boost::asio::co_spawn(ioc,
-                          ferry::handlers::run_maintenance(shared_settings, elector.get(), log),
-                          boost::asio::detached);
-  }
+  // Without a cluster there is no Lease to share that duty and no apply to resume: every replica
+  // sweeps failed deliveries itself (issue 10: a 5xx outside a cluster was never retried).
+  boost::asio::co_spawn(ioc, ferry::handlers::run_maintenance(shared_settings, elector.get(), log),
+                        boost::asio::detached);
   ioc.run();
   git_pool.join();
   // The clients outlive the io_context (coroutines it destroys still refer to them), but their

@@ -1,6 +1,11 @@
 #pragma once
-// The `ferry serve` HTTP ingress (SPEC: "HTTP endpoints").
+// The `ferry serve` HTTP listener and its lifecycle (start, the connection bound, drain). The
+// ingress itself, what one connection does, lives in service/ingress/:
+//   request_head.hpp  reading a request's head and body (a Beast parser keeping what we need)
+//   guards.hpp        the webhook's guards in SPEC's order, pure functions
+//   session.hpp       one connection: keep-alive loop, routing, dispatch, answers
 //
+// What the endpoints answer (SPEC: "HTTP endpoints"):
 //   POST /webhook  guards in SPEC's order, each answering early:
 //                  413 body over body_max (Content-Length refused before any body byte is read;
 //                      a chunked body is cut off at the limit while reading)
@@ -25,19 +30,17 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 
-#include <array>
-#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
 #include <string>
 
 #include "service/dispatch.hpp"
+#include "service/ingress/session.hpp"
 #include "service/limits.hpp"
 #include "service/log.hpp"
 #include "service/metrics.hpp"
 #include "service/result.hpp"
-#include "service/signature.hpp"
 
 namespace ferry::service {
 
@@ -79,7 +82,7 @@ class server {
   result<boost::asio::ip::tcp::endpoint> start();
 
   // /readyz: true after start() succeeded and until drain() is called. Any thread may read it.
-  bool ready() const noexcept { return ready_.load(std::memory_order_relaxed); }
+  bool ready() const noexcept { return ingress_.ready.load(std::memory_order_relaxed); }
 
   // Call on the io_context's thread (e.g. from an asio::signal_set handler on SIGTERM).
   // Stops accepting (new connections are refused), closes idle keep-alive connections, lets
@@ -91,56 +94,23 @@ class server {
 
   // Open connections. Any thread may read it.
   std::size_t active_connections() const noexcept {
-    return active_.load(std::memory_order_relaxed);
+    return ingress_.active.load(std::memory_order_relaxed);
   }
 
  private:
-  struct connection;
-  class parser;
-  enum class route_result { keep_alive, close };
-
   boost::asio::awaitable<void> accept_loop();
-  boost::asio::awaitable<void> session(boost::asio::ip::tcp::socket socket);
-  boost::asio::awaitable<route_result> serve_one(connection& c);
-  boost::asio::awaitable<route_result> serve_webhook(connection& c, parser& p);
-  boost::asio::awaitable<route_result> answer(connection& c, bool keep_alive, int status,
-                                              std::string_view text);
-  boost::asio::awaitable<handler_result> guarded_dispatch(const delivery& d);
-  boost::asio::awaitable<handler_result> call_dispatch(connection& c, const events::event& event,
-                                                       const log::logger& dlog);
-  boost::asio::awaitable<void> lingering_close(connection& c);
-  boost::asio::awaitable<bool> respond(connection& c, int status, std::string_view content_type,
-                                       std::string_view body, bool keep_alive,
-                                       std::string_view extra_headers = {}, bool head_only = false);
-  route_result reject(connection& c, int status, std::string_view reason, std::string_view detail);
-  void record_delivery(std::string_view event, std::string_view outcome,
-                       std::chrono::steady_clock::time_point started);
-  void add_connection(connection& c);
-  void remove_connection(connection& c);
+  void connection_closed();
   void finish_drain();
-  const std::string& http_date();
 
   boost::asio::io_context& ioc_;
-  server_settings settings_;
-  dispatch_fn dispatch_;
+  server_settings settings_;  // the secret replaced by "set": the verifier holds the key
   log::logger log_;
-  metrics& metrics_;
-  webhook_verifier verifier_;
+  ingress::context ingress_;  // what every session shares (service/ingress/session.hpp)
   boost::asio::ip::tcp::acceptor acceptor_;
   boost::asio::steady_timer slot_timer_;   // the listener waits on it while at max_connections
   boost::asio::steady_timer drain_timer_;  // bounds drain()
-  std::atomic<bool> ready_{false};
-  std::atomic<std::size_t> active_{0};
-  bool draining_ = false;
   bool drain_finished_ = false;
   std::function<void()> on_drained_;
-  connection* connections_ = nullptr;  // intrusive list of live connections
-  std::string date_;                   // cached IMF-fixdate for the Date header
-  std::int64_t date_second_ = -1;
-  // Delivery counters by (event label, outcome label), looked up once then kept.
-  static constexpr std::size_t k_event_label_count = 8;
-  static constexpr std::size_t k_outcome_label_count = 9;
-  std::array<std::array<counter*, k_outcome_label_count>, k_event_label_count> delivery_counters_{};
 };
 
 }  // namespace ferry::service

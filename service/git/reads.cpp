@@ -216,6 +216,16 @@ result<std::string> reads::resolve(std::string_view ref) const {
   });
 }
 
+result<std::string> reads::tree_id(std::string_view commit) const {
+  return locked([&]() -> result<std::string> {
+    auto tree = commit_tree(repo_.get(), commit);
+    if (!tree) {
+      return std::move(tree).error();
+    }
+    return to_hex(*git_tree_id(tree->get()));
+  });
+}
+
 result<std::string> reads::blob_id(std::string_view commit, std::string_view path) const {
   return locked([&]() -> result<std::string> {
     auto norm = normalise(path);

@@ -53,6 +53,10 @@ class reads {
   // directory; not_found if the commit is not in this repository (fetch it first).
   result<std::string> read_file(std::string_view commit, std::string_view path) const;
 
+  // The id of `commit`'s root tree (the base_tree of a commit made on top of it through the
+  // API, with no GET git/commits round trip). not_found if the commit is not here.
+  result<std::string> tree_id(std::string_view commit) const;
+
   // The blob id at `path`: equal ids mean equal content, so callers cache parsed files by it
   // (the rules file is parsed once per blob, not once per delivery).
   result<std::string> blob_id(std::string_view commit, std::string_view path) const;

@@ -11,6 +11,7 @@
 #include <cctype>
 #include <charconv>
 #include <chrono>
+#include <map>
 #include <unordered_map>
 
 namespace ferry::github {
@@ -127,6 +128,41 @@ struct app_client::impl {
 
   sys_clock::time_point now() const { return settings.clock ? settings.clock() : sys_clock::now(); }
 
+  // Writes held back per installation after GitHub answered a rate limit (issue 10: a secondary
+  // limit's retry-after holds back every write of that installation until it passes, not only
+  // the call that met it; docs.github.com "Best practices for using the REST API": "wait ... before
+  // retrying", and further content-creating requests while limited "may result in the
+  // banning of your integration").
+  std::map<std::int64_t, sys_clock::time_point> writes_held_until;
+
+  std::optional<error> held_back(std::int64_t installation_id, std::string_view what) {
+    const auto it = writes_held_until.find(installation_id);
+    if (it == writes_held_until.end()) {
+      return std::nullopt;
+    }
+    const auto t = now();
+    if (it->second <= t) {
+      writes_held_until.erase(it);
+      return std::nullopt;
+    }
+    const auto left = std::chrono::duration_cast<std::chrono::seconds>(it->second - t).count() + 1;
+    return error{error_kind::transient, std::string(what) +
+                                            ": not sent: GitHub's rate limit holds back writes of "
+                                            "installation " +
+                                            std::to_string(installation_id) + " for " +
+                                            std::to_string(left) + " s more"};
+  }
+
+  void note_rate_limit(std::int64_t installation_id, const http_response& r) {
+    if (installation_id == 0 || !is_rate_limited(r)) {
+      return;
+    }
+    const auto t = now();
+    const auto until = t + rate_limit_wait(r, t);
+    auto& held = writes_held_until[installation_id];
+    held = std::max(held, until);
+  }
+
   result<std::string> current_jwt() {
     auto t = now();
     if (!jwt.empty() && t + settings.token_refresh_margin < jwt_expires) {
@@ -154,6 +190,9 @@ struct app_client::impl {
       req.headers.push_back({"Content-Type", "application/json"});
       req.body = json::serialize(*body);
     }
+    if (!o.if_none_match.empty()) {
+      req.headers.push_back({"If-None-Match", std::string(o.if_none_match)});
+    }
     req.max_attempts = o.max_attempts;
     req.deadline = o.deadline;
     return req;
@@ -161,7 +200,11 @@ struct app_client::impl {
 
   // Sends and maps: 2xx -> response, else error_from_response.
   asio::awaitable<result<http_response>> send(http_request req, std::string_view method,
-                                              std::string_view path, const call_options& o) {
+                                              std::string_view path, const call_options& o,
+                                              std::int64_t installation_id = 0) {
+    const bool conditional =
+        std::any_of(req.headers.begin(), req.headers.end(),
+                    [](const http_header& h) { return h.name == "If-None-Match"; });
     const auto started = std::chrono::steady_clock::now();
     auto r = co_await http->request(std::move(req));
     const log::logger& log = o.log != nullptr ? *o.log : logger;
@@ -179,7 +222,8 @@ struct app_client::impl {
     if (!r) {
       co_return std::move(r).error();
     }
-    if (r->status < 200 || r->status > 299) {
+    if ((r->status < 200 || r->status > 299) && !(conditional && r->status == 304)) {
+      note_rate_limit(installation_id, *r);
       co_return error_from_response(method, path, *r);
     }
     co_return std::move(r).value();
@@ -207,6 +251,7 @@ struct app_client::impl {
     // The mint's own retry policy: the caller's deadline and attempts are for its call.
     o.max_attempts = 0;
     o.deadline = std::chrono::milliseconds(0);
+    o.if_none_match = {};
     auto r = co_await as_app(bhttp::verb::post, path, std::nullopt, o);
     if (!r) {
       if (r.error().kind == error_kind::not_found) {
@@ -434,6 +479,12 @@ asio::awaitable<result<http_response>> app_client::rest(bhttp::verb method, std:
                          "API path must start with '/': " + std::string(path));
   }
   auto& p = *impl_;
+  if (method != bhttp::verb::get && method != bhttp::verb::head) {
+    if (auto held = p.held_back(installation_id, verb_name(method) + std::string(" ") +
+                                                     std::string(path.substr(0, path.find('?'))))) {
+      co_return std::move(*held);
+    }
+  }
   // An installation token can expire or be revoked in the middle of a delivery (tokens last an
   // hour; a token cached near its end, a clock skew, an App permission change). A 401 means
   // GitHub did nothing, so a fresh token and one more attempt are safe, for writes too.
@@ -444,7 +495,7 @@ asio::awaitable<result<http_response>> app_client::rest(bhttp::verb method, std:
     }
     auto r = co_await p.send(
         p.make_request(method, p.api_url + std::string(path), "token " + *token, body, options),
-        verb_name(method), path, options);
+        verb_name(method), path, options, installation_id);
     if (!r && r.error().kind == error_kind::unauthorized) {
       forget_installation_token(installation_id);
       if (attempt < limits::k_token_401_attempts) {
@@ -505,6 +556,12 @@ asio::awaitable<result<http_response>> app_client::graphql(std::string_view quer
   body_object["query"] = query;
   body_object["variables"] = std::move(variables);
   const json::value body(std::move(body_object));
+  const auto text_start = query.find_first_not_of(" \t\r\n");
+  if (text_start != std::string_view::npos && query.substr(text_start).starts_with("mutation")) {
+    if (auto held = p.held_back(installation_id, "POST graphql (mutation)")) {
+      co_return std::move(*held);
+    }
+  }
   result<http_response> r = make_error(error_kind::internal, "POST graphql: not sent");
   // As in rest(): a 401 gets one fresh installation token and one more attempt.
   for (int attempt = 1;; ++attempt) {
@@ -514,7 +571,7 @@ asio::awaitable<result<http_response>> app_client::graphql(std::string_view quer
     }
     r = co_await p.send(
         p.make_request(bhttp::verb::post, p.graphql_url, "token " + *token, body, options), "POST",
-        "graphql", options);
+        "graphql", options, installation_id);
     if (!r && r.error().kind == error_kind::unauthorized) {
       forget_installation_token(installation_id);
       if (attempt < limits::k_token_401_attempts) {

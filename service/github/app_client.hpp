@@ -19,6 +19,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "service/github/http_client.hpp"
@@ -65,7 +66,15 @@ struct call_options {
   // delivery's GitHub calls carry its id (SPEC: every log line of a delivery carries it).
   // nullptr: the client's own logger. Must outlive the call.
   const log::logger* log = nullptr;
+  // A conditional GET (docs.github.com "Best practices for using the REST API": a 304 costs no
+  // rate limit): sent as If-None-Match, and a 304 answer is then a value (status 304, no body),
+  // not an error. Keep the answer's `etag` header for the next call. A view: the caller keeps
+  // the string alive. call_options must stay trivially destructible: GCC 12 destroys a
+  // defaulted `call_options options = {}` argument of a coroutine twice when it owns memory.
+  std::string_view if_none_match{};
 };
+static_assert(std::is_trivially_destructible_v<call_options>,
+              "call_options is a coroutine default argument: see if_none_match");
 
 class app_client {
  public:

@@ -500,23 +500,7 @@ asio::awaitable<result<http_response>> http_client::request(http_request req) {
     if (!is_rate_limited(resp)) {
       co_return std::move(resp);
     }
-    // Rate limits, per docs.github.com "Rate limits for the REST API": with retry-after, wait
-    // that many seconds; else with x-ratelimit-remaining 0, wait until x-ratelimit-reset
-    // (epoch seconds); else (a secondary limit) wait at least a minute.
-    std::chrono::milliseconds wait{};
-    auto retry_after = parse_integer(resp.header("retry-after"));
-    auto remaining = parse_integer(resp.header("x-ratelimit-remaining"));
-    auto reset = parse_integer(resp.header("x-ratelimit-reset"));
-    if (retry_after) {
-      wait = std::chrono::seconds(std::max<long long>(*retry_after, 0));
-    } else if (remaining && *remaining == 0 && reset) {
-      auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
-          std::chrono::system_clock::now().time_since_epoch());
-      wait = std::max(std::chrono::milliseconds(0),
-                      std::chrono::milliseconds(std::chrono::seconds(*reset)) - now);
-    } else {
-      wait = limits::k_api_secondary_limit_default_wait;
-    }
+    const auto wait = rate_limit_wait(resp, std::chrono::system_clock::now());
     if (wait > s.rate_limit_wait_max) {
       co_return std::move(resp);  // maps to transient; the caller's retry comes later
     }
@@ -649,6 +633,26 @@ asio::awaitable<result<http_response>> http_client::request_stream(
   }
   co_return make_error(error_kind::transient,
                        name + ": " + to_string(at) + " failed: " + ec.message());
+}
+
+std::chrono::milliseconds rate_limit_wait(const http_response& response,
+                                          std::chrono::system_clock::time_point now) {
+  // Per docs.github.com "Rate limits for the REST API": with retry-after, wait that many
+  // seconds; else with x-ratelimit-remaining 0, wait until x-ratelimit-reset (epoch seconds);
+  // else (a secondary limit) wait at least a minute.
+  auto retry_after = parse_integer(response.header("retry-after"));
+  auto remaining = parse_integer(response.header("x-ratelimit-remaining"));
+  auto reset = parse_integer(response.header("x-ratelimit-reset"));
+  if (retry_after) {
+    return std::chrono::seconds(std::max<long long>(*retry_after, 0));
+  }
+  if (remaining && *remaining == 0 && reset) {
+    const auto since_epoch =
+        std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch());
+    return std::max(std::chrono::milliseconds(0),
+                    std::chrono::milliseconds(std::chrono::seconds(*reset)) - since_epoch);
+  }
+  return limits::k_api_secondary_limit_default_wait;
 }
 
 bool is_rate_limited(const http_response& response) {

@@ -151,4 +151,10 @@ error error_from_response(std::string_view method, std::string_view path,
 // True for a 403/429 that GitHub uses to signal a primary or secondary rate limit.
 bool is_rate_limited(const http_response& response);
 
+// How long a rate-limited answer asks the caller to wait (docs.github.com "Rate limits for the
+// REST API"): retry-after seconds; else, with x-ratelimit-remaining 0, until x-ratelimit-reset;
+// else (a secondary limit) limits::k_api_secondary_limit_default_wait. `now`: the wall clock.
+std::chrono::milliseconds rate_limit_wait(const http_response& response,
+                                          std::chrono::system_clock::time_point now);
+
 }  // namespace ferry::github

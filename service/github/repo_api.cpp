@@ -103,6 +103,31 @@ asio::awaitable<result<std::optional<std::string>>> repo_api::branch_head(std::s
   co_return std::optional<std::string>(std::move(*sha));
 }
 
+asio::awaitable<result<repo_api::ref_read>> repo_api::branch_head_if_changed(
+    std::string_view branch, std::string_view etag) {
+  call_options conditional = options();
+  conditional.if_none_match = etag;
+  auto r = co_await client_->rest(verb::get, path("/git/ref/heads/" + escape_path(branch)),
+                                  std::nullopt, installation_, conditional);
+  if (!r) {
+    co_return r.error();
+  }
+  ref_read out;
+  if (r->status == 304) {
+    out.unchanged = true;
+    co_return out;
+  }
+  auto sha = parse_ref_sha(r->body);
+  if (!sha) {
+    co_return sha.error();
+  }
+  out.sha = std::move(*sha);
+  if (const auto* tag = r->header("etag")) {
+    out.etag = *tag;
+  }
+  co_return out;
+}
+
 asio::awaitable<result<void>> repo_api::create_branch(std::string_view branch,
                                                       std::string_view sha) {
   json::object body;

@@ -48,6 +48,16 @@ class repo_api {
 
   // GET git/ref/heads/{branch}: the branch's head, nullopt when there is no such branch.
   boost::asio::awaitable<result<std::optional<std::string>>> branch_head(std::string_view branch);
+  // GET git/ref/heads/{branch} with If-None-Match: `etag` (empty: unconditional). A 304 (no
+  // rate limit spent: docs.github.com "Best practices for using the REST API") is `unchanged`;
+  // else the head and the answer's ETag for the next call. not_found when there is no branch.
+  struct ref_read {
+    bool unchanged = false;
+    std::string sha;
+    std::string etag;
+  };
+  boost::asio::awaitable<result<ref_read>> branch_head_if_changed(std::string_view branch,
+                                                                  std::string_view etag);
   // POST git/refs: conflict when the branch exists already.
   boost::asio::awaitable<result<void>> create_branch(std::string_view branch, std::string_view sha);
   // PATCH git/refs/heads/{branch}; without force, conflict unless it is a fast forward.

@@ -265,16 +265,16 @@ TEST_F(bump_e2e, package_and_registry_package_at_once_end_with_one_branch_and_on
   EXPECT_EQ(text(state.at("pulls").as_array()[0].as_object().at("head_sha")), head);
 }
 
-TEST_F(bump_e2e, invalid_rules_fail_closed_with_a_status_on_the_head) {
+TEST_F(bump_e2e, invalid_rules_fail_closed_with_a_status_on_the_head_and_503) {
   const auto m = control(http::verb::post, "/_double/repos/dine-together/infra/move-ref",
                          R"({"ref": "heads/main", "files": {".github/ferry.yaml": "version: 2\n"},
                              "message": "break the rules"})");
   ASSERT_EQ(m.status / 100, 2) << m.body;
   const std::string head = text(json::parse(m.body).as_object().at("to"));
-  // Permanent: answered 200 (retrying cannot help), reported on the commit instead.
-  ASSERT_EQ(deliver("package", ferry::service::random_delivery_id(),
-                    package_payload("app", "sha-9f8e7d6", k_digest)),
-            200)
+  // Answered 503 (issue 10: never a silent drop), so GitHub records a failed delivery that the
+  // sweep redelivers once the rules are fixed; the reason is on the head's status.
+  const std::string id = ferry::service::random_delivery_id();
+  ASSERT_EQ(deliver("package", id, package_payload("app", "sha-9f8e7d6", k_digest)), 503)
       << ferry_->log();
   auto state = infra_state();
   EXPECT_TRUE(state.at("pulls").as_array().empty());
@@ -285,6 +285,21 @@ TEST_F(bump_e2e, invalid_rules_fail_closed_with_a_status_on_the_head) {
   EXPECT_EQ(text(s.at("context")), "ferry/rules");
   EXPECT_EQ(text(s.at("state")), "failure");
   EXPECT_LE(text(s.at("description")).size(), 140u);
+
+  // The rules fixed, the redelivery of the same delivery promotes.
+  json::object files;
+  files[".github/ferry.yaml"] =
+      read_all(fs::path(FERRY_SOURCE_DIR) / "infra/example-infra/.github/ferry.yaml");
+  json::object fix;
+  fix["ref"] = "heads/main";
+  fix["files"] = std::move(files);
+  fix["message"] = "fix the rules";
+  const auto fixed = control(http::verb::post, "/_double/repos/dine-together/infra/move-ref",
+                             json::serialize(fix));
+  ASSERT_EQ(fixed.status / 100, 2) << fixed.body;
+  ASSERT_EQ(deliver("package", id, package_payload("app", "sha-9f8e7d6", k_digest)), 200)
+      << ferry_->log();
+  EXPECT_EQ(infra_state().at("pulls").as_array().size(), 1u) << ferry_->log();
 }
 
 }  // namespace

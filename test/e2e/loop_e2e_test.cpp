@@ -33,18 +33,6 @@ std::string str(const json::value& v) {
   return v.is_string() ? std::string(v.as_string()) : std::string();
 }
 
-// Polls `probe` until it answers true or the deadline passes (no blind sleeps).
-bool eventually(const std::function<bool()>& probe, std::chrono::seconds deadline = 60s) {
-  const auto until = std::chrono::steady_clock::now() + deadline;
-  while (std::chrono::steady_clock::now() < until) {
-    if (probe()) {
-      return true;
-    }
-    std::this_thread::sleep_for(50ms);
-  }
-  return probe();
-}
-
 class loop_e2e : public serve_double_test {
  protected:
   void SetUp() override {
@@ -417,43 +405,7 @@ TEST_F(loop_e2e, a_restarted_replica_resumes_a_pending_apply_and_promotes) {
 // delivery, and leaves alone what succeeded later, what is older, and 4xx answers.
 class sweep_e2e : public loop_e2e {
  protected:
-  void before_ferry() override {
-    const auto now = std::chrono::system_clock::now();
-    const auto iso = [](std::chrono::system_clock::time_point t) {
-      const std::time_t tt = std::chrono::system_clock::to_time_t(t);
-      std::tm tm{};
-      gmtime_r(&tt, &tm);
-      char buf[32];
-      std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-      return std::string(buf);
-    };
-    const auto seeded = control(
-        http::verb::post, "/_double/hook-deliveries",
-        json::serialize(json::value{
-            {"deliveries", json::array{
-                               json::object{{"id", 101},
-                                            {"guid", "failed-once"},
-                                            {"status_code", 503},
-                                            {"delivered_at", iso(now - std::chrono::hours(2))}},
-                               json::object{{"id", 102},
-                                            {"guid", "failed-then-ok"},
-                                            {"status_code", 502},
-                                            {"delivered_at", iso(now - std::chrono::hours(3))}},
-                               json::object{{"id", 103},
-                                            {"guid", "failed-then-ok"},
-                                            {"status_code", 200},
-                                            {"delivered_at", iso(now - std::chrono::hours(1))}},
-                               json::object{{"id", 104},
-                                            {"guid", "too-old"},
-                                            {"status_code", 503},
-                                            {"delivered_at", iso(now - std::chrono::hours(80))}},
-                               json::object{{"id", 105},
-                                            {"guid", "bad-signature"},
-                                            {"status_code", 401},
-                                            {"delivered_at", iso(now - std::chrono::hours(1))}},
-                           }}}));
-    ASSERT_EQ(seeded.status, 201) << seeded.body;
-  }
+  void before_ferry() override { seed_failed_deliveries(); }
 };
 
 TEST_F(sweep_e2e, the_lease_holder_redelivers_recent_failures_once) {

@@ -71,16 +71,7 @@ const json::value* at(const json::value& v, std::initializer_list<std::string_vi
   return cur;
 }
 
-bool eventually(const std::function<bool()>& probe, std::chrono::seconds deadline = 60s) {
-  const auto until = std::chrono::steady_clock::now() + deadline;
-  while (std::chrono::steady_clock::now() < until) {
-    if (probe()) {
-      return true;
-    }
-    std::this_thread::sleep_for(50ms);  // polling with a deadline
-  }
-  return probe();
-}
+using ferry::test::e2e::eventually;  // polls with a deadline (test/support/serve_double.hpp)
 
 std::string now_rfc3339() {
   const std::time_t t = std::time(nullptr);
@@ -822,7 +813,8 @@ class kube_real_serve : public serve_double_test,
           verb::post,
           group_version_path(str(at(o, {"apiVersion"}))) + "/namespaces/flux-system/" + plural,
           json::serialize(o));
-      ASSERT_EQ(r.status, 201) << r.body;
+      // 409: an earlier test on this overlay's cluster seeded them already.
+      ASSERT_TRUE(r.status == 201 || r.status == 409) << r.body;
     }
   }
 
@@ -1198,6 +1190,66 @@ TEST_P(kube_real_serve, drives_a_flux_apply_a_job_apply_and_the_lease_as_the_ser
       static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                  std::chrono::steady_clock::now() - t0)
                                  .count()));
+}
+
+// `ferry doctor` in the cluster (issue 15): with the ServiceAccount's own token its
+// SelfSubjectAccessReviews pass for every apply target and the Lease, against real RBAC; with
+// the apply RoleBinding removed they fail, naming what to apply.
+TEST_P(kube_real_serve, doctor_reviews_the_service_accounts_access_against_real_rbac) {
+  const auto healthy = run_doctor();
+  EXPECT_EQ(healthy.level("kube.reachable"), "ok") << healthy.raw;
+  std::size_t reviews = 0;
+  for (const auto& [name, c] : healthy.checks) {
+    if (name.starts_with("kube.")) {
+      EXPECT_EQ(healthy.level(name), "ok") << healthy.text(name);
+      reviews += name.starts_with("kube.access ") ? 1 : 0;
+    }
+  }
+  EXPECT_GE(reviews, 5u) << healthy.raw;  // the Lease's verbs, Flux objects, Jobs, pods/log
+  EXPECT_EQ(healthy.exit_code, 0) << healthy.raw;
+
+  const std::string ns = "flux-system";
+  const std::string binding_path =
+      "/apis/rbac.authorization.k8s.io/v1/namespaces/" + ns + "/rolebindings/ferry-apply";
+  const auto original = api().request(verb::get, binding_path);
+  ASSERT_EQ(original.status, 200) << original.body;
+  const auto removed = api().request(verb::delete_, binding_path);
+  ASSERT_EQ(removed.status, 200) << removed.body;
+  // Put back afterwards: the overlay's cluster is shared by the tests that follow.
+  struct restore {
+    api_t& api;
+    std::string ns;
+    std::string body;
+    ~restore() {
+      auto o = json::parse(body).as_object();
+      auto& meta = o["metadata"].as_object();
+      for (const char* k : {"resourceVersion", "uid", "creationTimestamp", "managedFields"}) {
+        meta.erase(k);
+      }
+      const auto back = api.request(
+          verb::post, "/apis/rbac.authorization.k8s.io/v1/namespaces/" + ns + "/rolebindings",
+          json::serialize(o));
+      EXPECT_EQ(back.status, 201) << back.body;
+    }
+  } put_back{api(), ns, original.body};
+  ferry::test::e2e::doctor_report broken;
+  std::string denied;
+  ASSERT_TRUE(eventually(
+      [&] {
+        broken = run_doctor();
+        denied.clear();
+        for (const auto& [name, c] : broken.checks) {
+          if (name.starts_with("kube.access ") && broken.level(name) == "fail") {
+            denied += broken.text(name) + "\n";
+          }
+        }
+        return !denied.empty();
+      },
+      30s))
+      << broken.raw;
+  EXPECT_NE(denied.find("Role/RoleBinding ferry-apply in " + ns), std::string::npos) << denied;
+  EXPECT_EQ(broken.level("kube.reachable"), "ok");
+  EXPECT_EQ(broken.exit_code, 1) << broken.raw;
 }
 
 INSTANTIATE_TEST_SUITE_P(overlays, kube_real_serve, ::testing::ValuesIn(overlays()),

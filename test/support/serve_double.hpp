@@ -22,8 +22,11 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <map>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -185,6 +188,34 @@ inline std::string ghcr_package_payload(const std::string& name, const std::stri
   return json::serialize(v);
 }
 
+// Polls `probe` until it answers true or the deadline passes (no blind sleeps).
+inline bool eventually(const std::function<bool()>& probe,
+                       std::chrono::seconds deadline = std::chrono::seconds(60)) {
+  const auto until = std::chrono::steady_clock::now() + deadline;
+  while (std::chrono::steady_clock::now() < until) {
+    if (probe()) {
+      return true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return probe();
+}
+
+// What `ferry doctor --output json` reported: its exit code and each check by name.
+struct doctor_report {
+  int exit_code = -1;
+  std::map<std::string, json::object> checks;
+  std::string raw;  // stdout and "exit=N", for failure messages
+  std::string level(const std::string& name) const {
+    const auto it = checks.find(name);
+    return it == checks.end() ? "missing" : std::string(it->second.at("level").as_string());
+  }
+  std::string text(const std::string& name) const {
+    const auto it = checks.find(name);
+    return it == checks.end() ? std::string() : json::serialize(it->second);
+  }
+};
+
 class serve_double_test : public ::testing::Test {
  protected:
  protected:
@@ -321,6 +352,68 @@ class serve_double_test : public ::testing::Test {
     auto r = ferry::service::post_delivery(target, {event, id, payload});
     EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.error().message);
     return r.ok() ? r->status : 0;
+  }
+
+  // `ferry doctor --output json` with serve's environment (logs on stderr dropped).
+  doctor_report run_doctor() {
+    std::string command = "env -i";
+    for (const auto& e : ferry_env_) {
+      command += " '" + e + "'";
+    }
+    command +=
+        std::string(" ") + FERRY_BINARY + " doctor --output json 2>/dev/null; echo \"exit=$?\"";
+    doctor_report r;
+    r.raw = run(command);
+    const auto at = r.raw.rfind("exit=");
+    EXPECT_NE(at, std::string::npos) << r.raw;
+    if (at == std::string::npos) {
+      return r;
+    }
+    r.exit_code = std::stoi(r.raw.substr(at + 5));
+    boost::system::error_code ec;
+    const auto v = json::parse(r.raw.substr(0, at), ec);
+    EXPECT_FALSE(ec) << r.raw;
+    if (!ec && v.is_array()) {
+      for (const auto& c : v.as_array()) {
+        const auto& o = c.as_object();
+        r.checks[std::string(o.at("name").as_string())] = o;
+      }
+    }
+    return r;
+  }
+
+  // The App's recent deliveries as GET /app/hook/deliveries lists them: one failed once
+  // ("failed-once", to be redelivered), one failed then succeeded, one too old, one refused for
+  // its signature (a 401 redelivered fails the same way).
+  void seed_failed_deliveries() {
+    const auto now = std::chrono::system_clock::now();
+    const auto iso = [](std::chrono::system_clock::time_point t) {
+      const std::time_t tt = std::chrono::system_clock::to_time_t(t);
+      std::tm tm{};
+      gmtime_r(&tt, &tm);
+      char buf[32];
+      std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+      return std::string(buf);
+    };
+    const auto one = [&](int id, const char* guid, int status, std::chrono::hours ago) {
+      json::object o;
+      o["id"] = id;
+      o["guid"] = guid;
+      o["status_code"] = status;
+      o["delivered_at"] = iso(now - ago);
+      return o;
+    };
+    json::array list;
+    list.push_back(one(101, "failed-once", 503, std::chrono::hours(2)));
+    list.push_back(one(102, "failed-then-ok", 502, std::chrono::hours(3)));
+    list.push_back(one(103, "failed-then-ok", 200, std::chrono::hours(1)));
+    list.push_back(one(104, "too-old", 503, std::chrono::hours(80)));
+    list.push_back(one(105, "bad-signature", 401, std::chrono::hours(1)));
+    json::object body;
+    body["deliveries"] = std::move(list);
+    const auto seeded =
+        control(http::verb::post, "/_double/hook-deliveries", json::serialize(body));
+    ASSERT_EQ(seeded.status, 201) << seeded.body;
   }
 
   std::string git(const std::string& args) {

@@ -385,3 +385,21 @@ test('hook deliveries page with a cursor and redeliveries are recorded', async (
   assert.equal((await api('GET', '/app/hook/deliveries', { auth: tok() })).status, 401);
   assert.deepEqual(await violations(), []);
 });
+
+test('a GET answers with an ETag; If-None-Match naming it gets 304 that costs no rate limit', async () => {
+  const first = await api('GET', '/repos/dine-together/infra/git/ref/heads/main', { auth: tok() });
+  assert.equal(first.status, 200);
+  const etag = first.headers.get('etag');
+  assert.match(etag, /^W\/"[0-9a-f]{64}"$/);
+  const used = Number(first.headers.get('x-ratelimit-used'));
+  const again = await api('GET', '/repos/dine-together/infra/git/ref/heads/main', { auth: tok(), headers: { 'if-none-match': etag } });
+  assert.equal(again.status, 304);
+  assert.equal(again.headers.get('etag'), etag);
+  assert.equal(Number(again.headers.get('x-ratelimit-used')), used, 'a 304 is not counted');
+  // Another ETag (the ref moved since) gets the full answer, counted.
+  const moved = await api('GET', '/repos/dine-together/infra/git/ref/heads/main', { auth: tok(), headers: { 'if-none-match': 'W/"0000"' } });
+  assert.equal(moved.status, 200);
+  assert.equal(moved.body.object.sha, first.body.object.sha);
+  assert.equal(Number(moved.headers.get('x-ratelimit-used')), used + 1);
+  assert.deepEqual(await violations(), []);
+});

@@ -88,6 +88,10 @@ class double {
       client_id: opts.client_id || 'Iv1.ferrydouble0001',
       slug: opts.app_slug || 'ferry',
       bot_user_id: 41898282,
+      // The App's webhook as GET /app/hook/config describes it (apps/get-webhook-config-for-app);
+      // POST /_double/app/hook-config changes it. GitHub answers "********" for a secret that
+      // is set and leaves the field out otherwise.
+      hook_config: { url: 'https://ferry.example.com/webhook', content_type: 'json', insecure_ssl: '0', secret: '********' },
     };
     if (opts.app_public_key) {
       this.public_key = crypto.createPublicKey(fs.readFileSync(opts.app_public_key));
@@ -658,6 +662,18 @@ class double {
     };
   }
 
+  // Gives back the count of one request (a 304 to a conditional request) and returns the
+  // x-ratelimit-* headers as they stand after it.
+  refund_rate(identity, resource) {
+    const now = Math.floor(Date.now() / 1000);
+    const r = this.rate_window(identity, resource, k_rate_limit, now);
+    r.used = Math.max(0, r.used - 1);
+    return {
+      'x-ratelimit-limit': String(r.limit), 'x-ratelimit-remaining': String(Math.max(0, r.limit - r.used)),
+      'x-ratelimit-reset': String(r.reset), 'x-ratelimit-used': String(r.used), 'x-ratelimit-resource': resource,
+    };
+  }
+
   rate_window(identity, resource, limit, now) {
     const key = `${identity}|${resource}`;
     let r = this.rate.get(key);
@@ -704,6 +720,23 @@ class double {
     }
     const base_headers = { 'x-github-request-id': crypto.randomBytes(8).toString('hex').toUpperCase(), 'x-github-api-version-selected': '2022-11-28' };
     const finish = (status, body, headers = {}, matched = null) => {
+      // Conditional requests (docs.github.com "Best practices for using the REST API": "Use
+      // conditional requests if appropriate"): every authenticated 200 to a GET carries an ETag
+      // of its body; an If-None-Match that names it is answered 304 with no body, and "a 304
+      // response does not count against your primary rate limit" (the same page), so the count
+      // taken above is given back.
+      if (method === 'GET' && status === 200 && body !== undefined && entry.identity) {
+        const etag = `W/"${crypto.createHash('sha256').update(JSON.stringify(body)).digest('hex')}"`;
+        headers = { ...headers, etag };
+        const wanted = String(req.headers['if-none-match'] || '').split(',').map((x) => x.trim());
+        if (wanted.includes(etag) || wanted.includes('*')) {
+          entry.status = 304;
+          this.log_request(entry);
+          const refunded = this.refund_rate(entry.identity, 'core');
+          send(res, 304, undefined, { ...base_headers, ...headers, ...refunded });
+          return;
+        }
+      }
       entry.status = status;
       this.log_request(entry);
       if (matched && body !== undefined) {
@@ -762,6 +795,7 @@ class double {
       return finish(auth.status, auth.body);
     }
     entry.auth = auth.kind;
+    entry.identity = auth.identity;
     const limited = this.rate_headers(auth.identity, 'core');
     const rate = limited.headers;
     if (limited.exhausted) {
@@ -1457,7 +1491,9 @@ class double {
       });
     };
 
-    // ---- webhook deliveries of the App
+    // ---- the App's webhook configuration and deliveries
+    t['GET /app/hook/config'] = async () => ok({ ...this.app.hook_config });
+
     t['GET /app/hook/deliveries'] = async (ctx) => {
       const per = Math.min(Number(ctx.query.get('per_page') || 30), 100);
       const status = ctx.query.get('status');
@@ -1975,6 +2011,17 @@ class double {
         r.reset = now + Number(body.reset_in_s);
       }
       return reply(200, { identity, resource, limit: r.limit, used: r.used, remaining: r.limit - r.used, reset: r.reset });
+    }
+    if (m === 'POST' && p === '/_double/app/hook-config') {
+      // Replaces the App's webhook configuration; `secret: null` means no secret is set.
+      const next = { ...this.app.hook_config, ...body };
+      for (const k of Object.keys(next)) {
+        if (next[k] === null) {
+          delete next[k];
+        }
+      }
+      this.app.hook_config = next;
+      return reply(200, this.app.hook_config);
     }
     if (m === 'POST' && p === '/_double/hook-deliveries') {
       const list = Array.isArray(body) ? body : (body.deliveries || [body]);

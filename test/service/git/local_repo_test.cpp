@@ -124,6 +124,19 @@ TEST_F(local_repo_test, commit_on_a_branch_then_merge_it) {
   EXPECT_EQ(sh("git -C " + dir + " fsck --strict >/dev/null; echo $?"), "0");
 }
 
+// The root tree id is git's own (the tag-bump flow sends it as base_tree, with no API read).
+TEST_F(local_repo_test, tree_id_is_the_commits_root_tree_as_git_names_it) {
+  auto repo = local_repo::create(root_ / "infra", files_, k_when);
+  ASSERT_TRUE(repo.ok()) << repo.error().message;
+  const std::string main0 = *repo->head("main");
+  auto tree = repo->tree_id(main0);
+  ASSERT_TRUE(tree.ok()) << tree.error().message;
+  EXPECT_EQ(*tree, sh("git -C " + (root_ / "infra").string() + " rev-parse " + main0 + "^{tree}"));
+  auto missing = repo->tree_id(std::string(40, 'e'));
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().kind, error_kind::not_found);
+}
+
 TEST_F(local_repo_test, conflicting_merge_is_a_conflict) {
   auto repo = local_repo::create(root_ / "infra", files_, k_when);
   ASSERT_TRUE(repo.ok());

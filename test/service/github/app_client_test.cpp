@@ -252,6 +252,53 @@ TEST(app_client, a_401_mints_a_fresh_token_once_and_retries) {
   EXPECT_EQ(f.server.count("POST", "/app/installations/7/access_tokens"), 3);
 }
 
+// A secondary limit's retry-after holds back every write of that installation until it passes
+// (issue 10), not only the call that met it: further writes fail transient without reaching
+// GitHub, reads still go, other installations are not held.
+TEST(app_client, a_rate_limit_holds_back_the_installations_writes_until_retry_after) {
+  fixture f;
+  sys_clock::time_point now = sys_clock::now();
+  f.settings.clock = [&] { return now; };
+  f.gh.token_expires_at = now + 1h;
+  f.gh.extra = [](const recorded_request& q, const std::string& path) {
+    if (q.method == "POST" && path == "/repos/o/r/git/trees") {
+      scripted_response r = fake_github::json(
+          403,
+          R"({"message":"You have exceeded a secondary rate limit. Please wait a few minutes."})");
+      r.headers.emplace_back("retry-after", "120");  // beyond the wait bound: not slept here
+      return r;
+    }
+    return fake_github::json(201, R"({"ok":true})");
+  };
+  auto client = f.client();
+  const boost::json::value body = {{"state", "success"}};
+  const std::string graphql_mutation = "mutation { enablePullRequestAutoMerge }";
+  std::vector<result<http_response>> r;
+  f.run([&]() -> asio::awaitable<void> {
+    r.push_back(co_await client->rest(bhttp::verb::post, "/repos/o/r/git/trees", body, 7));
+    r.push_back(co_await client->rest(bhttp::verb::post, "/repos/o/r/statuses/abc", body, 7));
+    r.push_back(co_await client->graphql(graphql_mutation, {}, 7));
+    r.push_back(co_await client->rest(bhttp::verb::get, "/repos/o/r", std::nullopt, 7));
+    r.push_back(co_await client->rest(bhttp::verb::post, "/repos/o/r/statuses/abc", body, 8));
+    now += 121s;
+    r.push_back(co_await client->rest(bhttp::verb::post, "/repos/o/r/statuses/abc", body, 7));
+  });
+  ASSERT_EQ(r.size(), 6u);
+  ASSERT_FALSE(r[0].ok());
+  EXPECT_EQ(r[0].error().kind, error_kind::transient);
+  ASSERT_FALSE(r[1].ok());
+  EXPECT_EQ(r[1].error().kind, error_kind::transient);
+  EXPECT_NE(r[1].error().message.find("holds back writes of installation 7"), std::string::npos)
+      << r[1].error().message;
+  ASSERT_FALSE(r[2].ok());
+  EXPECT_NE(r[2].error().message.find("holds back writes"), std::string::npos);
+  EXPECT_TRUE(r[3].ok()) << "reads are not held";
+  EXPECT_TRUE(r[4].ok()) << "another installation is not held";
+  EXPECT_TRUE(r[5].ok()) << "after retry-after the writes go again";
+  EXPECT_EQ(f.server.count("POST", "/repos/o/r/statuses/abc"), 2);  // installation 8, then 7
+  EXPECT_EQ(f.server.count("POST", "/graphql"), 0);
+}
+
 TEST(app_client, requests_carry_github_headers_and_installation_token) {
   fixture f;
   auto client = f.client();
