@@ -1,5 +1,7 @@
 #include "handlers/bump.hpp"
 
+#include <variant>
+
 namespace ferry::handlers {
 
 namespace {
@@ -159,6 +161,17 @@ bool is_ferry_head(const head_commit_facts& c, std::optional<std::string_view> a
 
 bool is_clean_status_error(std::string_view message) noexcept {
   return message.find("clean status") != std::string_view::npos;
+}
+
+bool needs_commit_compare(const rules::tag_policy& policy, std::span<const std::string> head_values,
+                          std::span<const std::string> pr_values) {
+  if (!std::holds_alternative<rules::newest_policy>(policy.kind)) {
+    return false;
+  }
+  std::vector<std::string> running(head_values.begin(), head_values.end());
+  running.insert(running.end(), pr_values.begin(), pr_values.end());
+  const auto top = rules::highest(policy, running);
+  return top.ambiguous || top.value.has_value();
 }
 
 }  // namespace ferry::handlers

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "service/markers/markers.hpp"
+#include "service/rules/policy.hpp"
 
 namespace ferry::handlers {
 
@@ -101,5 +102,11 @@ bool is_clean_status_error(std::string_view message) noexcept;
 
 // Markdown cell text: '|' and newlines would break the table.
 std::string table_cell(std::string_view text);
+
+// `newest` ranks by source commits (SPEC "Policies"): a change over a value that runs now (on
+// the default branch, `head_values`, or in the open PR, `pr_values`) stands only once the
+// commits are compared. Other policies rank the tags themselves.
+bool needs_commit_compare(const rules::tag_policy& policy, std::span<const std::string> head_values,
+                          std::span<const std::string> pr_values);
 
 }  // namespace ferry::handlers

@@ -1,83 +1,42 @@
 #include "handlers/infra_repo.hpp"
 
-#include <simdjson.h>
-#include <boost/json.hpp>
-
-#include <algorithm>
 #include <map>
 
 #include "handlers/blocking.hpp"
+#include "handlers/bump_write.hpp"
 #include "service/apply/environments.hpp"
 #include "service/git/mirror.hpp"
 #include "service/utf8.hpp"
 
 namespace ferry::handlers {
 
-namespace {
-
 namespace asio = boost::asio;
-namespace json = boost::json;
-using boost::beast::http::verb;
-
-// API answers are parsed with simdjson (SPEC "Dependencies"); what is kept is copied out
-// before the parser goes.
-result<simdjson::dom::element> parse_answer(simdjson::dom::parser& parser, const std::string& body,
-                                            std::string_view what) {
-  auto doc = parser.parse(body);
-  if (doc.error() != simdjson::SUCCESS) {
-    return make_error(error_kind::transient, std::string(what) + ": the answer is not JSON");
-  }
-  return doc.value_unsafe();
-}
-
-std::string text_at(simdjson::dom::element e, std::string_view pointer) {
-  auto v = e.at_pointer(pointer);
-  if (v.error() != simdjson::SUCCESS || !v.value_unsafe().is_string()) {
-    return {};
-  }
-  return std::string(v.value_unsafe().get_string().value_unsafe());
-}
-
-}  // namespace
 
 asio::awaitable<result<infra_repo>> infra_repo::open(const handler_settings& s,
                                                      service::repo_name repo,
                                                      std::optional<std::int64_t> installation,
-                                                     std::string clone_url,
+                                                     log::logger log, std::string clone_url,
                                                      std::string default_branch) {
-  infra_repo r(s, std::move(repo));
   if (s.github == nullptr || s.mirrors == nullptr) {
     co_return make_error(error_kind::internal, "no GitHub client configured");
   }
-  if (installation && *installation > 0) {
-    r.installation_ = *installation;
-  } else {
-    auto inst = co_await s.github->installation_for_repo(r.repo_.owner, r.repo_.name);
-    if (!inst) {
-      co_return inst.error();
-    }
-    r.installation_ = *inst;
+  auto api =
+      co_await github::repo_api::open(*s.github, std::move(repo), installation, std::move(log));
+  if (!api) {
+    co_return api.error();
   }
+  infra_repo r(s, std::move(*api));
   if (clone_url.empty() || default_branch.empty()) {
-    auto got = co_await s.github->rest(verb::get, r.path(""), std::nullopt, r.installation_);
+    auto got = co_await r.api_.get();
     if (!got) {
       co_return got.error();
     }
-    simdjson::dom::parser parser;
-    auto doc = parse_answer(parser, got->body, "GET repository");
-    if (!doc) {
-      co_return doc.error();
-    }
-    clone_url = text_at(*doc, "/clone_url");
-    default_branch = text_at(*doc, "/default_branch");
-  }
-  if (clone_url.empty() || default_branch.empty()) {
-    co_return make_error(error_kind::transient,
-                         "GET repository " + r.repo_.full() + ": no clone_url or default_branch");
+    clone_url = std::move(got->clone_url);
+    default_branch = std::move(got->default_branch);
   }
   r.clone_url_ = std::move(clone_url);
   r.default_branch_ = std::move(default_branch);
-  auto m = s.mirrors->open(r.repo_.owner, r.repo_.name);
+  auto m = s.mirrors->open(r.name().owner, r.name().name);
   if (!m) {
     co_return m.error();
   }
@@ -85,12 +44,9 @@ asio::awaitable<result<infra_repo>> infra_repo::open(const handler_settings& s,
   co_return r;
 }
 
-std::string infra_repo::path(std::string_view rest) const {
-  return "/repos/" + repo_.owner + "/" + repo_.name + std::string(rest);
-}
-
 asio::awaitable<result<git::credentials>> infra_repo::credentials() {
-  auto token = co_await s_->github->installation_token(installation_);
+  const github::call_options calls{.log = &api_.logger()};
+  auto token = co_await s_->github->installation_token(installation(), calls);
   if (!token) {
     co_return token.error();
   }
@@ -136,24 +92,8 @@ asio::awaitable<result<rules::parse_outcome>> infra_repo::rules_at(std::string s
 
 asio::awaitable<result<std::vector<markers::scanned_file>>> infra_repo::marker_files(
     std::string sha, std::vector<std::string> prefixes) {
-  co_return co_await blocking(s_->pool, [&]() -> result<std::vector<markers::scanned_file>> {
-    std::vector<markers::scanned_file> out;
-    auto walked =
-        mirror_->for_each_file(sha, prefixes, [&](std::string_view path, std::string_view content) {
-          if (!markers::may_contain_marker(content)) {
-            return true;
-          }
-          auto scanned = markers::scan_file(path, content);
-          if (scanned) {
-            out.push_back({std::string(path), std::string(content), std::move(scanned->markers)});
-          }
-          return true;
-        });
-    if (!walked) {
-      return walked.error();
-    }
-    return out;
-  });
+  co_return co_await blocking(s_->pool,
+                              [&]() { return scan_marker_files(*mirror_, sha, prefixes); });
 }
 
 asio::awaitable<result<std::vector<std::string>>> infra_repo::changed_paths(std::string before,
@@ -180,54 +120,25 @@ asio::awaitable<result<std::string>> infra_repo::read_file(std::string sha, std:
 asio::awaitable<result<void>> infra_repo::status(std::string_view sha, std::string_view context,
                                                  std::string_view state,
                                                  std::string_view description) {
-  // Built outside the co_await: GCC 12 cannot keep a braced list across it.
-  json::value body =
-      json::value{{"state", state},
-                  {"context", context},
-                  {"description", apply::status_description(service::to_valid_utf8(description))}};
-  auto posted = co_await s_->github->rest(verb::post, path("/statuses/" + std::string(sha)),
-                                          std::move(body), installation_);
-  if (!posted) {
-    co_return posted.error();
-  }
-  co_return ok_v;
+  const std::string cut = apply::status_description(service::to_valid_utf8(description));
+  co_return co_await api_.create_status(sha, context, state, cut);
 }
 
 asio::awaitable<result<void>> infra_repo::comment(std::int64_t number, std::string text) {
   // A comment quotes pod logs and Flux messages: any bytes; GitHub takes only UTF-8 JSON.
-  json::value body = json::value{{"body", service::to_valid_utf8(text)}};
-  auto posted =
-      co_await s_->github->rest(verb::post, path("/issues/" + std::to_string(number) + "/comments"),
-                                std::move(body), installation_);
-  if (!posted) {
-    co_return posted.error();
-  }
-  co_return ok_v;
+  const std::string valid = service::to_valid_utf8(text);
+  co_return co_await api_.create_comment(number, valid);
 }
 
 asio::awaitable<result<std::optional<std::int64_t>>> infra_repo::merged_pr_for(
     std::string_view sha) {
-  auto got = co_await s_->github->rest(verb::get, path("/commits/" + std::string(sha) + "/pulls"),
-                                       std::nullopt, installation_);
-  if (!got) {
-    co_return got.error();
+  auto prs = co_await api_.pulls_of_commit(sha);
+  if (!prs) {
+    co_return prs.error();
   }
-  simdjson::dom::parser parser;
-  auto doc = parse_answer(parser, got->body, "list pulls of a commit");
-  if (!doc) {
-    co_return doc.error();
-  }
-  simdjson::dom::array prs;
-  if (doc->get_array().get(prs) != simdjson::SUCCESS) {
-    co_return std::optional<std::int64_t>{};
-  }
-  for (auto pr : prs) {
-    auto merged_at = pr.at_key("merged_at");
-    const bool merged =
-        merged_at.error() == simdjson::SUCCESS && merged_at.value_unsafe().is_string();
-    std::int64_t number = 0;
-    if (merged && pr.at_key("number").get_int64().get(number) == simdjson::SUCCESS) {
-      co_return std::optional<std::int64_t>(number);
+  for (const auto& pr : *prs) {
+    if (pr.merged) {
+      co_return std::optional<std::int64_t>(pr.number);
     }
   }
   co_return std::optional<std::int64_t>{};
@@ -235,60 +146,25 @@ asio::awaitable<result<std::optional<std::int64_t>>> infra_repo::merged_pr_for(
 
 asio::awaitable<result<std::vector<std::pair<std::string, std::string>>>>
 infra_repo::apply_statuses(std::string_view sha) {
-  auto pages = co_await s_->github->rest_pages(
-      path("/commits/" + std::string(sha) + "/statuses?per_page=100"), installation_, 3);
-  if (!pages) {
-    co_return pages.error();
+  auto statuses = co_await api_.statuses(sha, 3);
+  if (!statuses) {
+    co_return statuses.error();
   }
   // Newest first (GitHub's order): the first state seen per context is the latest.
   std::map<std::string, std::string> latest;
   std::vector<std::pair<std::string, std::string>> out;
-  for (const auto& page : *pages) {
-    simdjson::dom::parser parser;
-    auto doc = parse_answer(parser, page.body, "list statuses");
-    if (!doc) {
-      co_return doc.error();
-    }
-    simdjson::dom::array statuses;
-    if (doc->get_array().get(statuses) != simdjson::SUCCESS) {
+  for (auto& st : *statuses) {
+    if (!st.context.starts_with("ferry/apply/") || latest.count(st.context) != 0) {
       continue;
     }
-    for (auto st : statuses) {
-      std::string context = text_at(st, "/context");
-      if (!context.starts_with("ferry/apply/") || latest.count(context) != 0) {
-        continue;
-      }
-      std::string state = text_at(st, "/state");
-      latest.emplace(context, state);
-      out.emplace_back(std::move(context), std::move(state));
-    }
+    latest.emplace(st.context, st.state);
+    out.emplace_back(std::move(st.context), std::move(st.state));
   }
   co_return out;
 }
 
 asio::awaitable<result<std::vector<std::string>>> infra_repo::recent_commits(int n) {
-  auto got = co_await s_->github->rest(
-      verb::get, path("/commits?sha=" + default_branch_ + "&per_page=" + std::to_string(n)),
-      std::nullopt, installation_);
-  if (!got) {
-    co_return got.error();
-  }
-  simdjson::dom::parser parser;
-  auto doc = parse_answer(parser, got->body, "list commits");
-  if (!doc) {
-    co_return doc.error();
-  }
-  std::vector<std::string> out;
-  simdjson::dom::array commits;
-  if (doc->get_array().get(commits) == simdjson::SUCCESS) {
-    for (auto c : commits) {
-      std::string sha = text_at(c, "/sha");
-      if (sha.size() == 40) {
-        out.push_back(std::move(sha));
-      }
-    }
-  }
-  co_return out;
+  co_return co_await api_.commits(default_branch_, n);
 }
 
 }  // namespace ferry::handlers

@@ -13,6 +13,8 @@
 #include <vector>
 
 #include "handlers/registry.hpp"
+#include "service/github/repo_api.hpp"
+#include "service/log.hpp"
 #include "service/markers/markers.hpp"
 #include "service/result.hpp"
 #include "service/rules/rules.hpp"
@@ -22,12 +24,11 @@ namespace ferry::handlers {
 class infra_repo {
  public:
   // Finds the installation (the event's, when it names one), the clone URL and default branch
-  // (from the event when given, else GET /repos/{o}/{r}) and opens the mirror.
-  static boost::asio::awaitable<result<infra_repo>> open(const handler_settings& s,
-                                                         service::repo_name repo,
-                                                         std::optional<std::int64_t> installation,
-                                                         std::string clone_url = {},
-                                                         std::string default_branch = {});
+  // (from the event when given, else GET /repos/{o}/{r}) and opens the mirror. `log` carries
+  // the delivery's fields to the GitHub calls' log lines.
+  static boost::asio::awaitable<result<infra_repo>> open(
+      const handler_settings& s, service::repo_name repo, std::optional<std::int64_t> installation,
+      log::logger log, std::string clone_url = {}, std::string default_branch = {});
 
   // Makes `sha` present in the mirror (no network call when it already is).
   boost::asio::awaitable<result<void>> fetch(std::string sha);
@@ -55,19 +56,17 @@ class infra_repo {
   // Up to `n` newest commits of the default branch (GET .../commits?sha=<default>).
   boost::asio::awaitable<result<std::vector<std::string>>> recent_commits(int n);
 
-  const service::repo_name& name() const { return repo_; }
-  std::int64_t installation() const { return installation_; }
+  const service::repo_name& name() const { return api_.name(); }
+  std::int64_t installation() const { return api_.installation(); }
   const std::string& clone_url() const { return clone_url_; }
   const std::string& default_branch() const { return default_branch_; }
-  std::string path(std::string_view rest) const;
 
  private:
-  infra_repo(const handler_settings& s, service::repo_name repo) : s_(&s), repo_(std::move(repo)) {}
+  infra_repo(const handler_settings& s, github::repo_api api) : s_(&s), api_(std::move(api)) {}
   boost::asio::awaitable<result<git::credentials>> credentials();
 
   const handler_settings* s_;
-  service::repo_name repo_;
-  std::int64_t installation_ = 0;
+  github::repo_api api_;
   std::string clone_url_;
   std::string default_branch_;
   git::mirror* mirror_ = nullptr;

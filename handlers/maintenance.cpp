@@ -1,6 +1,5 @@
 #include "handlers/maintenance.hpp"
 
-#include <simdjson.h>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -11,7 +10,7 @@
 
 #include "handlers/apply.hpp"
 #include "handlers/infra_repo.hpp"
-#include "service/github/http_client.hpp"
+#include "service/github/repo_api.hpp"
 #include "service/kube/lease.hpp"
 #include "service/limits.hpp"
 
@@ -20,20 +19,12 @@ namespace ferry::handlers {
 namespace {
 
 namespace asio = boost::asio;
-using boost::beast::http::verb;
 
 asio::awaitable<void> sleep_for(std::chrono::steady_clock::duration d) {
   asio::steady_timer timer(co_await asio::this_coro::executor, d);
   boost::system::error_code ec;
   co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
 }
-
-struct hook_delivery {
-  std::int64_t id = 0;
-  std::string guid;
-  std::int64_t status_code = 0;
-  std::chrono::system_clock::time_point delivered_at;
-};
 
 }  // namespace
 
@@ -43,7 +34,7 @@ asio::awaitable<result<int>> resume_pending_applies(std::shared_ptr<const handle
   std::optional<error> first_error;
   for (const auto& name : s->infra_repos) {
     const auto repo_log = log.with({{"repo", name.full()}});
-    auto repo = co_await infra_repo::open(*s, name, std::nullopt);
+    auto repo = co_await infra_repo::open(*s, name, std::nullopt, repo_log);
     if (!repo) {
       repo_log.warn("cannot resume applies", {{"error", repo.error().message}});
       first_error = first_error ? first_error : repo.error();
@@ -107,38 +98,16 @@ asio::awaitable<result<int>> redeliver_failed(const handler_settings& s, log::lo
   const auto horizon = now - limits::k_redelivery_window;
   // Newest first; a guid is settled once any of its attempts succeeded.
   std::set<std::string> settled;
-  std::map<std::string, hook_delivery> latest_failed;
-  std::string path = "/app/hook/deliveries?per_page=100";
+  std::map<std::string, github::hook_delivery> latest_failed;
+  std::string path = github::hook_deliveries_path(100);
   bool past_horizon = false;
   for (int page = 0; page < limits::k_sweep_pages && !past_horizon && !path.empty(); ++page) {
-    auto got = co_await s.github->app_rest(verb::get, path, std::nullopt);
+    auto got = co_await github::hook_deliveries(*s.github, path, log);
     if (!got) {
       co_return got.error();
     }
-    simdjson::dom::parser parser;
-    auto doc = parser.parse(got->body);
-    simdjson::dom::array items;
-    if (doc.error() != simdjson::SUCCESS || doc.value_unsafe().get_array().get(items)) {
-      co_return make_error(error_kind::transient, "GET /app/hook/deliveries: not a JSON array");
-    }
     past_horizon = true;
-    for (auto item : items) {
-      hook_delivery d;
-      std::string_view guid;
-      std::string_view delivered_at;
-      if (item["id"].get_int64().get(d.id) || item["guid"].get_string().get(guid) ||
-          item["delivered_at"].get_string().get(delivered_at)) {
-        continue;
-      }
-      if (item["status_code"].get_int64().get(d.status_code) != simdjson::SUCCESS) {
-        d.status_code = 0;  // null: no answer at all
-      }
-      d.guid = std::string(guid);
-      const auto when = github::parse_github_time(delivered_at);
-      if (!when) {
-        continue;
-      }
-      d.delivered_at = *when;
+    for (const auto& d : got->deliveries) {
       if (d.delivered_at < horizon) {
         continue;  // GitHub lists newest first; a page of nothing but old ones ends the sweep
       }
@@ -152,21 +121,14 @@ asio::awaitable<result<int>> redeliver_failed(const handler_settings& s, log::lo
         latest_failed.emplace(d.guid, d);
       }
     }
-    path.clear();
-    if (auto next = github::next_page_url(*got)) {
-      const auto& base = s.github->api_url();
-      if (next->starts_with(base)) {
-        path = next->substr(base.size());
-      }
-    }
+    path = std::move(got->next_path);
   }
   int requested = 0;
   for (const auto& [guid, d] : latest_failed) {
     if (settled.count(guid) != 0) {
       continue;
     }
-    auto posted = co_await s.github->app_rest(
-        verb::post, "/app/hook/deliveries/" + std::to_string(d.id) + "/attempts", std::nullopt);
+    auto posted = co_await github::redeliver(*s.github, d.id, log);
     if (!posted) {
       log.warn("redelivery refused", {{"delivery", guid}, {"error", posted.error().message}});
       continue;

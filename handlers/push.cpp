@@ -65,8 +65,8 @@ handler_task handle_push(const service::delivery& d, const events::push_event& e
     co_return service::outcome::done;
   }
   const auto log = d.log.with({{"repo", repo_name->full()}, {"commit", e.after}});
-  auto repo = co_await infra_repo::open(*s, *repo_name, e.installation_id, e.repository.clone_url,
-                                        e.repository.default_branch);
+  auto repo = co_await infra_repo::open(*s, *repo_name, e.installation_id, log,
+                                        e.repository.clone_url, e.repository.default_branch);
   if (!repo) {
     co_return repo.error();
   }

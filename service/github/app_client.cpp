@@ -200,23 +200,24 @@ struct app_client::impl {
 
   // Sends and maps: 2xx -> response, else error_from_response.
   asio::awaitable<result<http_response>> send(http_request req, std::string_view method,
-                                              std::string_view path,
+                                              std::string_view path, const call_options& o,
                                               std::int64_t installation_id = 0) {
     const bool conditional =
         std::any_of(req.headers.begin(), req.headers.end(),
                     [](const http_header& h) { return h.name == "If-None-Match"; });
     const auto started = std::chrono::steady_clock::now();
     auto r = co_await http->request(std::move(req));
-    if (logger.enabled(log::level::debug)) {
+    const log::logger& log = o.log != nullptr ? *o.log : logger;
+    if (log.enabled(log::level::debug)) {
       // Where a delivery's time goes, call by call (test/bench/bump_latency.py sums these).
       // The path names the repository and ref, never a token.
       const auto us = std::chrono::duration_cast<std::chrono::microseconds>(
                           std::chrono::steady_clock::now() - started)
                           .count();
-      logger.debug("github call", {{"method", std::string(method)},
-                                   {"path", std::string(path.substr(0, path.find('?')))},
-                                   {"status", r ? std::to_string(r->status) : "error"},
-                                   {"us", std::to_string(us)}});
+      log.debug("github call", {{"method", std::string(method)},
+                                {"path", std::string(path.substr(0, path.find('?')))},
+                                {"status", r ? std::to_string(r->status) : "error"},
+                                {"us", std::to_string(us)}});
     }
     if (!r) {
       co_return std::move(r).error();
@@ -237,17 +238,21 @@ struct app_client::impl {
     }
     auto r = co_await send(
         make_request(method, api_url + std::string(path), "Bearer " + *token, body, o),
-        verb_name(method), path);
+        verb_name(method), path, o);
     if (!r && r.error().kind == error_kind::unauthorized) {
       jwt.clear();  // refused (a rotated key, a clock GitHub disagrees with): sign anew
     }
     co_return r;
   }
 
-  asio::awaitable<result<std::string>> mint(std::int64_t installation_id) {
+  asio::awaitable<result<std::string>> mint(std::int64_t installation_id, call_options o) {
     const std::string path =
         "/app/installations/" + std::to_string(installation_id) + "/access_tokens";
-    auto r = co_await as_app(bhttp::verb::post, path, std::nullopt, {});
+    // The mint's own retry policy: the caller's deadline and attempts are for its call.
+    o.max_attempts = 0;
+    o.deadline = std::chrono::milliseconds(0);
+    o.if_none_match = {};
+    auto r = co_await as_app(bhttp::verb::post, path, std::nullopt, o);
     if (!r) {
       if (r.error().kind == error_kind::not_found) {
         // The App was uninstalled (or reinstalled under a new id): forget which repositories
@@ -274,8 +279,9 @@ struct app_client::impl {
     if (!at) {
       // Installation tokens last an hour (docs.github.com: "Authenticating as a GitHub App
       // installation"); without a readable expires_at, assume the least of that we can.
-      logger.warn("installation token without a readable expires_at; assuming one hour",
-                  {{"installation_id", std::to_string(installation_id)}});
+      (o.log != nullptr ? *o.log : logger)
+          .warn("installation token without a readable expires_at; assuming one hour",
+                {{"installation_id", std::to_string(installation_id)}});
       at = now() + std::chrono::hours(1);
     }
     entry.expires_at = *at;
@@ -339,7 +345,8 @@ void app_client::forget_installation_token(std::int64_t installation_id) {
   impl_->tokens.erase(installation_id);
 }
 
-asio::awaitable<result<std::string>> app_client::installation_token(std::int64_t installation_id) {
+asio::awaitable<result<std::string>> app_client::installation_token(std::int64_t installation_id,
+                                                                    call_options options) {
   auto& p = *impl_;
   if (auto it = p.tokens.find(installation_id);
       it != p.tokens.end() && p.now() + p.settings.token_refresh_margin < it->second.expires_at) {
@@ -369,13 +376,14 @@ asio::awaitable<result<std::string>> app_client::installation_token(std::int64_t
       f->done.cancel();
     }
   } guard{p, installation_id, flight};
-  auto r = co_await p.mint(installation_id);
+  auto r = co_await p.mint(installation_id, options);
   flight->outcome = r;
   co_return r;
 }
 
 asio::awaitable<result<std::int64_t>> app_client::installation_for_repo(std::string_view owner,
-                                                                        std::string_view repo) {
+                                                                        std::string_view repo,
+                                                                        call_options options) {
   if (!valid_name(owner) || !valid_name(repo)) {
     co_return make_error(error_kind::invalid_input,
                          "not a repository name: " + std::string(owner) + "/" + std::string(repo));
@@ -387,7 +395,7 @@ asio::awaitable<result<std::int64_t>> app_client::installation_for_repo(std::str
   }
   const std::string path =
       "/repos/" + std::string(owner) + "/" + std::string(repo) + "/installation";
-  auto r = co_await p.as_app(bhttp::verb::get, path, std::nullopt, {});
+  auto r = co_await p.as_app(bhttp::verb::get, path, std::nullopt, options);
   if (!r) {
     co_return std::move(r).error();
   }
@@ -481,13 +489,13 @@ asio::awaitable<result<http_response>> app_client::rest(bhttp::verb method, std:
   // hour; a token cached near its end, a clock skew, an App permission change). A 401 means
   // GitHub did nothing, so a fresh token and one more attempt are safe, for writes too.
   for (int attempt = 1;; ++attempt) {
-    auto token = co_await installation_token(installation_id);
+    auto token = co_await installation_token(installation_id, options);
     if (!token) {
       co_return std::move(token).error();
     }
     auto r = co_await p.send(
         p.make_request(method, p.api_url + std::string(path), "token " + *token, body, options),
-        verb_name(method), path, installation_id);
+        verb_name(method), path, options, installation_id);
     if (!r && r.error().kind == error_kind::unauthorized) {
       forget_installation_token(installation_id);
       if (attempt < limits::k_token_401_attempts) {
@@ -520,13 +528,13 @@ asio::awaitable<result<std::vector<http_response>>> app_client::rest_pages(
           "GET " + std::string(path) + ": next page outside the API base URL refused: " + *next);
     }
     std::string next_path = next->substr(p.api_url.size());
-    auto token = co_await installation_token(installation_id);
+    auto token = co_await installation_token(installation_id, options);
     if (!token) {
       co_return std::move(token).error();
     }
     auto r = co_await p.send(
         p.make_request(bhttp::verb::get, *next, "token " + *token, std::nullopt, options), "GET",
-        next_path);
+        next_path, options);
     if (!r) {
       if (r.error().kind == error_kind::unauthorized) {
         forget_installation_token(installation_id);
@@ -557,13 +565,13 @@ asio::awaitable<result<http_response>> app_client::graphql(std::string_view quer
   result<http_response> r = make_error(error_kind::internal, "POST graphql: not sent");
   // As in rest(): a 401 gets one fresh installation token and one more attempt.
   for (int attempt = 1;; ++attempt) {
-    auto token = co_await installation_token(installation_id);
+    auto token = co_await installation_token(installation_id, options);
     if (!token) {
       co_return std::move(token).error();
     }
     r = co_await p.send(
         p.make_request(bhttp::verb::post, p.graphql_url, "token " + *token, body, options), "POST",
-        "graphql", installation_id);
+        "graphql", options, installation_id);
     if (!r && r.error().kind == error_kind::unauthorized) {
       forget_installation_token(installation_id);
       if (attempt < limits::k_token_401_attempts) {

@@ -62,6 +62,10 @@ struct app_identity {
 struct call_options {
   int max_attempts = 0;                   // 0: settings.http.max_attempts
   std::chrono::milliseconds deadline{0};  // per attempt; 0: settings.http.attempt_timeout
+  // The caller's logger: the call's lines (and those of a token it mints) go there, so a
+  // delivery's GitHub calls carry its id (SPEC: every log line of a delivery carries it).
+  // nullptr: the client's own logger. Must outlive the call.
+  const log::logger* log = nullptr;
   // A conditional GET (docs.github.com "Best practices for using the REST API": a 304 costs no
   // rate limit): sent as If-None-Match, and a 304 answer is then a value (status 304, no body),
   // not an error. Keep the answer's `etag` header for the next call. A view: the caller keeps
@@ -86,13 +90,15 @@ class app_client {
   // An installation token (POST /app/installations/{id}/access_tokens with the JWT), cached
   // until token_refresh_margin before its expires_at. Concurrent callers for the same
   // installation share one request. Tokens are opaque strings of any length.
-  boost::asio::awaitable<result<std::string>> installation_token(std::int64_t installation_id);
+  boost::asio::awaitable<result<std::string>> installation_token(std::int64_t installation_id,
+                                                                 call_options options = {});
   // Drops the cached token so the next call mints a new one (done automatically on a 401).
   void forget_installation_token(std::int64_t installation_id);
 
   // GET /repos/{owner}/{repo}/installation with the JWT; cached per repository (lower-cased).
   boost::asio::awaitable<result<std::int64_t>> installation_for_repo(std::string_view owner,
-                                                                     std::string_view repo);
+                                                                     std::string_view repo,
+                                                                     call_options options = {});
 
   // GET /app now (with the JWT), caching the answer. For a background task, not the request
   // path: see refresh_app_info_until_ok.

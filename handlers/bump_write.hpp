@@ -1,0 +1,88 @@
+#pragma once
+// The writes of the tag-bump flow (handlers/bump_flow.cpp), once it has decided what an
+// environment's branch must carry: a commit GitHub signs, the branch moved to it by
+// compare-and-swap (retried on a stale head, bounded), and the pull request opened or brought
+// up to date (title, body, labels, reviewers, auto-merge). Each step writes only what differs,
+// so a redelivery writes nothing (SPEC "Reliability"), and a branch head ferry did not write is
+// left alone with a comment (SPEC pull_request).
+
+#include <boost/asio/awaitable.hpp>
+
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "handlers/bump.hpp"
+#include "handlers/registry.hpp"
+#include "service/git/mirror.hpp"
+#include "service/github/repo_api.hpp"
+#include "service/log.hpp"
+#include "service/markers/markers.hpp"
+#include "service/result.hpp"
+#include "service/rules/rules.hpp"
+
+namespace ferry::handlers {
+
+// The files under `prefixes` at `commit` that carry markers (files the scanner refuses hold no
+// marker ferry could edit). Blocking: call it on the pool.
+result<std::vector<markers::scanned_file>> scan_marker_files(const git::mirror& m,
+                                                             std::string_view commit,
+                                                             std::span<const std::string> prefixes);
+
+// A branch's pull requests, read in one call: the open one (at most one per head and base) and
+// the most recent closed one (merged or not; ferry's marker in its body says which environment,
+// image and tag it carried).
+struct branch_pulls {
+  std::optional<github::pull_request> open;
+  std::optional<github::pull_request> last_closed;
+};
+boost::asio::awaitable<result<branch_pulls>> pulls_of(github::repo_api& api,
+                                                      const std::string& branch);
+
+// The branch head after write_branch: the commit, and whether this delivery wrote it.
+struct branch_state {
+  std::string head;
+  bool wrote = false;
+};
+
+// One environment's writes on the infra repository of one delivery. References only: it lives
+// within the flow's run.
+struct bump_writer {
+  const handler_settings& settings;
+  github::repo_api& api;
+  git::mirror& mirror;
+  const std::string& clone_url;
+  const std::string& token;           // the installation token, for git fetches
+  const std::string& default_branch;  // the PR's base
+  const std::string& head;            // the default branch's head: the commit's parent
+  const log::logger& log;
+
+  // Puts `changes` on `branch` as one commit whose parent is `head`, unless the branch already
+  // carries exactly them. The branch head ferry wrote (or found), or nullopt when the branch's
+  // head is someone else's (left alone, with a comment on `pr`).
+  boost::asio::awaitable<result<std::optional<branch_state>>> write_branch(
+      const std::string& branch, const std::vector<markers::file_change>& changes,
+      const bump_facts& facts, const std::optional<github::pull_request>& pr);
+
+  // Opens the PR (or adopts the one a concurrent delivery opened) and converges its title,
+  // body, labels `ferry` and `env:<env>`, reviewers and auto-merge.
+  boost::asio::awaitable<result<void>> converge_pr(const rules::environment& env,
+                                                   const std::string& branch,
+                                                   std::optional<github::pull_request> pr,
+                                                   const bump_facts& facts,
+                                                   const branch_state& written);
+
+ private:
+  boost::asio::awaitable<result<bool>> branch_has(const std::string& branch_head,
+                                                  const std::vector<markers::file_change>& changes);
+  boost::asio::awaitable<result<std::string>> create_commit(
+      const std::vector<markers::file_change>& changes, const bump_facts& facts);
+  boost::asio::awaitable<result<void>> auto_merge(const rules::environment& env,
+                                                  const github::pull_request& pr,
+                                                  const std::string& written);
+  void count_pr(std::string_view action) const;
+};
+
+}  // namespace ferry::handlers
