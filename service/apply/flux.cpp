@@ -1,5 +1,7 @@
 #include "service/apply/flux.hpp"
 
+#include "service/text.hpp"
+
 #include <boost/json.hpp>
 
 #include <algorithm>
@@ -15,12 +17,7 @@ bool is_sha1_hex(std::string_view s) noexcept {
          std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isxdigit(c) != 0; });
 }
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
+using text::lower;
 
 }  // namespace
 

@@ -1,4 +1,6 @@
 #include "service/apply/job.hpp"
+
+#include "service/text.hpp"
 #include "service/utf8.hpp"
 
 #include <yaml-cpp/eventhandler.h>
@@ -52,15 +54,7 @@ bool is_hex(std::string_view s) noexcept {
   });
 }
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) {
-    if (c >= 'A' && c <= 'Z') {
-      c = static_cast<char>(c - 'A' + 'a');
-    }
-  }
-  return out;
-}
+using text::lower;
 
 // GitHub: an owner is alphanumerics and '-', a repository name alphanumerics, '-', '_' and '.'.
 bool is_repo(std::string_view s) noexcept {

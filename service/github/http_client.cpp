@@ -1,5 +1,7 @@
 #include "service/github/http_client.hpp"
 
+#include "service/text.hpp"
+
 #include <openssl/ssl.h>
 #include <openssl/x509_vfy.h>
 
@@ -41,13 +43,7 @@ using steady = std::chrono::steady_clock;
 
 namespace {
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) {
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  }
-  return out;
-}
+using text::lower;
 
 bool icontains(std::string_view haystack, std::string_view needle) {
   return lower(haystack).find(needle) != std::string::npos;

@@ -1,17 +1,14 @@
 #include "service/promotion/plan.hpp"
 
+#include "service/text.hpp"
+
 #include <algorithm>
 #include <cctype>
 
 namespace ferry::promotion {
 namespace {
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
+using text::lower;
 
 // The tag a marker carries now: a :tag marker's value, or the tag part of a whole reference.
 std::optional<std::string> tag_of(const markers::marker& m) {
