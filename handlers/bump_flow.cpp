@@ -14,6 +14,8 @@
 // functions in bump.hpp and promotion/plan.hpp; the GitHub calls are github::repo_api's.
 #include "handlers/bump_flow.hpp"
 
+#include "service/text.hpp"
+
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -74,10 +76,22 @@ class bump_run {
                                             const rules::image_rule& rule);
   // Facts
   bump_facts facts_for(const rules::environment& env, const rules::image_rule& rule) const;
-  asio::awaitable<result<std::vector<std::string>>> pr_values(const pull_request& pr,
-                                                              const rules::environment& env,
-                                                              const rules::image_rule& rule);
+  // What one decision over one view of the branch came to: the facts for the PR, and the branch
+  // state written (nullopt: nothing to write, or a head left alone).
+  struct decided {
+    bump_facts facts;
+    std::optional<branch_state> state;
+  };
+  asio::awaitable<result<decided>> decide_and_write(
+      const rules::rules_file& rules, const rules::environment& env, const rules::image_rule& rule,
+      const std::string& branch, const std::optional<pull_request>& pr, const branch_read& seen,
+      const std::vector<std::string>& open_values);
+  asio::awaitable<result<std::vector<std::string>>> branch_values(const std::string& branch_head,
+                                                                  const rules::environment& env,
+                                                                  const rules::image_rule& rule);
   // Decision (newest)
+  asio::awaitable<result<std::int64_t>> source_installation(const service::repo_name& source_repo);
+  void remember_not_installed(const std::string& source_key);
   asio::awaitable<result<bool>> newest_allows(const rules::image_rule& rule,
                                               std::span<const std::string> head_values,
                                               std::span<const std::string> pr_values,
@@ -348,14 +362,7 @@ asio::awaitable<result<void>> bump_run::environment(const rules::rules_file& rul
     co_return pulls.error();
   }
   std::optional<pull_request>& pr = pulls->open;
-  std::vector<std::string> open_values;
-  if (pr) {
-    auto values = co_await pr_values(*pr, env, rule);
-    if (!values) {
-      co_return values.error();
-    }
-    open_values = std::move(*values);
-  } else {
+  if (!pr) {
     // SPEC pull_request: "Closed without merge -> that tag is skipped for that environment; a
     // higher tag opens a new PR".
     const auto& closed = pulls->last_closed;
@@ -366,10 +373,60 @@ asio::awaitable<result<void>> bump_run::environment(const rules::rules_file& rul
       co_return ok_v;
     }
   }
-  bump_facts facts = facts_for(env, rule);
+  // The branch as far as this delivery knows it: the open PR's head, else assumed absent.
+  branch_read seen;
+  if (pr) {
+    seen = {.known = true, .head = pr->head_sha};
+  }
+  for (int attempt = 1;; ++attempt) {
+    // What the branch carries counts as running when a PR is open on it, or when a concurrent
+    // writer just moved it (not a branch left behind by a closed PR).
+    const bool leftover =
+        !pr && pulls->last_closed && seen.head && pulls->last_closed->head_sha == *seen.head;
+    std::vector<std::string> open_values;
+    if (seen.known && seen.head && (pr || attempt > 1) && !leftover) {
+      auto values = co_await branch_values(*seen.head, env, rule);
+      if (!values) {
+        co_return values.error();
+      }
+      open_values = std::move(*values);
+    }
+    auto written = co_await decide_and_write(rules, env, rule, branch, pr, seen, open_values);
+    if (!written) {
+      if (written.error().kind != error_kind::conflict ||
+          attempt >= limits::k_ref_update_attempts) {
+        co_return written.error();
+      }
+      // Lost a compare-and-swap: another writer moved the branch. Read it, decide again (a
+      // higher tag there makes this one "nothing to promote").
+      env_log.info("branch moved meanwhile: reading it and deciding again",
+                   {{"branch", branch}, {"attempt", std::to_string(attempt)}});
+      auto now = co_await api_->branch_head(branch);
+      if (!now) {
+        co_return now.error();
+      }
+      seen = {.known = true, .head = *now};
+      continue;
+    }
+    if (!written->state) {
+      co_return ok_v;
+    }
+    co_return co_await writer().converge_pr(env, branch, std::move(pr), written->facts,
+                                            *written->state);
+  }
+}
 
-  // 2. Decide, once. Under `newest` the plan accepts any other tag; the compare of source
-  // commits below then has the last word.
+// 2. Decide, once per view of the branch, and 3. write.
+asio::awaitable<result<bump_run::decided>> bump_run::decide_and_write(
+    const rules::rules_file& rules, const rules::environment& env, const rules::image_rule& rule,
+    const std::string& branch, const std::optional<pull_request>& pr, const branch_read& seen,
+    const std::vector<std::string>& open_values) {
+  const auto env_log = log_.with({{"environment", env.name}});
+  decided out;
+  out.facts = facts_for(env, rule);
+
+  // Under `newest` the plan accepts any other tag; the compare of source commits below then has
+  // the last word.
   ferry::promotion::plan_options options;
   options.environment = env.name;
   options.newest = rules::newest_mode::accept_any;
@@ -389,34 +446,44 @@ asio::awaitable<result<void>> bump_run::environment(const rules::rules_file& rul
   }
   const auto ep = std::find_if(planned->environments.begin(), planned->environments.end(),
                                [&](const auto& e) { return e.rule == &rule; });
+  // The branch carries this very tag already: decided by the delivery that wrote it (a
+  // redelivery, the registry_package twin), so no compare again.
+  const bool decided_before =
+      seen.head && std::find(open_values.begin(), open_values.end(), p_.tag) != open_values.end();
   if (ep == planned->environments.end() || ep->status != ferry::promotion::env_status::change) {
+    if (decided_before) {
+      // SPEC "Converge, don't remember": the PR is still made right (a delivery that stopped
+      // after the commit, or after the PR but before its labels or auto-merge, is finished here).
+      env_log.info("branch already carries the tag: converging its pull request",
+                   {{"tag", p_.tag}, {"head", *seen.head}});
+      out.state = branch_state{*seen.head, false};
+      co_return out;
+    }
     env_log.info(
         "nothing to promote",
         {{"tag", p_.tag}, {"reason", ep != planned->environments.end() ? ep->reason : "no plan"}});
-    co_return ok_v;
+    co_return out;
   }
-  if (needs_commit_compare(rule.policy, ep->previous_values, open_values)) {
-    const auto pr_head = pr ? std::optional<std::string>(pr->head_sha) : std::nullopt;
-    auto allowed = co_await newest_allows(rule, ep->previous_values, open_values, pr_head, facts);
+  if (!decided_before && needs_commit_compare(rule.policy, ep->previous_values, open_values)) {
+    const auto pr_head = seen.head && (pr || !open_values.empty()) ? seen.head : std::nullopt;
+    auto allowed =
+        co_await newest_allows(rule, ep->previous_values, open_values, pr_head, out.facts);
     if (!allowed) {
       co_return allowed.error();
     }
     if (!*allowed) {
-      co_return ok_v;
+      co_return out;
     }
   }
 
-  // 3. Write.
-  facts.from_values = ep->previous_values;
+  out.facts.from_values = ep->previous_values;
   bump_writer w = writer();
-  auto written = co_await w.write_branch(branch, ep->changes, facts, pr);
+  auto written = co_await w.write_branch(branch, ep->changes, out.facts, pr, seen);
   if (!written) {
     co_return written.error();
   }
-  if (!*written) {
-    co_return ok_v;
-  }
-  co_return co_await w.converge_pr(env, branch, std::move(pr), facts, **written);
+  out.state = std::move(*written);
+  co_return out;
 }
 
 // What the PR body and the commit message say about this promotion in `env`.
@@ -440,14 +507,14 @@ bump_facts bump_run::facts_for(const rules::environment& env, const rules::image
 
 // The values the open PR's head carries for the rule (SPEC "What runs now": a candidate must
 // rank above them too, so a late delivery never moves a PR backwards).
-asio::awaitable<result<std::vector<std::string>>> bump_run::pr_values(
-    const pull_request& pr, const rules::environment& env, const rules::image_rule& rule) {
+asio::awaitable<result<std::vector<std::string>>> bump_run::branch_values(
+    const std::string& branch_head, const rules::environment& env, const rules::image_rule& rule) {
   auto files = co_await blocking(s_.pool, [&]() -> result<std::vector<markers::scanned_file>> {
-    auto present = mirror_->fetch(clone_url_, pr.head_sha, git::credentials{token_});
+    auto present = mirror_->fetch(clone_url_, branch_head, git::credentials{token_});
     if (!present) {
       return present.error();
     }
-    return scan_marker_files(*mirror_, pr.head_sha, env.paths);
+    return scan_marker_files(*mirror_, branch_head, env.paths);
   });
   if (!files) {
     co_return files.error();
@@ -484,6 +551,42 @@ asio::awaitable<result<std::optional<std::string>>> bump_run::trailer_commit(
   co_return source_commit_from_message((*found)->message);
 }
 
+void bump_run::remember_not_installed(const std::string& source_key) {
+  if (s_.rules->not_installed.size() >= limits::k_api_cache_entries) {
+    s_.rules->not_installed.clear();
+  }
+  s_.rules->not_installed[source_key] =
+      rules_cache::clock::now() + limits::k_not_installed_cache_ttl;
+}
+
+// The installation through which the source repository is read. The infra repository's own when
+// both belong to one account (an installation covers one account's repositories; a repository
+// outside its selection answers the compare with 404, which counts as "not installed"): no call.
+// Else GET .../installation, whose 404 (not installed: nothing to compare with, the newer
+// delivery wins) is remembered for a few minutes, so a busy source repository does not ask on
+// every delivery. A GitHub failure, though, must not decide a promotion: the caller answers 503
+// and the redelivery compares.
+asio::awaitable<result<std::int64_t>> bump_run::source_installation(
+    const service::repo_name& source_repo) {
+  const std::string source_key = source_repo.full();
+  const auto now = rules_cache::clock::now();
+  if (auto it = s_.rules->not_installed.find(source_key);
+      it != s_.rules->not_installed.end() && it->second > now) {
+    co_return make_error(error_kind::not_found, "the App is not installed on " + source_key);
+  }
+  if (text::iequals(source_repo.owner, repo_.owner)) {
+    co_return inst_;
+  }
+  const github::call_options calls{.log = &log_};
+  auto found = co_await gh_.installation_for_repo(source_repo.owner, source_repo.name, calls);
+  if (!found && found.error().kind == error_kind::not_found) {
+    remember_not_installed(source_key);
+  } else if (found) {
+    s_.rules->not_installed.erase(source_key);
+  }
+  co_return found;
+}
+
 // `newest` (SPEC "Policies"): the candidate must be ahead of the source commit of every value
 // that runs now, compared in the event's repository. Where no commit can be found or compared,
 // the newer delivery wins and the PR says so.
@@ -511,33 +614,19 @@ asio::awaitable<result<bool>> bump_run::newest_allows(const rules::image_rule& r
   const bool on_branch = src_.target_commitish.empty() ||
                          std::find(rule.source_branches.begin(), rule.source_branches.end(),
                                    src_.target_commitish) != rule.source_branches.end();
-  // Not installed there (404): nothing to compare with, the newer delivery wins. The 404 is
-  // remembered for a few minutes, so a busy source repository does not ask on every delivery.
-  // A GitHub failure, though, must not decide a promotion: answer 503 and let the redelivery
-  // compare.
-  const std::string source_key = source_repo.full();
-  const auto now = rules_cache::clock::now();
   result<std::int64_t> src_inst =
-      make_error(error_kind::not_found, "the App is not installed on " + source_key);
-  if (auto it = s_.rules->not_installed.find(source_key);
-      it == s_.rules->not_installed.end() || it->second <= now) {
-    const github::call_options calls{.log = &log_};
-    src_inst = co_await gh_.installation_for_repo(source_repo.owner, source_repo.name, calls);
-    if (!src_inst && src_inst.error().kind != error_kind::not_found) {
-      co_return src_inst.error();
-    }
-    if (!src_inst) {
-      if (s_.rules->not_installed.size() >= limits::k_api_cache_entries) {
-        s_.rules->not_installed.clear();
-      }
-      s_.rules->not_installed[source_key] = now + limits::k_not_installed_cache_ttl;
-    } else {
-      s_.rules->not_installed.erase(source_key);
-    }
-  }
+      make_error(error_kind::not_found, "the App is not installed on " + source_repo.full());
+  bool src_inst_read = false;
   for (const auto& [value, written_by] : values) {
     if (value == p_.tag) {
       continue;
+    }
+    if (!src_inst_read) {
+      src_inst_read = true;
+      src_inst = co_await source_installation(source_repo);
+      if (!src_inst && src_inst.error().kind != error_kind::not_found) {
+        co_return src_inst.error();
+      }
     }
     auto current = rules::commit_from_tag(rule.policy, value);
     if (!current && src_inst) {
@@ -558,6 +647,10 @@ asio::awaitable<result<bool>> bump_run::newest_allows(const rules::image_rule& r
     if (!cmp) {
       if (cmp.error().kind == error_kind::not_found ||
           cmp.error().kind == error_kind::invalid_input) {
+        if (cmp.error().kind == error_kind::not_found) {
+          // Outside the installation's selection (or gone): remembered like "not installed".
+          remember_not_installed(source_repo.full());
+        }
         facts.note = "The source commits could not be compared (" + cmp.error().message +
                      "): the newer delivery wins.";
         continue;

@@ -63,105 +63,198 @@ void bump_writer::count_pr(std::string_view action) const {
   }
 }
 
-asio::awaitable<result<std::optional<branch_state>>> bump_writer::write_branch(
-    const std::string& branch, const std::vector<markers::file_change>& changes,
-    const bump_facts& facts, const std::optional<pull_request>& pr) {
-  std::optional<std::string> commit;  // created at most once per delivery
-  for (int attempt = 0; attempt < limits::k_ref_update_attempts; ++attempt) {
-    auto branch_head = co_await api.branch_head(branch);
-    if (!branch_head) {
-      co_return branch_head.error();
-    }
-    if (*branch_head) {
-      const std::string& at = **branch_head;
-      // Already there? Compared in the mirror: no write for a redelivery.
-      auto same = co_await branch_has(at, changes);
-      if (!same) {
-        co_return same.error();
-      }
-      if (*same) {
-        log.info("branch already carries the change", {{"branch", branch}, {"head", at}});
-        co_return branch_state{at, false};
-      }
-      auto head_commit = co_await api.commit(at);
-      if (!head_commit) {
-        co_return head_commit.error();
-      }
-      const auto app = api.client().app_info();
-      const std::optional<std::string_view> slug =
-          app ? std::optional<std::string_view>(app->slug) : std::nullopt;
-      const head_commit_facts of_head{.author_name = head_commit->author_name,
-                                      .verified = head_commit->verified,
-                                      .message = head_commit->message};
-      if (!is_ferry_head(of_head, slug)) {
-        log.warn("branch head was not written by ferry: left alone",
-                 {{"branch", branch}, {"head", at}});
-        if (pr) {
-          auto c = co_await api.create_comment(
-              pr->number, "ferry did not move `" + branch + "` to `" + facts.to_tag +
-                              "`: its head " + at + " is not a commit ferry wrote.");
-          if (!c) {
-            co_return c.error();
-          }
-        }
-        co_return std::optional<branch_state>{};
-      }
-    }
-    if (!commit) {
-      auto created = co_await create_commit(changes, facts);
-      if (!created) {
-        co_return created.error();
-      }
-      commit = std::move(*created);
-    }
-    // Not a ?: of two co_awaits: GCC 12 destroys the unused arm's result.
-    result<void> moved = ok_v;
-    if (*branch_head) {
-      moved = co_await api.move_branch(branch, *commit, /*force=*/true);
-    } else {
-      moved = co_await api.create_branch(branch, *commit);
-    }
-    if (moved) {
-      log.info("branch written", {{"branch", branch}, {"commit", *commit}});
-      co_return branch_state{*commit, true};
-    }
-    if (moved.error().kind != error_kind::conflict) {
-      co_return moved.error();
-    }
-    // Another writer got there first: re-read the branch and converge.
-    log.info("branch changed under us, re-reading", {{"branch", branch}});
-  }
-  co_return make_error(error_kind::conflict, "branch " + branch + " kept changing: gave up after " +
-                                                 std::to_string(limits::k_ref_update_attempts) +
-                                                 " attempts");
-}
+// The branch at `at` as the mirror sees it (no API call).
+struct bump_writer::branch_look {
+  bool carries = false;     // its tree is the default head's with exactly `changes`
+  bool ferrys = false;      // its head is a commit GitHub signed for this App
+  bool empty = false;       // it holds nothing the default head lacks (an ancestor of it)
+  bool on_head = false;     // it descends from the default head
+  bool plain_files = true;  // no path to write is executable (createCommitOnBranch writes 100644)
+  std::vector<std::string> differing;  // paths that differ between the default head and `at`
+};
 
-// Whether the branch at `branch_head` holds exactly `changes` on top of the default branch's
-// head.
-asio::awaitable<result<bool>> bump_writer::branch_has(
-    const std::string& branch_head, const std::vector<markers::file_change>& changes) {
-  co_return co_await blocking(settings.pool, [&]() -> result<bool> {
-    auto present = mirror.fetch(clone_url, branch_head, git::credentials{token});
+asio::awaitable<result<bump_writer::branch_look>> bump_writer::look_at(
+    const std::string& at, const std::vector<markers::file_change>& changes) {
+  const auto app = api.client().app_info();
+  const std::optional<std::string> slug =
+      app ? std::optional<std::string>(app->slug) : std::nullopt;
+  co_return co_await blocking(settings.pool, [&]() -> result<branch_look> {
+    auto present = mirror.fetch(clone_url, at, git::credentials{token});
     if (!present) {
       return present.error();
     }
-    auto differing = mirror.changed_paths(head, branch_head);
+    branch_look look;
+    auto differing = mirror.changed_paths(head, at);
     if (!differing) {
       return differing.error();
     }
-    return branch_carries(std::span<const std::string>(*differing), changes,
-                          [&](const std::string& path) -> std::optional<std::string> {
-                            auto c = mirror.read_file(branch_head, path);
-                            return c ? std::optional<std::string>(std::move(*c)) : std::nullopt;
-                          });
+    auto carries =
+        branch_carries(std::span<const std::string>(*differing), changes,
+                       [&](const std::string& path) -> std::optional<std::string> {
+                         auto c = mirror.read_file(at, path);
+                         return c ? std::optional<std::string>(std::move(*c)) : std::nullopt;
+                       });
+    look.carries = carries;
+    look.differing = std::move(*differing);
+    auto info = mirror.commit_info(at);
+    if (!info) {
+      return info.error();
+    }
+    // GitHub signs what it commits for an App with its web-flow key, as committer
+    // noreply@github.com; the object's gpgsig header is that signature.
+    const head_commit_facts of_head{
+        .author_name = info->author_name,
+        .verified = info->signed_ && info->committer_email == "noreply@github.com",
+        .message = info->message};
+    look.ferrys =
+        is_ferry_head(of_head, slug ? std::optional<std::string_view>(*slug) : std::nullopt);
+    auto empty = mirror.is_descendant(head, at);
+    auto on_head = mirror.is_descendant(at, head);
+    if (!empty || !on_head) {
+      return !empty ? empty.error() : on_head.error();
+    }
+    look.empty = *empty;
+    look.on_head = *on_head;
+    std::vector<std::string> paths = look.differing;
+    for (const auto& c : changes) {
+      paths.push_back(c.path);
+    }
+    for (const auto& p : paths) {
+      auto entries = mirror.list_tree(head, p);
+      if (entries && !entries->empty() && entries->front().mode == 0100755) {
+        look.plain_files = false;
+      }
+    }
+    return look;
   });
 }
 
-// The edited files as one commit on the default branch's head, made through the Git Data API
-// without author or committer: GitHub signs it, so it shows as verified (SPEC). Each file keeps
-// its mode; the content is the edit's bytes, nothing re-emitted.
-asio::awaitable<result<std::string>> bump_writer::create_commit(
+asio::awaitable<result<std::optional<branch_state>>> bump_writer::write_branch(
+    const std::string& branch, const std::vector<markers::file_change>& changes,
+    const bump_facts& facts, const std::optional<pull_request>& pr, const branch_read& seen) {
+  if (!seen.known || !seen.head) {
+    // A new branch at the default head (conflict when it exists: the caller reads it), then the
+    // commit on it, compare-and-swap on that head. Two writes.
+    auto created = co_await api.create_branch(branch, head);
+    if (!created) {
+      co_return created.error();
+    }
+    branch_look none;
+    none.empty = true;
+    none.on_head = true;
+    auto commit = co_await commit_via_graphql(branch, head, none, changes, facts);
+    if (!commit) {
+      co_return commit.error();
+    }
+    log.info("branch written", {{"branch", branch}, {"commit", *commit}});
+    co_return branch_state{*commit, true};
+  }
+  const std::string& at = *seen.head;
+  auto look = co_await look_at(at, changes);
+  if (!look) {
+    co_return look.error();
+  }
+  if (look->carries) {
+    log.info("branch already carries the change", {{"branch", branch}, {"head", at}});
+    co_return branch_state{at, false};
+  }
+  // A branch holding nothing beyond the default branch (a create whose commit never came) is
+  // nobody's work; any other head ferry did not write is left alone.
+  if (!look->empty && !look->ferrys) {
+    log.warn("branch head was not written by ferry: left alone",
+             {{"branch", branch}, {"head", at}});
+    if (pr) {
+      auto c = co_await api.create_comment(pr->number, "ferry did not move `" + branch + "` to `" +
+                                                           facts.to_tag + "`: its head " + at +
+                                                           " is not a commit ferry wrote.");
+      if (!c) {
+        co_return c.error();
+      }
+    }
+    co_return std::optional<branch_state>{};
+  }
+  result<std::string> commit = make_error(error_kind::internal, "no commit made");
+  if (look->on_head && look->plain_files) {
+    // One write: the commit on top of `at`, compare-and-swap by expectedHeadOid.
+    commit = co_await commit_via_graphql(branch, at, *look, changes, facts);
+  } else {
+    // The commit through the Git Data API on the default head's tree, with parents that make it
+    // a fast forward from `at` (and a merge of the default head when the branch is behind it),
+    // so the non-forced ref update is the compare-and-swap.
+    std::vector<std::string> parents;
+    if (look->empty) {
+      parents = {head};
+    } else if (look->on_head) {
+      parents = {at};
+    } else {
+      parents = {at, head};
+    }
+    auto made = co_await create_commit(changes, facts, parents);
+    if (!made) {
+      co_return made.error();
+    }
+    auto moved = co_await api.move_branch(branch, *made, /*force=*/false);
+    if (!moved) {
+      co_return moved.error();
+    }
+    commit = std::move(*made);
+  }
+  if (!commit) {
+    co_return commit.error();
+  }
+  log.info("branch written", {{"branch", branch}, {"commit", *commit}});
+  co_return branch_state{*commit, true};
+}
+
+// createCommitOnBranch on top of `at` (a descendant of the default head): every path that differs
+// from what the branch must hold is written, so the new tree is the default head's with
+// `changes`.
+asio::awaitable<result<std::string>> bump_writer::commit_via_graphql(
+    const std::string& branch, const std::string& at, const branch_look& look,
     const std::vector<markers::file_change>& changes, const bump_facts& facts) {
+  auto edits = co_await blocking(
+      settings.pool,
+      [&]() -> result<std::pair<std::vector<github::tree_file>, std::vector<std::string>>> {
+        std::vector<github::tree_file> additions;
+        std::vector<std::string> deletions;
+        for (const auto& c : changes) {
+          additions.push_back({c.path, "100644", c.new_content});
+        }
+        for (const auto& p : look.differing) {
+          if (std::any_of(changes.begin(), changes.end(),
+                          [&](const markers::file_change& c) { return c.path == p; })) {
+            continue;
+          }
+          auto content = mirror.read_file(head, p);
+          if (content) {
+            additions.push_back({p, "100644", std::move(*content)});
+          } else if (content.error().kind == error_kind::not_found) {
+            deletions.push_back(p);
+          } else {
+            return content.error();
+          }
+        }
+        return std::pair{std::move(additions), std::move(deletions)};
+      });
+  if (!edits) {
+    co_return edits.error();
+  }
+  const std::string message = commit_message(facts);
+  const auto cut = message.find("\n\n");
+  const std::string headline = message.substr(0, std::min(cut, message.find('\n')));
+  std::string body = cut == std::string::npos ? std::string() : message.substr(cut + 2);
+  while (!body.empty() && body.back() == '\n') {
+    body.pop_back();
+  }
+  co_return co_await api.commit_on_branch(branch, at, headline, body, edits->first, edits->second);
+}
+
+// The edited files as one commit on the default branch's head's tree, made through the Git Data
+// API without author or committer: GitHub signs it, so it shows as verified (SPEC). Each file
+// keeps its mode; the content is the edit's bytes, nothing re-emitted.
+asio::awaitable<result<std::string>> bump_writer::create_commit(
+    const std::vector<markers::file_change>& changes, const bump_facts& facts,
+    const std::vector<std::string>& parents) {
   // The base tree from the mirror, which holds `head` (no GET git/commits round trip).
   auto base_tree = co_await blocking(settings.pool, [&]() { return mirror.tree_id(head); });
   if (!base_tree) {
@@ -180,7 +273,6 @@ asio::awaitable<result<std::string>> bump_writer::create_commit(
   if (!tree) {
     co_return tree.error();
   }
-  const std::vector<std::string> parents{head};
   co_return co_await api.create_commit(commit_message(facts), *tree, parents);
 }
 

@@ -47,6 +47,13 @@ struct branch_state {
   bool wrote = false;
 };
 
+// What the flow knows of the environment's branch before it writes. Not read (known false): the
+// branch is assumed absent, and creating it answers conflict when it exists after all.
+struct branch_read {
+  bool known = false;
+  std::optional<std::string> head;  // when known: the head, nullopt when there is no branch
+};
+
 // One environment's writes on the infra repository of one delivery. References only: it lives
 // within the flow's run.
 struct bump_writer {
@@ -59,12 +66,17 @@ struct bump_writer {
   const std::string& head;            // the default branch's head: the commit's parent
   const log::logger& log;
 
-  // Puts `changes` on `branch` as one commit whose parent is `head`, unless the branch already
-  // carries exactly them. The branch head ferry wrote (or found), or nullopt when the branch's
-  // head is someone else's (left alone, with a comment on `pr`).
+  // Puts `changes` on `branch` so that its tree is the default branch's head with them, unless
+  // the branch already carries exactly that. Every branch move is a compare-and-swap on the
+  // head in `seen`: a new branch is created (conflict if it exists), an existing one moves by
+  // createCommitOnBranch with expectedHeadOid or by a non-forced ref update (a fast forward from
+  // that head). A lost race answers conflict: the caller reads the branch again and decides
+  // again. The branch head ferry wrote (or found), or nullopt when the head is someone else's
+  // (left alone, with a comment on `pr`).
   boost::asio::awaitable<result<std::optional<branch_state>>> write_branch(
       const std::string& branch, const std::vector<markers::file_change>& changes,
-      const bump_facts& facts, const std::optional<github::pull_request>& pr);
+      const bump_facts& facts, const std::optional<github::pull_request>& pr,
+      const branch_read& seen);
 
   // Opens the PR (or adopts the one a concurrent delivery opened) and converges its title,
   // body, labels `ferry` and `env:<env>`, reviewers and auto-merge.
@@ -75,10 +87,15 @@ struct bump_writer {
                                                    const branch_state& written);
 
  private:
-  boost::asio::awaitable<result<bool>> branch_has(const std::string& branch_head,
-                                                  const std::vector<markers::file_change>& changes);
-  boost::asio::awaitable<result<std::string>> create_commit(
+  struct branch_look;
+  boost::asio::awaitable<result<branch_look>> look_at(
+      const std::string& at, const std::vector<markers::file_change>& changes);
+  boost::asio::awaitable<result<std::string>> commit_via_graphql(
+      const std::string& branch, const std::string& at, const branch_look& look,
       const std::vector<markers::file_change>& changes, const bump_facts& facts);
+  boost::asio::awaitable<result<std::string>> create_commit(
+      const std::vector<markers::file_change>& changes, const bump_facts& facts,
+      const std::vector<std::string>& parents);
   boost::asio::awaitable<result<void>> auto_merge(const rules::environment& env,
                                                   const github::pull_request& pr,
                                                   const std::string& written);

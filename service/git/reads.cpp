@@ -346,6 +346,30 @@ result<bool> reads::is_descendant(std::string_view commit, std::string_view ance
   });
 }
 
+result<reads::commit_facts> reads::commit_info(std::string_view commit) const {
+  return locked([&]() -> result<commit_facts> {
+    auto c = lookup_commit(repo_.get(), commit);
+    if (!c) {
+      return std::move(c).error();
+    }
+    commit_facts out;
+    if (const git_signature* a = git_commit_author(c->get()); a != nullptr && a->name != nullptr) {
+      out.author_name = a->name;
+    }
+    if (const git_signature* m = git_commit_committer(c->get());
+        m != nullptr && m->email != nullptr) {
+      out.committer_email = m->email;
+    }
+    git_buf sig = GIT_BUF_INIT;
+    out.signed_ = git_commit_header_field(&sig, c->get(), "gpgsig") == 0;
+    git_buf_dispose(&sig);
+    if (const char* msg = git_commit_message(c->get()); msg != nullptr) {
+      out.message = msg;
+    }
+    return out;
+  });
+}
+
 result<std::optional<reads::found_commit>> reads::find_commit(
     std::string_view commit, std::size_t limit,
     const std::function<bool(std::string_view message)>& matches) const {

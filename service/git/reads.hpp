@@ -79,6 +79,18 @@ class reads {
   // itself. libgit2's git_graph_descendant_of alone returns false for equal ids.
   result<bool> is_descendant(std::string_view commit, std::string_view ancestor) const;
 
+  // Who made `commit`, as its object says: the author's name, the committer's e-mail, whether it
+  // carries a signature (a `gpgsig` header) and the message. For "is this head one ferry wrote"
+  // without a GET git/commits round trip: GitHub signs the commits it makes for an App (Git Data
+  // API or createCommitOnBranch) with its web-flow key, as committer noreply@github.com.
+  struct commit_facts {
+    std::string author_name;
+    std::string committer_email;
+    bool signed_ = false;
+    std::string message;
+  };
+  result<commit_facts> commit_info(std::string_view commit) const;
+
   // The newest commit reachable from `commit` (itself included; every parent followed, newest
   // committer time first, as `git log` lists them) whose message satisfies `matches`, looking at
   // no more than `limit` commits. nullopt when none matched within the limit. For "what runs

@@ -217,6 +217,16 @@ result<std::string> parse_created_sha(std::string_view json) {
   });
 }
 
+result<std::string> parse_commit_on_branch(std::string_view json) {
+  return parse_with(json, "createCommitOnBranch", [](element v) -> result<std::string> {
+    std::string sha = text(v, {"data", "createCommitOnBranch", "commit", "oid"});
+    if (!is_sha(sha)) {
+      return broken("createCommitOnBranch", "no commit oid");
+    }
+    return sha;
+  });
+}
+
 result<pull_request> parse_pull(std::string_view json) {
   return parse_with(json, "pull request", [](element v) -> result<pull_request> {
     pull_request pr = read_pull(v);

@@ -95,6 +95,8 @@ result<std::string> parse_ref_sha(std::string_view json);
 result<git_commit> parse_git_commit(std::string_view json);
 // The `sha` of an object GitHub created (git/create-tree, git/create-commit).
 result<std::string> parse_created_sha(std::string_view json);
+// GraphQL createCommitOnBranch's answer: data.createCommitOnBranch.commit.oid.
+result<std::string> parse_commit_on_branch(std::string_view json);
 result<pull_request> parse_pull(std::string_view json);
 result<std::vector<pull_request>> parse_pulls(std::string_view json);
 result<std::vector<commit_status>> parse_statuses(std::string_view json);

@@ -1,5 +1,6 @@
 #include "service/github/repo_api.hpp"
 
+#include <openssl/evp.h>
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
@@ -33,6 +34,16 @@ const char* state_name(pull_state s) {
       return "all";
   }
   return "open";
+}
+
+// RFC 4648 §4 base64 with padding (GraphQL's Base64String).
+std::string base64_encode(std::string_view bytes) {
+  std::string out(4 * ((bytes.size() + 2) / 3), '\0');
+  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                reinterpret_cast<const unsigned char*>(bytes.data()),
+                                static_cast<int>(bytes.size()));
+  out.resize(n < 0 ? 0 : static_cast<std::size_t>(n));
+  return out;
 }
 
 result<void> done(const result<http_response>& r) {
@@ -144,6 +155,55 @@ asio::awaitable<result<void>> repo_api::move_branch(std::string_view branch, std
   body["force"] = force;
   co_return done(co_await client_->rest(verb::patch, path("/git/refs/heads/" + escape_path(branch)),
                                         json::value(std::move(body)), installation_, options()));
+}
+
+asio::awaitable<result<std::string>> repo_api::commit_on_branch(
+    std::string_view branch, std::string_view expected_head, std::string_view headline,
+    std::string_view body, const std::vector<tree_file>& additions,
+    const std::vector<std::string>& deletions) {
+  json::object target;
+  target["repositoryNameWithOwner"] = repo_.owner + "/" + repo_.name;
+  target["branchName"] = branch;
+  json::object message;
+  message["headline"] = headline;
+  if (!body.empty()) {
+    message["body"] = body;
+  }
+  json::array added;
+  for (const auto& f : additions) {
+    json::object a;
+    a["path"] = f.path;
+    a["contents"] = base64_encode(f.content);
+    added.emplace_back(std::move(a));
+  }
+  json::array deleted;
+  for (const auto& p : deletions) {
+    json::object d;
+    d["path"] = p;
+    deleted.emplace_back(std::move(d));
+  }
+  json::object changes;
+  if (!added.empty()) {
+    changes["additions"] = std::move(added);
+  }
+  if (!deleted.empty()) {
+    changes["deletions"] = std::move(deleted);
+  }
+  json::object input;
+  input["branch"] = std::move(target);
+  input["message"] = std::move(message);
+  input["expectedHeadOid"] = expected_head;
+  input["fileChanges"] = std::move(changes);
+  json::object variables;
+  variables["input"] = std::move(input);
+  auto r = co_await client_->graphql(
+      "mutation($input: CreateCommitOnBranchInput!) { createCommitOnBranch(input: $input) { "
+      "commit { oid } } }",
+      std::move(variables), installation_, options());
+  if (!r) {
+    co_return r.error();
+  }
+  co_return parse_commit_on_branch(r->body);
 }
 
 asio::awaitable<result<void>> repo_api::delete_branch(std::string_view branch) {

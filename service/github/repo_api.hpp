@@ -76,6 +76,15 @@ class repo_api {
   boost::asio::awaitable<result<std::string>> create_commit(
       std::string_view message, std::string_view tree, const std::vector<std::string>& parents);
 
+  // GraphQL createCommitOnBranch: one commit on `branch` on top of `expected_head`, with
+  // `additions` (path and full content; mode stays 100644) and `deletions`. GitHub signs it as
+  // the App (verified) and moves the branch only if it still points at `expected_head`: a
+  // compare-and-swap, conflict (STALE_DATA) otherwise. The new commit's sha.
+  boost::asio::awaitable<result<std::string>> commit_on_branch(
+      std::string_view branch, std::string_view expected_head, std::string_view headline,
+      std::string_view body, const std::vector<tree_file>& additions,
+      const std::vector<std::string>& deletions);
+
   // GET pulls?state=&head={owner}:{branch}&per_page= (newest first).
   boost::asio::awaitable<result<std::vector<pull_request>>> pulls(std::string_view head_branch,
                                                                   pull_state state, int per_page);

@@ -160,8 +160,9 @@ TEST_F(bump_e2e, semver_downgrade_is_refused_without_any_write) {
 
 TEST_F(bump_e2e, a_failed_commit_answers_503_and_the_redelivery_completes) {
   ASSERT_EQ(
-      control(http::verb::post, "/_double/faults",
-              R"({"method": "POST", "path_regex": "/git/commits$", "status": 502, "count": 10})")
+      control(
+          http::verb::post, "/_double/faults",
+          R"({"method": "POST", "path_regex": "(/git/commits|/graphql)$", "status": 502, "count": 10})")
               .status /
           100,
       2);
@@ -201,8 +202,10 @@ TEST_F(bump_e2e, a_newer_tag_supersedes_the_open_pr_in_place) {
   ASSERT_EQ(commits.size(), 2u);
   const std::string head(commits[1].as_object().at("sha").as_string());
   EXPECT_EQ(text(state.at("refs").as_object().at(std::string("refs/heads/") + k_branch)), head);
-  // Moved, not stacked: the new head's parent is main again.
-  EXPECT_EQ(git("rev-parse " + head + "^"), git("rev-parse main"));
+  // A compare-and-swap on the branch (createCommitOnBranch with expectedHeadOid): the new commit
+  // sits on the first one, and the PR still changes exactly the one file.
+  EXPECT_EQ(git("rev-parse " + head + "^"),
+            git("rev-parse " + std::string(commits[0].as_object().at("sha").as_string())));
   EXPECT_EQ(git("diff --name-only main " + head), "clusters/staging/app/deployment.yaml\n");
 }
 

@@ -89,6 +89,17 @@ class child {
     exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
     return exit_code_;
   }
+  // SIGKILL: the process dies where it stands (no drain), as on a node failure or an OOM kill.
+  void kill_hard() {
+    if (pid_ <= 0) {
+      return;
+    }
+    kill(pid_, SIGKILL);
+    int status = 0;
+    waitpid(pid_, &status, 0);
+    pid_ = -1;
+    exit_code_ = -1;
+  }
   child(const child&) = delete;
   child& operator=(const child&) = delete;
 
@@ -296,6 +307,12 @@ class serve_double_test : public ::testing::Test {
     ASSERT_TRUE(listening) << ferry_->log();
     ferry_port_ = static_cast<unsigned short>(
         std::stoi(std::string(json::parse(*listening).as_object().at("port").as_string())));
+  }
+  // SIGKILL, then a fresh process: a crash in the middle of a delivery.
+  void kill_and_restart_ferry() {
+    ferry_->kill_hard();
+    ferry_.reset();
+    start_ferry();
   }
   // SIGTERM (ferry drains and exits), then a fresh process: what a rolling restart does.
   void restart_ferry() {

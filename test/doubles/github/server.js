@@ -596,9 +596,12 @@ class double {
   }
 
   // Returns the fault to inject for this request (and consumes one count), or null.
-  take_fault(method, p) {
+  take_fault(method, p, operation) {
     for (const f of this.faults) {
       if (f.remaining <= 0) {
+        continue;
+      }
+      if (f.operation && f.operation !== operation) {
         continue;
       }
       if (f.method && f.method.toUpperCase() !== method) {
@@ -1082,7 +1085,7 @@ class double {
       const web = { name: 'GitHub', email: 'noreply@github.com', date: now };
       const a = author ? { name: author.name, email: author.email, date: author.date || now } : bot;
       const c = committer ? { name: committer.name, email: committer.email, date: committer.date || a.date } : (author ? a : web);
-      const sha = await r.git.commit_tree(tree, parents, message, a, c);
+      const sha = await r.git.commit_tree(tree, parents, message, a, c, !author && !committer && !signature);
       if (!author && !committer && !signature) {
         this.mark_verified(sha);
       }
@@ -1598,7 +1601,7 @@ class double {
         if (!tree) {
           return null;
         }
-        cur = await g.commit_tree(tree, [cur], info.message, info.author, web);
+        cur = await g.commit_tree(tree, [cur], info.message, info.author, web, true);
         this.mark_verified(cur);
       }
       result = cur;
@@ -1609,10 +1612,10 @@ class double {
       }
       if (method === 'squash') {
         const msg = `${title || `${pr.title} (#${pr.number})`}\n\n${message !== undefined ? message : ''}`.trimEnd() + '\n';
-        result = await g.commit_tree(tree, [base], msg, bot, web);
+        result = await g.commit_tree(tree, [base], msg, bot, web, true);
       } else {
         const msg = `${title || `Merge pull request #${pr.number} from ${r.owner}/${pr.head_ref}`}\n\n${message !== undefined ? message : pr.title}`.trimEnd() + '\n';
-        result = await g.commit_tree(tree, [base, head], msg, bot, web);
+        result = await g.commit_tree(tree, [base, head], msg, bot, web, true);
       }
       this.mark_verified(result);
     }
@@ -1660,7 +1663,14 @@ class double {
     if (limited.exhausted) {
       return done(200, { errors: [{ type: 'RATE_LIMITED', message: `API rate limit exceeded for ${auth.identity.replace(':', ' ID ')}.` }] }, rate);
     }
-    const fault = this.take_fault('POST', url.pathname);
+    let body;
+    try {
+      body = JSON.parse(body_text);
+    } catch (e) {
+      body = undefined;
+    }
+    // A fault may name the mutation (`operation`), so a test can fail one step of several.
+    const fault = this.take_fault('POST', url.pathname, body === undefined ? undefined : graphql.parse(body).field);
     if (fault) {
       entry.fault = fault.id;
       if (await this.apply_fault(fault, res, rate)) {
@@ -1669,11 +1679,8 @@ class double {
         return;
       }
     }
-    let body;
-    try {
-      body = JSON.parse(body_text);
-    } catch (e) {
-      this.violation('graphql', 'POST', url.pathname, [`body is not JSON: ${e.message}`]);
+    if (body === undefined) {
+      this.violation('graphql', 'POST', url.pathname, ['body is not JSON']);
       return done(400, { message: 'Problems parsing JSON', documentation_url: 'https://docs.github.com/graphql' }, rate);
     }
     const parsed = graphql.parse(body);
@@ -1725,7 +1732,7 @@ class double {
       const tree = await r.git.build_tree(await r.git.rev_parse(`${head}^{tree}`), edits);
       const now = iso();
       const msg = input.message.body ? `${input.message.headline}\n\n${input.message.body}` : input.message.headline;
-      const sha = await r.git.commit_tree(tree, [head], `${msg}\n`, { ...this.bot_ident(), date: now }, { name: 'GitHub', email: 'noreply@github.com', date: now });
+      const sha = await r.git.commit_tree(tree, [head], `${msg}\n`, { ...this.bot_ident(), date: now }, { name: 'GitHub', email: 'noreply@github.com', date: now }, true);
       this.mark_verified(sha);
       r.created_commits.push({ sha, via: 'graphql createCommitOnBranch' });
       if (!(await r.git.cas(ref, sha, head))) {
@@ -1985,7 +1992,7 @@ class double {
         if (!f.status && !f.delay_ms) {
           return reply(400, { message: 'a fault needs a status, a delay_ms, or both' });
         }
-        const fault = { id: this.id(), method: f.method, path_regex: f.path_regex, status: f.status, retry_after: f.retry_after, delay_ms: f.delay_ms, body: f.body, remaining: f.count ?? 1, hits: 0 };
+        const fault = { id: this.id(), method: f.method, path_regex: f.path_regex, operation: f.operation, status: f.status, retry_after: f.retry_after, delay_ms: f.delay_ms, body: f.body, remaining: f.count ?? 1, hits: 0 };
         this.faults.push(fault);
         made.push(fault);
       }
