@@ -157,6 +157,14 @@ inline constexpr std::size_t k_semver_range_max = 512;
 inline constexpr std::size_t k_semver_range_groups_max = 32;
 inline constexpr std::size_t k_semver_range_comparators_max = 64;
 
+// Packs in one mirror before it is compacted into one (each fetch adds a small pack; libgit2
+// looks an object up in every pack, and keeps each open). Ours: git's gc.autoPackLimit is 50;
+// a smaller bound keeps lookups and fds low for a cache fetched on every promotion.
+inline constexpr std::size_t k_mirror_packs_max = 16;
+// Pack files libgit2 keeps open at once in the whole process (GIT_OPT_SET_MWINDOW_FILE_LIMIT;
+// libgit2's default is unlimited). Ours: a few mirrors' worth of packs, far below the 1,024 fds
+// of a default container limit.
+inline constexpr std::size_t k_git_open_packs_max = 64;
 // One fetch of an infra repository mirror (connect, negotiation, pack) and each socket read or
 // write within it. Infra repos are small text repositories and fetches are incremental; a minute
 // is far beyond a healthy fetch and still bounds a stalled server (libgit2 1.5 has no timeout of

@@ -9,6 +9,7 @@
 
 #include "service/git/handles.hpp"
 #include "service/git/stream.hpp"
+#include "service/limits.hpp"
 
 namespace ferry::git {
 
@@ -163,6 +164,7 @@ result<std::unique_ptr<mirror_registry>> mirror_registry::create(mirror_settings
     }
   }
   git_libgit2_opts(GIT_OPT_SET_USER_AGENT, "ferry/" FERRY_VERSION);
+  git_libgit2_opts(GIT_OPT_SET_MWINDOW_FILE_LIMIT, limits::k_git_open_packs_max);
   if (auto r = detail::install_timeout_stream(settings.timeout); !r) {
     return r.error();
   }
@@ -280,7 +282,92 @@ result<std::string> mirror::fetch(std::string_view clone_url, std::string_view r
     e.message = scrub(std::move(e.message), creds.token);
     return e;
   }
+  if (auto c = compact(); !c) {
+    // The cache is disposable: a fresh clone on the next fetch replaces one that could not be
+    // compacted. The commit fetched is still answered from the objects already here... unless
+    // they went with it, so fetch once more.
+    if (auto rc = recreate(); !rc) {
+      return rc.error();
+    }
+    return fetch_once(clone_url, ref_or_sha, creds);
+  }
   return r;
+}
+
+namespace {
+
+// The pack files (".pack") of a repository's object store.
+std::vector<fs::path> pack_files(const std::string& repo_path) {
+  std::vector<fs::path> out;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(fs::path(repo_path) / "objects" / "pack", ec)) {
+    if (e.path().extension() == ".pack") {
+      out.push_back(e.path());
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+// Every object of the mirror into one new pack (libgit2's packbuilder: what `git repack -a -d`
+// does, without the git CLI, which the image does not carry), then the old packs and their
+// indexes go and the repository is reopened so their file descriptors close. Loose objects stay
+// (fetches write packs; nothing here writes loose objects).
+result<void> mirror::compact() {
+  const auto before = pack_files(path_);
+  if (before.size() <= limits::k_mirror_packs_max) {
+    return ok_v;
+  }
+  git_repository* repo = repo_.get();
+  git_odb* odb = nullptr;
+  if (const int rc = git_repository_odb(&odb, repo); rc != 0) {
+    return last_error(rc, "opening the object store of " + path_);
+  }
+  std::unique_ptr<git_odb, decltype(&git_odb_free)> odb_owned(odb, &git_odb_free);
+  git_packbuilder* pb = nullptr;
+  if (const int rc = git_packbuilder_new(&pb, repo); rc != 0) {
+    return last_error(rc, "compacting " + path_);
+  }
+  std::unique_ptr<git_packbuilder, decltype(&git_packbuilder_free)> pb_owned(pb,
+                                                                             &git_packbuilder_free);
+  git_packbuilder_set_threads(pb, 1);
+  struct insert_state {
+    git_packbuilder* pb;
+    int rc = 0;
+  } state{pb};
+  const int walked = git_odb_foreach(
+      odb,
+      [](const git_oid* id, void* payload) -> int {
+        auto* s = static_cast<insert_state*>(payload);
+        s->rc = git_packbuilder_insert(s->pb, id, nullptr);
+        return s->rc;
+      },
+      &state);
+  if (walked != 0) {
+    return last_error(walked, "listing the objects of " + path_);
+  }
+  if (const int rc = git_packbuilder_write(pb, nullptr, 0, nullptr, nullptr); rc != 0) {
+    return last_error(rc, "writing the compacted pack of " + path_);
+  }
+  pb_owned.reset();
+  odb_owned.reset();
+  const auto after = pack_files(path_);
+  if (after.size() <= before.size()) {
+    // The new pack is named by its content: an old one holding exactly every object already
+    // has its name. Nothing to remove then (removing would take the new one too).
+    return ok_v;
+  }
+  repo_.reset();
+  std::error_code ec;
+  for (const auto& pack : before) {
+    for (const char* ext : {".pack", ".idx", ".rev", ".keep"}) {
+      auto p = pack;
+      p.replace_extension(ext);
+      fs::remove(p, ec);
+    }
+  }
+  return open_or_create();
 }
 
 // Called with lock_ held and the repository open.

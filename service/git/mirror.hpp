@@ -69,6 +69,8 @@ class mirror final : public reads {
   result<std::string> fetch_once(std::string_view clone_url, std::string_view ref_or_sha,
                                  const credentials& creds);
   result<void> before_read() const override;
+  // Called with lock_ held: more than limits::k_mirror_packs_max packs become one.
+  result<void> compact();
 
   std::string path_;
   const mirror_settings& settings_;

@@ -555,3 +555,63 @@ TEST_F(mirror_test, https_with_a_configured_ca_file) {
 
 }  // namespace
 }  // namespace ferry::git
+
+namespace ferry::git {
+namespace {
+
+std::size_t open_fds() {
+  std::size_t n = 0;
+  std::error_code ec;
+  for (auto it = fs::directory_iterator("/proc/self/fd", ec); !ec && it != fs::directory_iterator();
+       it.increment(ec)) {
+    ++n;
+  }
+  return n;
+}
+
+std::size_t packs_in(const std::string& repo) {
+  std::size_t n = 0;
+  for (const auto& e : fs::directory_iterator(fs::path(repo) / "objects" / "pack")) {
+    n += e.path().extension() == ".pack" ? 1 : 0;
+  }
+  return n;
+}
+
+// Issue 10.3: every promotion fetches a small pack; before, 40 deliveries left 82 pack files and
+// 50 open fds. Now the mirror compacts past limits::k_mirror_packs_max packs, so packs and fds
+// stay bounded however many fetches there are, and every commit stays readable.
+TEST_F(mirror_test, many_fetches_keep_packs_and_open_files_bounded) {
+  write(work_ / "clusters/staging/app.yaml", "image: app:0\n");
+  std::vector<std::string> commits{commit_and_push("start")};
+  mirror& m = open();
+  ASSERT_TRUE(m.fetch(url(), "HEAD", credentials{k_token}).ok());
+  ASSERT_TRUE(m.read_file(commits[0], "clusters/staging/app.yaml").ok());
+  const std::size_t fds_at_start = open_fds();
+  std::size_t most_packs = 0;
+  std::size_t most_fds = 0;
+  constexpr int k_fetches = 3 * static_cast<int>(ferry::limits::k_mirror_packs_max);
+  for (int i = 1; i <= k_fetches; ++i) {
+    write(work_ / "clusters/staging/app.yaml", "image: app:" + std::to_string(i) + "\n");
+    commits.push_back(commit_and_push("bump " + std::to_string(i)));
+    auto got = m.fetch(url(), commits.back(), credentials{k_token});
+    ASSERT_TRUE(got.ok()) << got.error().message;
+    // A read after each fetch maps the packs, as a delivery does.
+    ASSERT_EQ(*m.read_file(commits.back(), "clusters/staging/app.yaml"),
+              "image: app:" + std::to_string(i) + "\n");
+    most_packs = std::max(most_packs, packs_in(m.path()));
+    most_fds = std::max(most_fds, open_fds());
+  }
+  EXPECT_LE(most_packs, ferry::limits::k_mirror_packs_max + 1);
+  EXPECT_LE(most_fds, fds_at_start + ferry::limits::k_mirror_packs_max + 2)
+      << "open files grew with the fetches";
+  // Nothing was lost in the compactions: the oldest commit and every one since are readable.
+  for (std::size_t i = 0; i < commits.size(); ++i) {
+    EXPECT_EQ(*m.read_file(commits[i], "clusters/staging/app.yaml"),
+              "image: app:" + std::to_string(i) + "\n")
+        << i;
+  }
+  EXPECT_TRUE(*m.is_descendant(commits.back(), commits.front()));
+}
+
+}  // namespace
+}  // namespace ferry::git
