@@ -8,6 +8,8 @@
 #include <algorithm>
 #include <utility>
 
+#include "service/utf8.hpp"
+
 namespace ferry::github {
 
 namespace asio = boost::asio;
@@ -34,6 +36,12 @@ const char* state_name(pull_state s) {
       return "all";
   }
   return "open";
+}
+
+// Text GitHub stores (titles, bodies, messages, descriptions) as valid UTF-8: bytes from a
+// payload or a rules file never reach the API raw (issue 10.5).
+std::string valid(std::string_view text) {
+  return service::to_valid_utf8(text);
 }
 
 // RFC 4648 §4 base64 with padding (GraphQL's Base64String).
@@ -165,9 +173,9 @@ asio::awaitable<result<std::string>> repo_api::commit_on_branch(
   target["repositoryNameWithOwner"] = repo_.owner + "/" + repo_.name;
   target["branchName"] = branch;
   json::object message;
-  message["headline"] = headline;
+  message["headline"] = valid(headline);
   if (!body.empty()) {
-    message["body"] = body;
+    message["body"] = valid(body);
   }
   json::array added;
   for (const auto& f : additions) {
@@ -246,7 +254,7 @@ asio::awaitable<result<std::string>> repo_api::create_tree(std::string_view base
 asio::awaitable<result<std::string>> repo_api::create_commit(
     std::string_view message, std::string_view tree, const std::vector<std::string>& parents) {
   json::object body;
-  body["message"] = message;
+  body["message"] = valid(message);
   body["tree"] = tree;
   body["parents"] = string_array(parents);
   auto r = co_await client_->rest(verb::post, path("/git/commits"), json::value(std::move(body)),
@@ -276,10 +284,10 @@ asio::awaitable<result<pull_request>> repo_api::create_pull(std::string_view tit
                                                             std::string_view base,
                                                             std::string_view body_text) {
   json::object body;
-  body["title"] = title;
+  body["title"] = valid(title);
   body["head"] = head;
   body["base"] = base;
-  body["body"] = body_text;
+  body["body"] = valid(body_text);
   auto r = co_await client_->rest(verb::post, path("/pulls"), json::value(std::move(body)),
                                   installation_, options());
   if (!r) {
@@ -291,8 +299,8 @@ asio::awaitable<result<pull_request>> repo_api::create_pull(std::string_view tit
 asio::awaitable<result<void>> repo_api::update_pull(std::int64_t number, std::string_view title,
                                                     std::string_view body_text) {
   json::object body;
-  body["title"] = title;
-  body["body"] = body_text;
+  body["title"] = valid(title);
+  body["body"] = valid(body_text);
   co_return done(co_await client_->rest(verb::patch, path("/pulls/" + std::to_string(number)),
                                         json::value(std::move(body)), installation_, options()));
 }
@@ -369,7 +377,7 @@ asio::awaitable<result<void>> repo_api::create_status(std::string_view sha,
   json::object body;
   body["state"] = state;
   body["context"] = context;
-  body["description"] = description;
+  body["description"] = valid(description);
   co_return done(co_await client_->rest(verb::post, path("/statuses/" + escape_segment(sha)),
                                         json::value(std::move(body)), installation_, options()));
 }
@@ -385,7 +393,7 @@ asio::awaitable<result<std::vector<commit_status>>> repo_api::statuses(std::stri
 asio::awaitable<result<void>> repo_api::create_comment(std::int64_t number,
                                                        std::string_view body_text) {
   json::object body;
-  body["body"] = body_text;
+  body["body"] = valid(body_text);
   co_return done(co_await client_->rest(verb::post,
                                         path("/issues/" + std::to_string(number) + "/comments"),
                                         json::value(std::move(body)), installation_, options()));

@@ -145,5 +145,40 @@ TEST(repo_api, call_log_lines_carry_the_delivery_id) {
   EXPECT_EQ(calls, 3) << text;  // the token mint, the ref, the comment
 }
 
+// Issue 10.5: bytes from a payload or a rules file that are not UTF-8 never reach GitHub raw; a
+// createCommitOnBranch carries the message and the files' contents (base64) GitHub expects.
+TEST(repo_api, text_is_sent_as_valid_utf8_and_commits_as_base64) {
+  fixture f;
+  repo_api api(*f.client, {"dine-together", "infra"}, 7);
+  std::optional<result<void>> updated;
+  std::optional<result<std::string>> committed;
+  const std::vector<tree_file> files{{"clusters/a.yaml", "100644", "image: app:2\n"}};
+  const std::vector<std::string> gone{"clusters/b.yaml"};
+  test::run(f.ioc, [&]() -> asio::awaitable<void> {
+    updated = co_await api.update_pull(5, "bump \xff", "body \xc3(");
+    committed = co_await api.commit_on_branch("ferry/staging/x", k_sha, "ferry: bump", "trailer",
+                                              files, gone);
+  });
+  ASSERT_TRUE(updated->ok()) << updated->error().message;
+  const auto& patch = f.server.requests[f.server.requests.size() - 2];
+  const auto sent = boost::json::parse(patch.body).as_object();
+  EXPECT_EQ(std::string(sent.at("title").as_string()), "bump \xef\xbf\xbd");
+  EXPECT_EQ(std::string(sent.at("body").as_string()), "body \xef\xbf\xbd(");
+  // The scripted GitHub answers {} to the mutation: no commit oid is an error, not a success.
+  EXPECT_FALSE(committed->ok());
+  const auto& mutation = f.server.requests.back();
+  EXPECT_EQ(mutation.target, "/graphql");
+  const auto input =
+      boost::json::parse(mutation.body).as_object().at("variables").as_object().at("input");
+  EXPECT_EQ(input.at("expectedHeadOid").as_string(), k_sha);
+  EXPECT_EQ(input.at("branch").at("branchName").as_string(), "ferry/staging/x");
+  EXPECT_EQ(input.at("message").at("body").as_string(), "trailer");
+  const auto& added = input.at("fileChanges").at("additions").as_array();
+  ASSERT_EQ(added.size(), 1u);
+  EXPECT_EQ(added[0].at("contents").as_string(), "aW1hZ2U6IGFwcDoyCg==");  // base64 of the file
+  EXPECT_EQ(input.at("fileChanges").at("deletions").as_array()[0].at("path").as_string(),
+            "clusters/b.yaml");
+}
+
 }  // namespace
 }  // namespace ferry::github
