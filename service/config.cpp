@@ -12,24 +12,16 @@ namespace ferry::service {
 namespace {
 
 // Every variable SPEC's configuration table names. Anything else starting with FERRY_ is a typo.
-constexpr std::array<std::string_view, 18> k_known = {
-    "FERRY_LISTEN",
-    "FERRY_WEBHOOK_SECRET",
-    "FERRY_WEBHOOK_SECRET_FILE",
-    "FERRY_APP_ID",
-    "FERRY_PRIVATE_KEY_FILE",
-    "FERRY_GITHUB_API_URL",
-    "FERRY_GITHUB_GRAPHQL_URL",
-    "FERRY_REGISTRY_HOST",
-    "FERRY_INFRA_REPOS",
-    "FERRY_RULES_PATH",
-    "FERRY_CACHE_DIR",
-    "FERRY_APPLY_NAMESPACES",
-    "FERRY_APPLY_SERVICE_ACCOUNTS",
-    "FERRY_KUBE_API_URL",
-    "FERRY_KUBE_TOKEN_FILE",
-    "FERRY_KUBE_CA_FILE",
-    "FERRY_LOG_FORMAT",
+constexpr std::array<std::string_view, 19> k_known = {
+    "FERRY_LISTEN",           "FERRY_HEALTH_LISTEN",
+    "FERRY_WEBHOOK_SECRET",   "FERRY_WEBHOOK_SECRET_FILE",
+    "FERRY_APP_ID",           "FERRY_PRIVATE_KEY_FILE",
+    "FERRY_GITHUB_API_URL",   "FERRY_GITHUB_GRAPHQL_URL",
+    "FERRY_REGISTRY_HOST",    "FERRY_INFRA_REPOS",
+    "FERRY_RULES_PATH",       "FERRY_CACHE_DIR",
+    "FERRY_APPLY_NAMESPACES", "FERRY_APPLY_SERVICE_ACCOUNTS",
+    "FERRY_KUBE_API_URL",     "FERRY_KUBE_TOKEN_FILE",
+    "FERRY_KUBE_CA_FILE",     "FERRY_LOG_FORMAT",
     "FERRY_LOG_LEVEL",
 };
 
@@ -254,22 +246,34 @@ result<settings> load_settings(const environment& env, const file_reader& read_f
     }
   }
 
-  if (auto v = get("FERRY_LISTEN")) {
-    const auto colon = v->rfind(':');
+  // address:port, [v6]:port accepted; nullopt (and a problem) when malformed.
+  const auto listen_address =
+      [&](const char* name, const std::string& v,
+          const char* example) -> std::optional<std::pair<std::string, std::uint16_t>> {
+    const auto colon = v.rfind(':');
     std::uint16_t port = 0;
-    const char* first = v->data() + (colon == std::string::npos ? 0 : colon + 1);
-    const char* last = v->data() + v->size();
+    const char* first = v.data() + (colon == std::string::npos ? 0 : colon + 1);
+    const char* last = v.data() + v.size();
     const auto [ptr, ec] = std::from_chars(first, last, port);
     if (colon == std::string::npos || colon == 0 || ec != std::errc{} || ptr != last) {
-      problems.push_back("FERRY_LISTEN: expected address:port (for example 0.0.0.0:8080), got '" +
-                         *v + "'");
-    } else {
-      s.listen_host = v->substr(0, colon);
-      if (s.listen_host.size() > 2 && s.listen_host.front() == '[' && s.listen_host.back() == ']') {
-        s.listen_host = s.listen_host.substr(1, s.listen_host.size() - 2);
-      }
-      s.listen_port = port;
+      problems.push_back(std::string(name) + ": expected address:port (for example " + example +
+                         "), got '" + v + "'");
+      return std::nullopt;
     }
+    std::string host = v.substr(0, colon);
+    if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+      host = host.substr(1, host.size() - 2);
+    }
+    return std::pair{std::move(host), port};
+  };
+  if (auto v = get("FERRY_LISTEN")) {
+    if (auto a = listen_address("FERRY_LISTEN", *v, "0.0.0.0:8080")) {
+      s.listen_host = std::move(a->first);
+      s.listen_port = a->second;
+    }
+  }
+  if (auto v = get("FERRY_HEALTH_LISTEN")) {
+    s.health_listen = listen_address("FERRY_HEALTH_LISTEN", *v, "0.0.0.0:8081");
   }
 
   // A secret comes from the variable or from the file the _FILE variant names, not both.

@@ -27,6 +27,8 @@ struct repo_name {
 struct settings {
   std::string listen_host = "0.0.0.0";
   std::uint16_t listen_port = 8080;
+  // FERRY_HEALTH_LISTEN: a second listener for /healthz, /readyz and /metrics only; unset, none.
+  std::optional<std::pair<std::string, std::uint16_t>> health_listen;
   std::string webhook_secret;
   std::string app_id;
   std::string private_key_pem;

@@ -49,6 +49,17 @@ inline constexpr std::size_t k_idle_read_size = 16u * 1024u;
 // a connection's read buffer holds at most a full header (k_header_max) plus one such read.
 inline constexpr std::size_t k_read_chunk = 64u * 1024u;
 
+// Request-body bytes the webhook listener holds at once, before any signature is checked
+// (issue 10.3: 30 connections with 26 MB unsigned bodies took RSS to 788 MB). A body whose
+// Content-Length (or, chunked, body_max) would pass the budget is answered 503 with Retry-After
+// before a byte of it is read. Ours: two bodies of GitHub's 25 MB maximum at once; with the
+// bodies below the exemption (at most k_max_connections x 64 KiB = 64 MiB) and the process's own
+// ~30 MB, the worst case stays near 160 MiB, under the Deployment's 256Mi limit.
+inline constexpr std::size_t k_body_bytes_in_flight_max = 64u * 1024u * 1024u;
+// Bodies up to this size never wait for the budget: deliveries are mostly a few KB (a package
+// event is ~14 KB), and a flood of large bodies must not keep them out.
+inline constexpr std::size_t k_body_budget_exempt = 64u * 1024u;
+
 // Connections served at once; beyond this the acceptor waits (the kernel backlog holds the
 // rest). 1,024 keeps file descriptors well under the usual 1,048,576 container ulimit and RSS
 // bounded (a parser holds at most k_header_max until the signature is checked).

@@ -13,6 +13,7 @@
 #include <csignal>
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -199,14 +200,37 @@ int run_serve() {
                          {"port", std::to_string(bound->port())},
                          {"version", FERRY_VERSION}});
   boost::asio::signal_set signals(ioc, SIGTERM, SIGINT);
+  // Probes and scrapes on their own listener (FERRY_HEALTH_LISTEN): a flood on the webhook port
+  // cannot fail liveness. Its /readyz follows the webhook listener's.
+  std::optional<ferry::service::server> health;
+  if (settings->health_listen) {
+    ferry::service::server_settings hs;
+    hs.address = settings->health_listen->first;
+    hs.port = settings->health_listen->second;
+    hs.health_only = true;
+    health.emplace(ioc, std::move(hs), ferry::service::dispatch_fn{},
+                   log.with({{"listener", "health"}}), metrics);
+    health->follow_readiness_of(server);
+    auto health_bound = health->start();
+    if (!health_bound) {
+      std::fprintf(stderr, "ferry serve: health listener: %s\n",
+                   health_bound.error().message.c_str());
+      return k_exit_usage;
+    }
+  }
   signals.async_wait([&](const boost::system::error_code& ec, int signo) {
     if (!ec) {
       log.info("draining", {{"signal", std::to_string(signo)}});
       // Once every answer is out, stop: the GitHub client's background work (GET /app
-      // retries, pooled connections) must not keep the process alive.
-      server.drain([&log, &ioc] {
+      // retries, pooled connections) must not keep the process alive. The health listener
+      // answers until the webhook listener has drained (liveness holds meanwhile).
+      server.drain([&log, &ioc, &health] {
         log.info("drained");
-        ioc.stop();
+        if (health) {
+          health->drain([&ioc] { ioc.stop(); });
+        } else {
+          ioc.stop();
+        }
       });
     }
   });
@@ -345,7 +369,9 @@ int main(int argc, char** argv) {
   auto* serve = app.add_subcommand(
       "serve",
       "run the webhook service. Configuration comes from the environment: FERRY_LISTEN "
-      "(0.0.0.0:8080), FERRY_WEBHOOK_SECRET or FERRY_WEBHOOK_SECRET_FILE (required), FERRY_APP_ID "
+      "(0.0.0.0:8080), FERRY_HEALTH_LISTEN (unset; address:port of a listener for /healthz, "
+      "/readyz and /metrics only), FERRY_WEBHOOK_SECRET or FERRY_WEBHOOK_SECRET_FILE (required), "
+      "FERRY_APP_ID "
       "(required), FERRY_PRIVATE_KEY_FILE (required), FERRY_GITHUB_API_URL, "
       "FERRY_GITHUB_GRAPHQL_URL, FERRY_REGISTRY_HOST (ghcr.io), FERRY_INFRA_REPOS (required), "
       "FERRY_RULES_PATH, FERRY_CACHE_DIR, FERRY_APPLY_NAMESPACES, FERRY_APPLY_SERVICE_ACCOUNTS, "

@@ -24,7 +24,9 @@ ingress::session_settings session_settings_of(const server_settings& s) {
                                    .lingering_close_timeout = s.lingering_close_timeout,
                                    .delivery_deadline = s.delivery_deadline,
                                    .body_max = s.body_max,
-                                   .header_max = s.header_max};
+                                   .header_max = s.header_max,
+                                   .body_budget = s.body_budget,
+                                   .health_only = s.health_only};
 }
 
 // The completion handler of a spawned coroutine: what escaped it is logged, never rethrown.
@@ -66,7 +68,7 @@ server::server(net::io_context& ioc, server_settings settings, dispatch_fn dispa
 server::~server() = default;
 
 result<tcp::endpoint> server::start() {
-  if (settings_.webhook_secret.empty()) {
+  if (settings_.webhook_secret.empty() && !settings_.health_only) {
     return make_error(error_kind::invalid_input, "the webhook secret is empty");
   }
   const std::string where = settings_.address + ":" + std::to_string(settings_.port);
@@ -123,6 +125,15 @@ net::awaitable<void> server::accept_loop() {
     // At the connection bound, stop accepting until one ends; the kernel's backlog holds the
     // newcomers meanwhile.
     while (active_connections() >= settings_.max_connections && !ingress_.draining) {
+      // Wait for a newcomer in the kernel's backlog (without accepting it yet).
+      auto [wait_ec] = co_await acceptor_.async_wait(tcp::acceptor::wait_read, use_nothrow);
+      if (wait_ec || ingress_.draining || active_connections() < settings_.max_connections) {
+        break;
+      }
+      // Idle connections make room (oldest first): a flood of idle ones cannot keep new
+      // requests, probes included, waiting. The shed session ends and wakes this loop; when
+      // every connection is busy, the newcomer waits in the backlog for a slot.
+      ingress_.shed_oldest_idle();
       slot_timer_.expires_at(net::steady_timer::time_point::max());
       co_await slot_timer_.async_wait(use_nothrow);
     }

@@ -21,9 +21,10 @@
 //
 // One coroutine per connection (Beast's awaitable server): a fresh parser per request with
 // header and body limits, a deadline before every read and write, keep-alive, and at most
-// max_connections connections (beyond that the listener stops accepting and the kernel's backlog
-// holds new ones). The server runs on a single-threaded io_context: its own state is touched only
-// from that thread, metrics are atomics.
+// max_connections connections (at the bound the oldest idle connection is closed to make room;
+// when every one is busy the listener stops accepting and the kernel's backlog holds new ones). The
+// server runs on a single-threaded io_context: its own state is touched only from that thread,
+// metrics are atomics.
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
@@ -60,6 +61,10 @@ struct server_settings {
   std::size_t max_connections = limits::k_max_connections;
   std::size_t body_max = limits::k_webhook_body_max;
   std::size_t header_max = limits::k_header_max;
+  std::size_t body_budget = limits::k_body_bytes_in_flight_max;
+  // A health listener (FERRY_HEALTH_LISTEN): /healthz, /readyz and /metrics only, no secret
+  // needed; probes and scrapes there never queue behind webhook traffic.
+  bool health_only = false;
 };
 
 class server {
@@ -91,6 +96,12 @@ class server {
   // thread, when the last connection has ended or the timeout has passed. After it, the server
   // holds no more work, so io_context::run() returns once the caller's other work ends too.
   void drain(std::function<void()> on_drained = {});
+
+  // /readyz here answers for `webhook`'s readiness (a health listener's probes follow the
+  // webhook listener: not ready while it drains). `webhook` must outlive this server.
+  void follow_readiness_of(const server& webhook) noexcept {
+    ingress_.ready_source = &webhook.ingress_.ready;
+  }
 
   // Open connections. Any thread may read it.
   std::size_t active_connections() const noexcept {

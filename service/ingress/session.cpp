@@ -157,6 +157,22 @@ void context::close_connections(bool idle_only) {
   }
 }
 
+bool context::shed_oldest_idle() {
+  // The list is newest first: the oldest idle connection is the last idle one.
+  connection* oldest = nullptr;
+  for (connection* c = connections_; c != nullptr; c = c->next_) {
+    if (!c->busy_ && c->stream_.socket().is_open()) {
+      oldest = c;
+    }
+  }
+  if (oldest == nullptr) {
+    return false;
+  }
+  beast::error_code ignored;
+  oldest->stream_.socket().close(ignored);
+  return true;
+}
+
 const std::string& context::http_date() {
   // RFC 9110 section 6.6.1: an origin server with a clock sends Date; IMF-fixdate format.
   // Formatted once a second, not per response.
@@ -276,7 +292,7 @@ net::awaitable<route_result> connection::serve_one() {
   const bool head = head_.method == http::verb::head;
   const bool get = head_.method == http::verb::get || head;
 
-  if (path == "/webhook") {
+  if (path == "/webhook" && !ctx().settings.health_only) {
     if (head_.method != http::verb::post) {
       co_await respond(405, "text/plain", "method not allowed\n", keep_alive, "Allow: POST\r\n");
       co_return keep_alive ? route_result::keep_alive : route_result::close;
@@ -293,7 +309,8 @@ net::awaitable<route_result> connection::serve_one() {
     if (path == "/healthz") {
       written = co_await respond(200, "text/plain", "ok\n", keep_alive, {}, head);
     } else if (path == "/readyz") {
-      written = ctx().ready.load(std::memory_order_relaxed)
+      const std::atomic<bool>& ready = ctx().ready_source ? *ctx().ready_source : ctx().ready;
+      written = ready.load(std::memory_order_relaxed)
                     ? co_await respond(200, "text/plain", "ready\n", keep_alive, {}, head)
                     : co_await respond(503, "text/plain", "not ready\n", keep_alive, {}, head);
     } else {
@@ -307,8 +324,39 @@ net::awaitable<route_result> connection::serve_one() {
   co_return written&& keep_alive ? route_result::keep_alive : route_result::close;
 }
 
+// A share of the in-flight body budget, given back when the request is done.
+class body_reservation {
+ public:
+  body_reservation(context& ctx, std::size_t n) : ctx_(ctx), n_(n) {
+    ctx_.body_bytes_in_flight += n_;
+  }
+  ~body_reservation() { ctx_.body_bytes_in_flight -= n_; }
+  body_reservation(const body_reservation&) = delete;
+  body_reservation& operator=(const body_reservation&) = delete;
+
+ private:
+  context& ctx_;
+  std::size_t n_;
+};
+
 net::awaitable<route_result> connection::serve_webhook(request_parser& p) {
   const auto started = std::chrono::steady_clock::now();
+  // The budget of body bytes held before any signature is checked: a body that would pass it
+  // is refused before a byte of it is read (and before 100 Continue invites it).
+  std::size_t need = 0;
+  if (!p.is_done()) {
+    const auto length = p.content_length();
+    need = length ? static_cast<std::size_t>(std::min<std::uint64_t>(*length, SIZE_MAX))
+                  : ctx().settings.body_max;
+    need = std::min(need, ctx().settings.body_max);
+  }
+  if (need > limits::k_body_budget_exempt &&
+      ctx().body_bytes_in_flight + need > ctx().settings.body_budget) {
+    reject(503, "body_budget", "in-flight request bodies are at their budget");
+    co_await respond(503, "text/plain", "busy: retry later\n", false, "Retry-After: 1\r\n");
+    co_return route_result::close;
+  }
+  const body_reservation reserved(ctx(), need > limits::k_body_budget_exempt ? need : 0);
   if (head_.expect_continue && !p.is_done()) {
     // RFC 9110 section 10.1.1: the client waits for this before sending its body.
     static constexpr std::string_view k_continue = "HTTP/1.1 100 Continue\r\n\r\n";

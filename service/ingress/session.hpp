@@ -6,6 +6,8 @@
 // a deadline before every read and write, and routes each one:
 //   POST /webhook  the guards (guards.hpp), then dispatch raced against the delivery deadline,
 //                  answered with http_status_for() (200/202/204/500/503)
+//                  (503 with Retry-After, before the body is read, when the body would pass the
+//                  in-flight body budget; small bodies are exempt)
 //   GET /healthz   200 while the process runs
 //   GET /readyz    200 while listening and not draining, else 503
 //   GET /metrics   Prometheus text format 0.0.4
@@ -45,6 +47,9 @@ struct session_settings {
   std::chrono::steady_clock::duration delivery_deadline = limits::k_delivery_deadline;
   std::size_t body_max = limits::k_webhook_body_max;
   std::size_t header_max = limits::k_header_max;
+  std::size_t body_budget = limits::k_body_bytes_in_flight_max;
+  // A health listener: /healthz, /readyz and /metrics only (POST /webhook is 404 there).
+  bool health_only = false;
 };
 
 class connection;
@@ -68,7 +73,13 @@ class context {
   ferry::service::metrics& metrics;
   const webhook_verifier verifier;
 
-  std::atomic<bool> ready{false};      // /readyz
+  std::atomic<bool> ready{false};  // /readyz
+  // When set, /readyz answers for that flag instead (a health listener follows the webhook
+  // listener's readiness).
+  const std::atomic<bool>* ready_source = nullptr;
+  // Request-body bytes reserved by connections reading a body now (session_settings'
+  // body_budget bounds it). Touched only on the io_context's thread.
+  std::size_t body_bytes_in_flight = 0;
   bool draining = false;               // set by the server's drain(): every answer says close
   std::atomic<std::size_t> active{0};  // open connections
   // Runs on the io_context's thread each time a connection ends (the listener waits for a
@@ -78,6 +89,10 @@ class context {
   // Closes the sockets of connections with no request in flight (idle_only), or of all.
   // Their sessions see the error at their next read or write and end.
   void close_connections(bool idle_only);
+  // Closes the oldest connection with no request in flight (keep-alive idle, or still waiting
+  // for its first header): at the connection bound, idle ones make room for new ones. False
+  // when every connection is busy.
+  bool shed_oldest_idle();
   bool has_connections() const noexcept { return connections_ != nullptr; }
 
   // Cached IMF-fixdate for the Date header (RFC 9110 section 6.6.1), formatted once a second.

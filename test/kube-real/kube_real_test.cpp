@@ -874,6 +874,7 @@ class kube_real_serve : public serve_double_test,
     set("FERRY_GITHUB_API_URL", from_double["FERRY_GITHUB_API_URL"]);
     set("FERRY_GITHUB_GRAPHQL_URL", from_double["FERRY_GITHUB_GRAPHQL_URL"]);
     set("FERRY_LISTEN", "127.0.0.1:0");                      // the pod's port, hermetic
+    set("FERRY_HEALTH_LISTEN", "127.0.0.1:0");               // the probes' port, hermetic
     set("FERRY_CACHE_DIR", from_double["FERRY_CACHE_DIR"]);  // the emptyDir
     // The pod's service-account mount and the API server's address (out of cluster).
     ferry::test::write_text(dir_ / "sa-token", sa_token_);
@@ -1053,9 +1054,13 @@ TEST_P(kube_real_serve, drives_a_flux_apply_a_job_apply_and_the_lease_as_the_ser
   EXPECT_GT(at(*lease, {"spec", "leaseDurationSeconds"})->to_number<std::int64_t>(), 0);
 
   // The probes the Deployment declares (startup and liveness /healthz, readiness /readyz) pass
-  // for ferry started as the manifests start it.
-  for (const char* probe : {"/healthz", "/readyz"}) {
-    const auto a = ferry::test::e2e::call(ferry_port_, verb::get, probe);
+  // for ferry started as the manifests start it, on the health listener the probes name.
+  const auto health_line = ferry_->wait_for_line("\"listener\":\"health\"");
+  ASSERT_TRUE(health_line) << "the overlay sets no FERRY_HEALTH_LISTEN\n" << ferry_->log();
+  const auto health_port = static_cast<unsigned short>(
+      std::stoi(std::string(json::parse(*health_line).as_object().at("port").as_string())));
+  for (const char* probe : {"/healthz", "/readyz", "/metrics"}) {
+    const auto a = ferry::test::e2e::call(health_port, verb::get, probe);
     EXPECT_EQ(a.status, 200) << probe << ": " << a.body << ferry_->log();
   }
 

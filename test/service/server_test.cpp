@@ -733,24 +733,139 @@ TEST(server, idle_keep_alive_connection_is_closed) {
   EXPECT_TRUE(c.closed_by_peer(10s));
 }
 
-TEST(server, connection_bound_is_respected) {
+TEST(server, connection_bound_is_respected_when_every_connection_is_busy) {
   auto s = test_settings();
   s.max_connections = 2;
   test_server ts(s);
+  // Both busy: each has sent its header and part of its body.
+  const std::string wire = request{}.wire();
+  const std::string partial = wire.substr(0, wire.size() - 5);
   auto first = std::make_unique<client>(ts.endpoint());
+  ASSERT_TRUE(first->send(partial));
   client second(ts.endpoint());
+  ASSERT_TRUE(second.send(partial));
   ASSERT_TRUE(eventually([&] { return ts.srv().active_connections() == 2; }));
   client third(ts.endpoint());  // the kernel completes the handshake; the server does not accept
   ASSERT_TRUE(third.connected());
   ASSERT_TRUE(third.send(request{}.wire()));
-  // While two connections are open the third is not served. (A bounded wait for something
+  // While two requests are in flight the third is not served. (A bounded wait for something
   // that must not happen: it cannot pass by luck if the bound is broken.)
   EXPECT_FALSE(third.readable_within(300ms));
   EXPECT_EQ(ts.srv().active_connections(), 2u);
-  first.reset();  // a slot frees up
+  first.reset();  // its body never comes: the server reads EOF, a slot frees up
   const auto res = third.read();
   ASSERT_TRUE(res);
   EXPECT_EQ(res->result_int(), 200);
+}
+
+// Issue 10.3: 1,100 idle connections used to starve the probes. At the bound the oldest idle
+// connection (keep-alive idle, or no request yet) is closed to admit a new one.
+TEST(server, idle_connections_are_shed_oldest_first_at_the_bound) {
+  auto s = test_settings();
+  s.max_connections = 2;
+  test_server ts(s);
+  client oldest(ts.endpoint());
+  ASSERT_TRUE(eventually([&] { return ts.srv().active_connections() == 1; }));
+  client newer(ts.endpoint());
+  ASSERT_TRUE(newer.send(request{}.wire()));  // served, then idle on keep-alive
+  ASSERT_TRUE(newer.read());
+  ASSERT_TRUE(eventually([&] { return ts.srv().active_connections() == 2; }));
+  client probe(ts.endpoint());
+  request get;
+  get.method = "GET";
+  get.target = "/healthz";
+  get.body.clear();
+  ASSERT_TRUE(probe.send(get.wire()));
+  const auto res = probe.read();
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->result_int(), 200);
+  EXPECT_TRUE(oldest.closed_by_peer(10s));
+  EXPECT_FALSE(newer.closed_by_peer(200ms));
+}
+
+// Issue 10.3: unsigned bodies are held before their signature can be checked; past the budget
+// of such bytes a large body is answered 503 before it is read, and small deliveries go on.
+TEST(server, large_bodies_past_the_budget_get_503_before_being_read) {
+  auto s = test_settings();
+  s.body_max = 1024 * 1024;
+  s.body_budget = 300 * 1024;
+  test_server ts(s, /*capture_logs=*/true);
+  request big;
+  big.body = "{\"pad\":\"" + std::string(200 * 1024, 'x') + "\"}";
+  big.extra_headers = "Expect: 100-continue\r\n";
+  const std::string wire = big.wire();
+  const auto split = wire.find("\r\n\r\n") + 4;
+  // The first large body is invited (100 Continue): its bytes are reserved.
+  client first(ts.endpoint());
+  ASSERT_TRUE(first.send(wire.substr(0, split)));
+  const auto invited = first.read();
+  ASSERT_TRUE(invited);
+  EXPECT_EQ(invited->result_int(), 100);
+  // A second would pass the budget: 503 with Retry-After, no 100, the connection closes.
+  client second(ts.endpoint());
+  ASSERT_TRUE(second.send(wire.substr(0, split)));
+  const auto refused = second.read();
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->result_int(), 503);
+  EXPECT_EQ((*refused)[http::field::retry_after], "1");
+  EXPECT_FALSE(refused->keep_alive());
+  // A small delivery is never held back by the budget.
+  client small(ts.endpoint());
+  ASSERT_TRUE(small.send(request{}.wire()));
+  const auto served = small.read();
+  ASSERT_TRUE(served);
+  EXPECT_EQ(served->result_int(), 200);
+  // The first body arrives and is handled; its share is given back, so the next one fits.
+  ASSERT_TRUE(first.send(wire.substr(split)));
+  const auto handled = first.read();
+  ASSERT_TRUE(handled);
+  EXPECT_EQ(handled->result_int(), 200);
+  client third(ts.endpoint());
+  ASSERT_TRUE(third.send(wire.substr(0, split)));
+  const auto again = third.read();
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->result_int(), 100);
+  EXPECT_NE(
+      ts.stats().registry.render().find("ferry_webhook_rejections_total{reason=\"body_budget\"} 1"),
+      std::string::npos);
+}
+
+// FERRY_HEALTH_LISTEN: a health-only listener answers the probes and metrics, follows the
+// webhook listener's readiness, and has no webhook.
+TEST(server, a_health_listener_serves_probes_only_and_follows_readiness) {
+  test_server ts(test_settings());
+  net::io_context ioc;
+  metrics m;
+  server_settings hs;
+  hs.address = "127.0.0.1";
+  hs.port = 0;
+  hs.health_only = true;
+  server health(ioc, hs, dispatch_fn{}, log::logger{}, m);
+  health.follow_readiness_of(ts.srv());
+  auto bound = health.start();
+  ASSERT_TRUE(bound.ok()) << bound.error().message;
+  std::thread t([&] { ioc.run(); });
+  const auto get = [&](const std::string& target, const std::string& method = "GET") {
+    client c(*bound);
+    request r;
+    r.method = method;
+    r.target = target;
+    if (method == "GET") {
+      r.body.clear();
+    }
+    EXPECT_TRUE(c.send(r.wire()));
+    const auto res = c.read();
+    return res ? res->result_int() : 0;
+  };
+  EXPECT_EQ(get("/healthz"), 200);
+  EXPECT_EQ(get("/readyz"), 200);
+  EXPECT_EQ(get("/metrics"), 200);
+  EXPECT_EQ(get("/webhook", "POST"), 404);
+  ts.drain();  // the webhook listener drains: the health listener says not ready, still alive
+  EXPECT_TRUE(eventually([&] { return get("/readyz") == 503; }));
+  EXPECT_EQ(get("/healthz"), 200);
+  net::post(ioc, [&] { health.drain(); });
+  t.join();
 }
 
 TEST(server, metrics_count_deliveries_by_event_and_outcome) {
