@@ -96,6 +96,25 @@ TEST(config, listen_accepts_ipv6_brackets) {
   EXPECT_EQ(s->listen_port, 9000);
 }
 
+TEST(config, health_listen_is_a_second_address_or_nothing) {
+  auto env = minimal();
+  auto unset = load_settings(env, fake_files);
+  ASSERT_TRUE(unset.ok()) << unset.error().message;
+  EXPECT_FALSE(unset->health_listen.has_value());
+  env["FERRY_HEALTH_LISTEN"] = "0.0.0.0:8081";
+  auto set = load_settings(env, fake_files);
+  ASSERT_TRUE(set.ok()) << set.error().message;
+  ASSERT_TRUE(set->health_listen.has_value());
+  EXPECT_EQ(set->health_listen->first, "0.0.0.0");
+  EXPECT_EQ(set->health_listen->second, 8081);
+  env["FERRY_HEALTH_LISTEN"] = "8081";
+  auto bad = load_settings(env, fake_files);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("FERRY_HEALTH_LISTEN: expected address:port"),
+            std::string::npos)
+      << bad.error().message;
+}
+
 // docs/configuration.md documents every variable the code reads, and nothing the code does not
 // read (issue 15: a setting in the code but not in the docs fails here).
 TEST(config, docs_configuration_names_every_variable_and_no_other) {
