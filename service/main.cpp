@@ -15,11 +15,13 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/thread_pool.hpp>
 
@@ -202,13 +204,18 @@ int run_serve() {
   boost::asio::signal_set signals(ioc, SIGTERM, SIGINT);
   // Probes and scrapes on their own listener (FERRY_HEALTH_LISTEN): a flood on the webhook port
   // cannot fail liveness. Its /readyz follows the webhook listener's.
+  // It runs on its own thread and io_context: a webhook loop busy with a flood of connections
+  // or large bodies cannot delay a probe. It shares only atomics with the rest (readiness,
+  // metrics) and the log sink.
+  boost::asio::io_context health_ioc(1);
   std::optional<ferry::service::server> health;
+  std::thread health_thread;
   if (settings->health_listen) {
     ferry::service::server_settings hs;
     hs.address = settings->health_listen->first;
     hs.port = settings->health_listen->second;
     hs.health_only = true;
-    health.emplace(ioc, std::move(hs), ferry::service::dispatch_fn{},
+    health.emplace(health_ioc, std::move(hs), ferry::service::dispatch_fn{},
                    log.with({{"listener", "health"}}), metrics);
     health->follow_readiness_of(server);
     auto health_bound = health->start();
@@ -217,6 +224,7 @@ int run_serve() {
                    health_bound.error().message.c_str());
       return k_exit_usage;
     }
+    health_thread = std::thread([&health_ioc] { health_ioc.run(); });
   }
   signals.async_wait([&](const boost::system::error_code& ec, int signo) {
     if (!ec) {
@@ -224,13 +232,12 @@ int run_serve() {
       // Once every answer is out, stop: the GitHub client's background work (GET /app
       // retries, pooled connections) must not keep the process alive. The health listener
       // answers until the webhook listener has drained (liveness holds meanwhile).
-      server.drain([&log, &ioc, &health] {
+      server.drain([&log, &ioc, &health, &health_ioc] {
         log.info("drained");
         if (health) {
-          health->drain([&ioc] { ioc.stop(); });
-        } else {
-          ioc.stop();
+          boost::asio::post(health_ioc, [&health] { health->drain(); });
         }
+        ioc.stop();
       });
     }
   });
@@ -242,6 +249,11 @@ int run_serve() {
   boost::asio::co_spawn(ioc, ferry::handlers::run_maintenance(shared_settings, elector.get(), log),
                         boost::asio::detached);
   ioc.run();
+  if (health_thread.joinable()) {
+    // Drained already when the webhook listener drained (a second drain does nothing).
+    boost::asio::post(health_ioc, [&health] { health->drain(); });
+    health_thread.join();
+  }
   git_pool.join();
   // The clients outlive the io_context (coroutines it destroys still refer to them), but their
   // pooled sockets must not: close those while it is still there.

@@ -29,8 +29,9 @@ def call(url, method="GET", body=None):
 
 
 class setup:
-    def __init__(self, tmp, double_url, port, ferry_log):
+    def __init__(self, tmp, double_url, port, ferry_log, pid=None, health_port=None):
         self.tmp, self.double_url, self.port, self.ferry_log = tmp, double_url, port, ferry_log
+        self.pid, self.health_port = pid, health_port
 
     def control(self, path, method="GET", body=None):
         return call(self.double_url + path, method, body)
@@ -60,7 +61,7 @@ def package_payload(name, tag=None):
 
 
 @contextlib.contextmanager
-def start(binary):
+def start(binary, extra_env=None):
     tmp = tempfile.mkdtemp(prefix="ferry-bench-")
     dlog, flog = open(f"{tmp}/double.log", "w"), open(f"{tmp}/ferry.log", "w")
     double = subprocess.Popen(["node", f"{root}/test/doubles/github/server.js", "--port", "0", "--state-dir",
@@ -75,10 +76,14 @@ def start(binary):
                "FERRY_GITHUB_API_URL": info["url"], "FERRY_GITHUB_GRAPHQL_URL": info["url"] + "/graphql",
                "FERRY_INFRA_REPOS": "dine-together/infra", "FERRY_CACHE_DIR": f"{tmp}/cache",
                "FERRY_LOG_LEVEL": "debug"}
+        env.update(extra_env or {})
         ferry = subprocess.Popen([binary, "serve"], stdout=flog, stderr=subprocess.STDOUT, env=env)
         try:
             port = json.loads(wait_line(f"{tmp}/ferry.log", '"listening"'))["port"]
-            yield setup(tmp, info["url"], port, f"{tmp}/ferry.log")
+            health_port = None
+            if "FERRY_HEALTH_LISTEN" in env:
+                health_port = json.loads(wait_line(f"{tmp}/ferry.log", '"listener":"health"'))["port"]
+            yield setup(tmp, info["url"], port, f"{tmp}/ferry.log", ferry.pid, health_port)
         finally:
             ferry.terminate()
             ferry.wait()
