@@ -1,6 +1,9 @@
 #include "handlers/bump.hpp"
 
+#include <algorithm>
 #include <variant>
+
+#include "service/limits.hpp"
 
 namespace ferry::handlers {
 
@@ -8,6 +11,31 @@ namespace {
 
 std::string short_sha(std::string_view sha) {
   return std::string(sha.substr(0, 12));
+}
+
+// At most `max` bytes, cut at a UTF-8 character boundary, with "…" when cut.
+std::string cut(std::string_view text, std::size_t max) {
+  if (text.size() <= max) {
+    return std::string(text);
+  }
+  std::size_t n = max;
+  while (n > 0 && (static_cast<unsigned char>(text[n]) & 0xC0) == 0x80) {
+    --n;
+  }
+  return std::string(text.substr(0, n)) + "\u2026";
+}
+
+// "@name" would notify name: a zero-width space after every '@' keeps the text and the silence.
+std::string no_mentions(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (const char c : text) {
+    out += c;
+    if (c == '@') {
+      out += "\u200b";
+    }
+  }
+  return out;
 }
 
 }  // namespace
@@ -111,7 +139,82 @@ std::string pr_body(const bump_facts& f) {
   if (!f.evidence.empty()) {
     body += "\n" + f.evidence + "\n";
   }
-  if (const std::string marker = pr_marker(f.environment, f.image, f.to_tag); !marker.empty()) {
+  std::vector<std::string> sections;
+  if (!f.why.empty()) {
+    std::string s = "\n**Why this PR**\n";
+    for (const auto& line : f.why) {
+      s += "- " + line + "\n";
+    }
+    sections.push_back(std::move(s));
+  }
+  if (!f.on_merge.empty()) {
+    std::string s = "\n**On merge**\n";
+    for (const auto& line : f.on_merge) {
+      s += "- " + line + "\n";
+    }
+    sections.push_back(std::move(s));
+  }
+  if (!f.source_commits.empty()) {
+    const auto total = std::max<std::int64_t>(f.source_commits_total,
+                                              static_cast<std::int64_t>(f.source_commits.size()));
+    std::string s = "\n**Source commits** (" + std::to_string(total) + ", oldest first)\n";
+    std::size_t shown = 0;
+    for (const auto& c : f.source_commits) {
+      if (shown == limits::k_pr_source_commits_max) {
+        break;
+      }
+      std::string line = "`" + short_sha(c.sha) + "`";
+      if (!f.source_repo_url.empty()) {
+        line = "[" + line + "](" + f.source_repo_url + "/commit/" + c.sha + ")";
+      }
+      s += "- " + line + " " + no_mentions(cut(table_cell(c.headline), limits::k_pr_headline_max)) +
+           "\n";
+      ++shown;
+    }
+    if (static_cast<std::int64_t>(shown) < total) {
+      s += "- and " + std::to_string(total - static_cast<std::int64_t>(shown)) + " more";
+      if (f.current_commit && f.source_commit && !f.source_repo_url.empty()) {
+        s += ": [compare](" + f.source_repo_url + "/compare/" + *f.current_commit + "..." +
+             *f.source_commit + ")";
+      }
+      s += "\n";
+    }
+    sections.push_back(std::move(s));
+  }
+  if (!f.release_notes.empty() || !f.release_url.empty()) {
+    std::string s = "\n**Release " + no_mentions(table_cell(f.release_name)) + "**";
+    if (!f.release_url.empty()) {
+      s += " ([on GitHub](" + f.release_url + "))";
+    }
+    s += "\n\n";
+    const std::string notes = cut(f.release_notes, limits::k_pr_release_notes_max);
+    std::size_t start = 0;
+    while (start < notes.size()) {
+      const auto end = notes.find('\n', start);
+      s += "> " +
+           no_mentions(
+               notes.substr(start, end == std::string::npos ? std::string::npos : end - start)) +
+           "\n";
+      start = end == std::string::npos ? notes.size() : end + 1;
+    }
+    sections.push_back(std::move(s));
+  }
+  const std::string marker = pr_marker(f.environment, f.image, f.to_tag);
+  const std::string cut_note =
+      "\n(Some sections were left out: a pull request body holds at most " +
+      std::to_string(limits::k_pr_body_max) + " characters.)\n";
+  bool left_out = false;
+  for (const auto& s : sections) {
+    if (body.size() + s.size() + cut_note.size() + marker.size() + 2 > limits::k_pr_body_max) {
+      left_out = true;
+      continue;
+    }
+    body += s;
+  }
+  if (left_out) {
+    body += cut_note;
+  }
+  if (!marker.empty()) {
     body += "\n" + marker + "\n";
   }
   return body;

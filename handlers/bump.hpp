@@ -32,6 +32,19 @@ struct bump_facts {
   std::string delivery_id;
   std::string note;      // e.g. "no source commit could be compared: the newer delivery wins"
   std::string evidence;  // markdown after the table (a promotion's apply result); may be empty
+
+  // What a reviewer decides from (issue 15.5); each is bounded when rendered.
+  std::vector<std::string> why;       // one line per value replaced: why the candidate wins
+  std::vector<std::string> on_merge;  // what merging sets off: the apply, the next promotion
+  struct commit_line {
+    std::string sha;
+    std::string headline;  // the message's first line
+  };
+  std::vector<commit_line> source_commits;  // what runs now .. the candidate, oldest first
+  std::int64_t source_commits_total = 0;    // may exceed source_commits.size()
+  std::string release_name;                 // the source repository's release of the tag
+  std::string release_notes;                // its Markdown body
+  std::string release_url;
 };
 
 // The machine-readable line ferry puts at the end of each PR body, so a later delivery can tell
@@ -52,7 +65,11 @@ std::optional<std::string> source_commit_from_message(std::string_view message);
 // "ferry: bump app to sha-9f8e7d6 in staging"
 std::string pr_title(const bump_facts& f);
 // A markdown table: image, from -> to, digest, package link, source commit and compare link
-// where known, delivery id; then the note and the evidence, if any; last the pr_marker.
+// where known, delivery id; then the note and the evidence, if any; then "Why this PR", "On
+// merge", the source commits and the release notes where known; last the pr_marker. At most
+// limits::k_pr_body_max characters: sections that would not fit are left out, saying so.
+// Text from GitHub (commit messages, release notes) cannot mention anyone: '@' is followed by
+// a zero-width space, so nobody is notified by a bump PR.
 std::string pr_body(const bump_facts& f);
 // Title line, a blank line, then the trailer when the source commit is known:
 // "ferry: bump app to sha-9f8e7d6 in staging\n\nFerry-Source-Commit: <sha>\n".

@@ -46,6 +46,11 @@ std::shared_ptr<rules_cache> make_rules_cache() {
 
 namespace {
 
+void explain(bump_facts& facts, const rules::image_rule& rule,
+             std::span<const std::string> head_values, std::span<const std::string> pr_values);
+std::vector<std::string> merge_consequences(const rules::rules_file& rules,
+                                            const rules::environment& env);
+
 namespace asio = boost::asio;
 using github::pull_request;
 
@@ -92,6 +97,7 @@ class bump_run {
   // Decision (newest)
   asio::awaitable<result<std::int64_t>> source_installation(const service::repo_name& source_repo);
   void remember_not_installed(const std::string& source_key);
+  asio::awaitable<std::optional<github::release>> release_notes(const rules::image_rule& rule);
   asio::awaitable<result<bool>> newest_allows(const rules::image_rule& rule,
                                               std::span<const std::string> head_values,
                                               std::span<const std::string> pr_values,
@@ -477,6 +483,13 @@ asio::awaitable<result<bump_run::decided>> bump_run::decide_and_write(
   }
 
   out.facts.from_values = ep->previous_values;
+  explain(out.facts, rule, ep->previous_values, open_values);
+  out.facts.on_merge = merge_consequences(rules, env);
+  if (auto notes = co_await release_notes(rule); notes) {
+    out.facts.release_name = notes->name.empty() ? p_.tag : notes->name;
+    out.facts.release_notes = std::move(notes->body);
+    out.facts.release_url = std::move(notes->html_url);
+  }
   bump_writer w = writer();
   auto written = co_await w.write_branch(branch, ep->changes, out.facts, pr, seen);
   if (!written) {
@@ -549,6 +562,28 @@ asio::awaitable<result<std::optional<std::string>>> bump_run::trailer_commit(
     co_return std::optional<std::string>{};
   }
   co_return source_commit_from_message((*found)->message);
+}
+
+// The source repository's release of a semver tag, for the PR body: one GET, under the same
+// installation rules as the compare. None (nullopt) when there is no release, no source
+// repository, or GitHub fails: release notes never decide or fail a promotion.
+asio::awaitable<std::optional<github::release>> bump_run::release_notes(
+    const rules::image_rule& rule) {
+  if (!std::holds_alternative<rules::semver_policy>(rule.policy.kind) || !src_.source_repo ||
+      src_.source_repo->owner.empty()) {
+    co_return std::nullopt;
+  }
+  auto inst = co_await source_installation(*src_.source_repo);
+  if (!inst) {
+    co_return std::nullopt;
+  }
+  github::repo_api source(gh_, *src_.source_repo, *inst, log_);
+  auto found = co_await source.release_by_tag(p_.tag);
+  if (!found) {
+    log_.warn("release notes not read", {{"tag", p_.tag}, {"error", found.error().message}});
+    co_return std::nullopt;
+  }
+  co_return std::move(*found);
 }
 
 void bump_run::remember_not_installed(const std::string& source_key) {
@@ -663,8 +698,83 @@ asio::awaitable<result<bool>> bump_run::newest_allows(const rules::image_rule& r
                 {{"tag", p_.tag}, {"current", value}, {"reason", decision.reason}});
       co_return false;
     }
+    facts.why.push_back("`" + table_cell(value) + "` -> `" + table_cell(p_.tag) +
+                        "`: its source commit is " + std::to_string(cmp->ahead_by) +
+                        " commit(s) ahead of `" + current->substr(0, 12) + "` (`newest` policy)");
+    if (!written_by) {
+      // What runs now .. the candidate: the commits this promotion brings.
+      facts.source_commits.clear();
+      for (const auto& c : cmp->commits) {
+        facts.source_commits.push_back({c.sha, c.headline});
+      }
+      facts.source_commits_total = cmp->total_commits;
+    }
   }
   co_return true;
+}
+
+// Why the candidate replaces each value, for the PR body (the `newest` policy's compare adds
+// its own lines in newest_allows).
+void explain(bump_facts& facts, const rules::image_rule& rule,
+             std::span<const std::string> head_values, std::span<const std::string> pr_values) {
+  const auto& kind = rule.policy.kind;
+  for (const auto& v : head_values) {
+    if (v == facts.to_tag) {
+      continue;
+    }
+    std::string why = "`" + table_cell(v) + "` -> `" + table_cell(facts.to_tag) + "`: ";
+    if (const auto* semver = std::get_if<rules::semver_policy>(&kind)) {
+      why += "a higher version within `" + table_cell(semver->range.text()) + "` (`semver` policy)";
+    } else if (const auto* a = std::get_if<rules::alphabetical_policy>(&kind)) {
+      why += std::string("next in ") +
+             (a->order == rules::sort_order::asc ? "ascending" : "descending") +
+             " alphabetical order (`alphabetical` policy)";
+    } else if (const auto* n = std::get_if<rules::numerical_policy>(&kind)) {
+      why += std::string("next in ") +
+             (n->order == rules::sort_order::asc ? "ascending" : "descending") +
+             " numerical order (`numerical` policy)";
+    } else {
+      continue;  // `newest`: newest_allows says why, from the compare
+    }
+    facts.why.push_back(std::move(why));
+  }
+  for (const auto& v : pr_values) {
+    if (v != facts.to_tag) {
+      facts.why.push_back("supersedes `" + table_cell(v) + "`, which this pull request carried");
+    }
+  }
+}
+
+// What merging sets off (SPEC "Apply, and the promotion chain"), for the PR body.
+std::vector<std::string> merge_consequences(const rules::rules_file& rules,
+                                            const rules::environment& env) {
+  std::vector<std::string> out;
+  const std::string e = "`" + table_cell(env.name) + "`";
+  if (!env.apply) {
+    out.push_back(e +
+                  " has no `apply`: your GitOps controller applies the merge on its own "
+                  "schedule, and nothing is promoted after it");
+    return out;
+  }
+  if (const auto* flux = std::get_if<rules::apply_flux>(&env.apply->target)) {
+    out.push_back(e + " is applied at once: Flux " + table_cell(flux->kind) + " `" +
+                  table_cell(flux->namespace_name) + "/" + table_cell(flux->name) +
+                  "` reconciles at the merge commit (status `ferry/apply/" + table_cell(env.name) +
+                  "`)");
+  } else if (const auto* job = std::get_if<rules::apply_job>(&env.apply->target)) {
+    out.push_back(e + " is applied at once: a Job from `" + table_cell(job->template_path) +
+                  "` runs in `" + table_cell(job->namespace_name) + "` (status `ferry/apply/" +
+                  table_cell(env.name) + "`)");
+  }
+  for (const auto& next : rules.environments) {
+    if (next.promote_from && *next.promote_from == env.name) {
+      out.push_back(next.suspend ? "`" + table_cell(next.name) +
+                                       "` follows it but is suspended: no promotion PR"
+                                 : "when that apply succeeds, `" + table_cell(next.name) +
+                                       "` gets its promotion pull request");
+    }
+  }
+  return out;
 }
 
 }  // namespace

@@ -60,6 +60,15 @@ inline constexpr std::size_t k_body_bytes_in_flight_max = 64u * 1024u * 1024u;
 // event is ~14 KB), and a flood of large bodies must not keep them out.
 inline constexpr std::size_t k_body_budget_exempt = 64u * 1024u;
 
+// What a bump PR's body may hold (issue 15.5). GitHub refuses a body over 65,536 characters;
+// ours stays under 60,000 whatever the release notes and commit messages hold. Source commits
+// beyond 20 are summarised by the compare link; release notes beyond 4,000 characters are cut
+// with a link to the release; each commit headline is cut at 120 characters.
+inline constexpr std::size_t k_pr_body_max = 60000;
+inline constexpr std::size_t k_pr_source_commits_max = 20;
+inline constexpr std::size_t k_pr_release_notes_max = 4000;
+inline constexpr std::size_t k_pr_headline_max = 120;
+
 // Connections served at once; beyond this the acceptor waits (the kernel backlog holds the
 // rest). 1,024 keeps file descriptors well under the usual 1,048,576 container ulimit and RSS
 // bounded (a parser holds at most k_header_max until the signature is checked).

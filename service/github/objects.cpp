@@ -253,7 +253,26 @@ result<std::vector<commit_status>> parse_statuses(std::string_view json) {
 
 result<comparison> parse_comparison(std::string_view json) {
   return parse_with(json, "compare", [](element v) -> result<comparison> {
-    return comparison{text(v, {"status"}), integer(v, {"ahead_by"}), integer(v, {"behind_by"})};
+    comparison c{text(v, {"status"}),
+                 integer(v, {"ahead_by"}),
+                 integer(v, {"behind_by"}),
+                 {},
+                 integer(v, {"total_commits"})};
+    simdjson::dom::array commits;
+    if (v["commits"].get(commits) == simdjson::SUCCESS) {
+      for (element e : commits) {
+        std::string message = text(e, {"commit", "message"});
+        message = message.substr(0, message.find('\n'));
+        c.commits.push_back({text(e, {"sha"}), std::move(message)});
+      }
+    }
+    return c;
+  });
+}
+
+result<release> parse_release(std::string_view json) {
+  return parse_with(json, "release", [](element v) -> result<release> {
+    return release{text(v, {"name"}), text(v, {"body"}), text(v, {"html_url"})};
   });
 }
 

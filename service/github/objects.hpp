@@ -66,6 +66,21 @@ struct comparison {
   std::string status;  // ahead, behind, identical, diverged
   std::int64_t ahead_by = 0;
   std::int64_t behind_by = 0;
+  // The commits from base to head as the answer lists them (oldest first, at most 250), each
+  // with its message's first line; total_commits may be larger.
+  struct commit_line {
+    std::string sha;
+    std::string headline;
+  };
+  std::vector<commit_line> commits;
+  std::int64_t total_commits = 0;
+};
+
+// GET /repos/{o}/{r}/releases/tags/{tag}: what a PR body shows of a release.
+struct release {
+  std::string name;
+  std::string body;  // Markdown, may be empty
+  std::string html_url;
 };
 
 // One entry of GET /repos/{o}/{r}/pulls/{n}/files.
@@ -101,6 +116,7 @@ result<pull_request> parse_pull(std::string_view json);
 result<std::vector<pull_request>> parse_pulls(std::string_view json);
 result<std::vector<commit_status>> parse_statuses(std::string_view json);
 result<comparison> parse_comparison(std::string_view json);
+result<release> parse_release(std::string_view json);
 result<std::vector<pull_file>> parse_pull_files(std::string_view json);
 result<std::vector<issue_comment>> parse_comments(std::string_view json);
 // repos/list-commits: the shas, newest first.

@@ -354,6 +354,22 @@ asio::awaitable<result<void>> repo_api::enable_auto_merge(std::string_view pull_
       std::move(variables), installation_, options()));
 }
 
+asio::awaitable<result<std::optional<release>>> repo_api::release_by_tag(std::string_view tag) {
+  auto r = co_await client_->rest(verb::get, path("/releases/tags/" + escape_segment(tag)),
+                                  std::nullopt, installation_, options());
+  if (!r) {
+    if (r.error().kind == error_kind::not_found) {
+      co_return std::optional<release>{};
+    }
+    co_return r.error();
+  }
+  auto parsed = parse_release(r->body);
+  if (!parsed) {
+    co_return parsed.error();
+  }
+  co_return std::optional<release>(std::move(*parsed));
+}
+
 asio::awaitable<result<std::vector<pull_file>>> repo_api::pull_files(std::int64_t number) {
   auto pages =
       co_await client_->rest_pages(path("/pulls/" + std::to_string(number) + "/files?per_page=100"),

@@ -131,6 +131,8 @@ class repo_api {
 
   // GET compare/{base}...{head}: head against base.
   boost::asio::awaitable<result<comparison>> compare(std::string_view base, std::string_view head);
+  // GET releases/tags/{tag}: the release of that tag, nullopt when there is none (404).
+  boost::asio::awaitable<result<std::optional<release>>> release_by_tag(std::string_view tag);
   // GET commits?sha={branch}&per_page={n}: the n newest commits' shas.
   boost::asio::awaitable<result<std::vector<std::string>>> commits(std::string_view branch, int n);
   // GET contents/{path}?ref={ref}: the file's bytes; not_found when there is none.

@@ -360,6 +360,60 @@ TEST_F(bump_e2e, newest_compares_source_commits_in_the_event_repository) {
             std::string::npos)
       << body;
   EXPECT_EQ(body.find("newer delivery wins"), std::string::npos) << body;
+  // Issue 15.5: why, what merging does, and the commits the promotion brings.
+  EXPECT_NE(body.find("**Why this PR**\n- `sha-" + newer + "` -> `sha-" + newest.substr(0, 7) +
+                      "`: its source commit is 1 commit(s) ahead"),
+            std::string::npos)
+      << body;
+  EXPECT_NE(body.find("**On merge**\n- `staging` is applied at once: Flux Kustomization "
+                      "`flux-system/apps`"),
+            std::string::npos)
+      << body;
+  EXPECT_NE(body.find("when that apply succeeds, `production` gets its promotion pull request"),
+            std::string::npos);
+  EXPECT_NE(body.find("**Source commits** (1, oldest first)\n- [`" + newest.substr(0, 12) +
+                      "`](https://github.com/dine-together/app/commit/" + newest + ")"),
+            std::string::npos)
+      << body;
+}
+
+// Issue 15.5: a semver tag's release notes from the source repository, quoted in the PR.
+TEST_F(bump_e2e, a_semver_promotion_quotes_the_source_release_notes) {
+  ASSERT_EQ(control(http::verb::post, "/_double/repos/dine-together/infra/settings",
+                    R"({"auto_merge_clean": false})")
+                .status,
+            200);
+  ASSERT_EQ(control(http::verb::post, "/_double/repos",
+                    R"({"owner": "dine-together", "name": "api", "installation_id": 7,)"
+                    R"( "files": {"a": "1\n"}})")
+                .status,
+            201);
+  ASSERT_EQ(control(http::verb::post, "/_double/repos/dine-together/api/releases",
+                    R"({"tag_name": "1.5.0", "name": "api 1.5.0",)"
+                    R"( "body": "## Fixes\n- retries by @octocat"})")
+                .status,
+            201);
+  ASSERT_EQ(deliver("package", ferry::service::random_delivery_id(),
+                    package_payload("api", "1.5.0", k_digest)),
+            200)
+      << ferry_->log();
+  auto state = infra_state();
+  ASSERT_EQ(state.at("pulls").as_array().size(), 1u) << ferry_->log();
+  const std::string body = text(state.at("pulls").as_array()[0].as_object().at("body"));
+  EXPECT_NE(body.find("`1.4.0` -> `1.5.0`: a higher version within `>=1.0.0 <2` (`semver` policy)"),
+            std::string::npos)
+      << body;
+  EXPECT_NE(body.find("**Release api 1.5.0**"), std::string::npos) << body;
+  EXPECT_NE(body.find("> ## Fixes\n> - retries by @\u200boctocat"), std::string::npos) << body;
+  // A tag without a release: no section, and the promotion goes on.
+  ASSERT_EQ(deliver("package", ferry::service::random_delivery_id(),
+                    package_payload("api", "1.6.0", k_digest)),
+            200)
+      << ferry_->log();
+  const std::string later = text(infra_state().at("pulls").as_array()[0].as_object().at("body"));
+  EXPECT_EQ(later.find("**Release"), std::string::npos) << later;
+  EXPECT_NE(later.find("supersedes `1.5.0`, which this pull request carried"), std::string::npos)
+      << later;
 }
 
 }  // namespace

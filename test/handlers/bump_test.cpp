@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "handlers/bump.hpp"
+#include "service/limits.hpp"
 
 namespace ferry::handlers {
 namespace {
@@ -58,6 +59,60 @@ TEST(pr_body, leaves_out_what_is_unknown_and_escapes_cells) {
   EXPECT_EQ(body.find("| compare |"), std::string::npos);
   EXPECT_NE(body.find("(none) -> `a\\|b`"), std::string::npos) << body;
   EXPECT_NE(body.find(f.note), std::string::npos);
+}
+
+// Issue 15.5: what a reviewer decides from, bounded, notifying nobody.
+TEST(pr_body, says_why_what_merging_does_the_commits_and_the_release) {
+  auto f = sample();
+  f.current_commit = "1111111";
+  f.why = {"`sha-1111111` -> `sha-9f8e7d6`: its source commit is 3 commit(s) ahead"};
+  f.on_merge = {"`staging` is applied at once",
+                "when that apply succeeds, `production` gets its "
+                "promotion pull request"};
+  for (int i = 0; i < 25; ++i) {
+    f.source_commits.push_back({std::string(39, 'a') + static_cast<char>('a' + i % 6),
+                                "fix #" + std::to_string(i) + " thanks @octocat"});
+  }
+  f.source_commits_total = 30;
+  f.release_name = "v1.5.0";
+  f.release_notes = "## Changes\n- faster by @hubot\n";
+  f.release_url = "https://github.com/dine-together/app/releases/tag/v1.5.0";
+  const std::string body = pr_body(f);
+  EXPECT_NE(body.find("**Why this PR**\n- `sha-1111111` -> `sha-9f8e7d6`"), std::string::npos)
+      << body;
+  EXPECT_NE(body.find("**On merge**\n- `staging` is applied at once\n- when that apply"),
+            std::string::npos);
+  EXPECT_NE(body.find("**Source commits** (30, oldest first)"), std::string::npos);
+  EXPECT_NE(body.find("- and 10 more: [compare](https://github.com/dine-together/app/compare/"
+                      "1111111...9f8e7d6)"),
+            std::string::npos)
+      << body;
+  EXPECT_NE(body.find("**Release v1.5.0** ([on GitHub](" + f.release_url + "))"),
+            std::string::npos);
+  EXPECT_NE(body.find("> ## Changes\n> - faster by @\u200bhubot"), std::string::npos) << body;
+  // Nobody is notified: every '@' is followed by a zero-width space.
+  for (auto at = body.find('@'); at != std::string::npos; at = body.find('@', at + 1)) {
+    EXPECT_EQ(body.compare(at + 1, 3, "\u200b"), 0) << body.substr(at, 20);
+  }
+  // The machine-readable marker still ends the body.
+  EXPECT_TRUE(pr_marker_matches(body, "staging", "ghcr.io/dine-together/app", "sha-9f8e7d6"));
+}
+
+TEST(pr_body, stays_under_githubs_limit_whatever_the_notes_and_messages_hold) {
+  auto f = sample();
+  f.release_name = "v2";
+  f.release_notes = std::string(1'000'000, 'x');
+  f.source_commits.push_back({std::string(40, 'b'), std::string(100'000, 'y')});
+  f.evidence = std::string(59'000, 'e');  // leaves no room for the optional sections
+  const std::string body = pr_body(f);
+  EXPECT_LE(body.size(), ferry::limits::k_pr_body_max);
+  EXPECT_NE(body.find("Some sections were left out"), std::string::npos);
+  EXPECT_TRUE(pr_marker_matches(body, "staging", "ghcr.io/dine-together/app", "sha-9f8e7d6"));
+  f.evidence.clear();
+  const std::string roomy = pr_body(f);
+  EXPECT_LE(roomy.size(), ferry::limits::k_pr_body_max);
+  EXPECT_NE(roomy.find("**Release v2**"), std::string::npos);
+  EXPECT_LT(roomy.size(), 10'000u) << "release notes and headlines are cut to their bounds";
 }
 
 TEST(pr_marker, ends_the_body_and_matches_only_its_environment_image_and_tag) {

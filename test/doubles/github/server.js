@@ -1181,6 +1181,25 @@ class double {
     };
     t['GET /repos/{owner}/{repo}/compare/{base}...{head}'] = async (ctx) => compare(ctx, ctx.params.base, ctx.params.head);
 
+    t['GET /repos/{owner}/{repo}/releases/tags/{tag}'] = async (ctx) => {
+      const r = ctx.repo;
+      const rel = (r.releases || []).find((x) => x.tag_name === ctx.params.tag);
+      if (!rel) {
+        return nf();
+      }
+      const api = `${this.base}/repos/${r.owner}/${r.name}`;
+      const html = `${this.base}/${r.owner}/${r.name}/releases/tag/${encodeURIComponent(rel.tag_name)}`;
+      const who = { login: 'octocat', id: 1, node_id: 'MDQ6VXNlcjE=', avatar_url: `${this.base}/avatars/octocat`, gravatar_id: '', url: `${this.base}/users/octocat`, html_url: `${this.base}/octocat`, followers_url: `${this.base}/users/octocat/followers`, following_url: `${this.base}/users/octocat/following{/other_user}`, gists_url: `${this.base}/users/octocat/gists{/gist_id}`, starred_url: `${this.base}/users/octocat/starred{/owner}{/repo}`, subscriptions_url: `${this.base}/users/octocat/subscriptions`, organizations_url: `${this.base}/users/octocat/orgs`, repos_url: `${this.base}/users/octocat/repos`, events_url: `${this.base}/users/octocat/events{/privacy}`, received_events_url: `${this.base}/users/octocat/received_events`, type: 'User', site_admin: false };
+      return ok({
+        url: `${api}/releases/${rel.id}`, html_url: html, assets_url: `${api}/releases/${rel.id}/assets`,
+        upload_url: `${this.base}/uploads/repos/${r.owner}/${r.name}/releases/${rel.id}/assets{?name,label}`,
+        tarball_url: `${api}/tarball/${rel.tag_name}`, zipball_url: `${api}/zipball/${rel.tag_name}`,
+        id: rel.id, node_id: `RE_${rel.id}`, tag_name: rel.tag_name, target_commitish: r.default_branch,
+        name: rel.name, body: rel.body, draft: false, prerelease: false, created_at: rel.created_at,
+        published_at: rel.published_at, author: who, assets: [],
+      });
+    };
+
     t['GET /repos/{owner}/{repo}/contents/{path}'] = async (ctx) => {
       const r = ctx.repo;
       const ref = ctx.query.get('ref') || r.default_branch;
@@ -2045,7 +2064,7 @@ class double {
     if (m === 'GET' && p === '/_double/redeliveries') {
       return reply(200, this.redeliveries);
     }
-    const rm = /^\/_double\/repos\/([^/]+)\/([^/]+)\/(move-ref|settings|pulls\/(\d+))$/.exec(p);
+    const rm = /^\/_double\/repos\/([^/]+)\/([^/]+)\/(move-ref|settings|releases|pulls\/(\d+))$/.exec(p);
     if (m === 'POST' && rm) {
       const r = this.repo(rm[1], rm[2]);
       if (!r) {
@@ -2053,6 +2072,17 @@ class double {
       }
       if (rm[3] === 'move-ref') {
         return reply(200, await this.move_ref(r, body));
+      }
+      if (rm[3] === 'releases') {
+        // A release of the repository (what a project's release workflow publishes): {tag_name,
+        // name?, body?}.
+        if (typeof body.tag_name !== 'string' || !body.tag_name) {
+          return reply(400, { message: 'tag_name is required' });
+        }
+        r.releases = r.releases || [];
+        const rel = { id: r.releases.length + 1, tag_name: body.tag_name, name: body.name ?? body.tag_name, body: body.body ?? null, created_at: iso(), published_at: iso() };
+        r.releases.push(rel);
+        return reply(201, rel);
       }
       if (rm[3] === 'settings') {
         if (body.auto_merge_clean !== undefined) {
