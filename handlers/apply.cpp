@@ -245,6 +245,16 @@ asio::awaitable<void> follow_apply(std::shared_ptr<const handler_settings> s, in
     s->metrics->applies.with({state}).inc();
   }
   log.info("apply finished", {{"state", state}, {"detail", outcome.description}});
+  if (outcome.kind == apply_outcome::state::success && s->metrics != nullptr) {
+    // Merge -> applied: from the merge commit's committer time (GitHub's merge time).
+    if (auto at = co_await repo.commit_time(sha); at) {
+      const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                           std::chrono::system_clock::now().time_since_epoch())
+                           .count();
+      s->metrics->lead_time.with({"merge_to_applied", env_name})
+          .observe(static_cast<double>(std::max<std::int64_t>(0, now - *at)));
+    }
+  }
   if (outcome.kind == apply_outcome::state::success) {
     // Promote before the final status: a replica that dies in between leaves the status
     // pending, and the resume redoes both (the promotion converges).

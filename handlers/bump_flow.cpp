@@ -107,9 +107,14 @@ class bump_run {
       const std::string& value, const std::optional<std::string>& written_by,
       const bump_facts& facts);
   bump_writer writer() {
-    return bump_writer{s_, *api_, *mirror_, clone_url_, token_, default_branch_, head_, log_};
+    return bump_writer{
+        s_,         *api_,  *mirror_,
+        clone_url_, token_, default_branch_,
+        head_,      log_,   src_.evidence.empty() ? "publication_to_pr" : "applied_to_promotion_pr",
+        started_};
   }
 
+  const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
   std::string_view delivery_id_;
   const promotion_source& src_;
   const promotion& p_;

@@ -288,6 +288,11 @@ asio::awaitable<result<void>> bump_writer::converge_pr(const rules::environment&
     if (created) {
       pr = std::move(*created);
       count_pr("opened");
+      if (settings.metrics != nullptr) {
+        settings.metrics->lead_time.with({lead_stage, env.name})
+            .observe(
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+      }
       log.info("pull request opened", {{"number", std::to_string(pr->number)}});
     } else if (created.error().kind == error_kind::conflict) {
       // Opened by a concurrent delivery: update that one.
@@ -311,6 +316,9 @@ asio::awaitable<result<void>> bump_writer::converge_pr(const rules::environment&
       co_return updated.error();
     }
     count_pr("updated");
+  }
+  if (written.wrote && settings.metrics != nullptr) {
+    settings.metrics->promotions.with({env.name, facts.rule_name}).inc();
   }
   const std::vector<std::string> want_labels{"ferry", "env:" + env.name};
   if (std::any_of(want_labels.begin(), want_labels.end(),

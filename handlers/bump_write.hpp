@@ -8,6 +8,7 @@
 
 #include <boost/asio/awaitable.hpp>
 
+#include <chrono>
 #include <optional>
 #include <span>
 #include <string>
@@ -65,6 +66,9 @@ struct bump_writer {
   const std::string& default_branch;  // the PR's base
   const std::string& head;            // the default branch's head: the commit's parent
   const log::logger& log;
+  // For ferry_lead_time_seconds: the stage a PR opened here ends, and when it began.
+  std::string_view lead_stage = "publication_to_pr";
+  std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
 
   // Puts `changes` on `branch` so that its tree is the default branch's head with them, unless
   // the branch already carries exactly that. Every branch move is a compare-and-swap on the

@@ -96,6 +96,16 @@ asio::awaitable<result<std::vector<markers::scanned_file>>> infra_repo::marker_f
                               [&]() { return scan_marker_files(*mirror_, sha, prefixes); });
 }
 
+asio::awaitable<result<std::int64_t>> infra_repo::commit_time(std::string sha) {
+  co_return co_await blocking(s_->pool, [&]() -> result<std::int64_t> {
+    auto info = mirror_->commit_info(sha);
+    if (!info) {
+      return info.error();
+    }
+    return info->committer_time;
+  });
+}
+
 asio::awaitable<result<std::vector<std::string>>> infra_repo::changed_paths(std::string before,
                                                                             std::string after) {
   co_return co_await blocking(s_->pool, [&]() { return mirror_->changed_paths(before, after); });

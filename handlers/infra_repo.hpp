@@ -37,6 +37,9 @@ class infra_repo {
   // The rules file at `sha` (fetched first): not_found when the repository has none.
   boost::asio::awaitable<result<rules::parse_outcome>> rules_at(std::string sha);
   // Files under `prefixes` at `sha` that carry markers.
+  // When `sha` was committed (its committer time, seconds since the epoch): for a merge made
+  // on GitHub, the merge's time.
+  boost::asio::awaitable<result<std::int64_t>> commit_time(std::string sha);
   boost::asio::awaitable<result<std::vector<markers::scanned_file>>> marker_files(
       std::string sha, std::vector<std::string> prefixes);
   boost::asio::awaitable<result<std::vector<std::string>>> changed_paths(std::string before,

@@ -368,6 +368,12 @@ std::vector<double> delivery_buckets() {
   return {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
 }
 
+// Lead times: seconds (a webhook round trip and a Flux reconcile) to a day (a PR waiting for
+// review overnight).
+std::vector<double> lead_time_buckets() {
+  return {1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 7200, 21600, 86400};
+}
+
 }  // namespace
 
 metrics::metrics()
@@ -399,9 +405,16 @@ metrics::metrics()
       rules_valid(registry.add_gauge("ferry_rules_valid",
                                      "1 while the repository's rules file is valid, 0 while not.",
                                      {"repo"})),
-      build_info(registry.add_gauge("ferry_build_info",
-                                    "Always 1; the version label names the running build.",
-                                    {"version"})) {
+      build_info(registry.add_gauge(
+          "ferry_build_info", "Always 1; the version label names the running build.", {"version"})),
+      lead_time(registry.add_histogram(
+          "ferry_lead_time_seconds",
+          "Seconds from one step of the promotion chain to the next, by stage and environment.",
+          {"stage", "env"}, lead_time_buckets())),
+      promotions(registry.add_counter(
+          "ferry_promotions_total",
+          "Values written to a promotion PR's branch, by environment and image rule.",
+          {"env", "image"})) {
   build_info.with({FERRY_VERSION}).set(1);
 }
 

@@ -202,6 +202,15 @@ struct metrics {
   // {version}: always 1; the label carries the build's version (CMake project VERSION), so a
   // dashboard can join or show which release runs.
   gauge_family& build_info;
+  // {stage, env}: seconds from one step of the promotion chain to the next (issue 15.6):
+  //   publication_to_pr        a publication's delivery arrived -> its PR opened
+  //   merge_to_applied         the merge commit (its committer time) -> the apply succeeded
+  //   applied_to_promotion_pr  an apply succeeded -> the next environment's PR opened
+  // env is an environment name from the rules (bounded by the rules, and by the overflow series).
+  histogram_family& lead_time;
+  // {env, image}: values written to a PR branch (a PR opened or superseded); image is the rule's
+  // name, never a string from a payload.
+  counter_family& promotions;
 };
 
 }  // namespace ferry::service

@@ -366,6 +366,7 @@ result<reads::commit_facts> reads::commit_info(std::string_view commit) const {
     if (const char* msg = git_commit_message(c->get()); msg != nullptr) {
       out.message = msg;
     }
+    out.committer_time = static_cast<std::int64_t>(git_commit_time(c->get()));
     return out;
   });
 }

@@ -88,6 +88,7 @@ class reads {
     std::string committer_email;
     bool signed_ = false;
     std::string message;
+    std::int64_t committer_time = 0;  // seconds since the epoch (a merge's time, for a merge)
   };
   result<commit_facts> commit_info(std::string_view commit) const;
 

@@ -270,6 +270,18 @@ TEST_F(loop_e2e, publish_merge_apply_report_promote_apply) {
       10s));
   // Production has nothing downstream: no third PR.
   EXPECT_FALSE(pull_for("ferry/staging/flux-system-app", "open"));
+
+  // Issue 15.6: each step of the chain left its lead time, labelled with the rules' names.
+  const std::string metrics = call(ferry_port_, http::verb::get, "/metrics").body;
+  for (const char* series :
+       {R"(ferry_lead_time_seconds_count{stage="publication_to_pr",env="staging"} 1)",
+        R"(ferry_lead_time_seconds_count{stage="merge_to_applied",env="staging"} 1)",
+        R"(ferry_lead_time_seconds_count{stage="applied_to_promotion_pr",env="production"} 1)",
+        R"(ferry_lead_time_seconds_count{stage="merge_to_applied",env="production"} 1)",
+        R"(ferry_promotions_total{env="staging",image="app"} 1)",
+        R"(ferry_promotions_total{env="production",image="app"} 1)"}) {
+    EXPECT_NE(metrics.find(series), std::string::npos) << series << "\n" << metrics;
+  }
 }
 
 TEST_F(loop_e2e, a_failed_apply_blocks_the_promotion_and_says_why) {
