@@ -294,6 +294,30 @@ result<edit_outcome> apply_edits(std::string_view content, std::span<const marke
     out.records.push_back({m.file, m.line, m.value, e.new_value, m.ns, m.name, m.field});
   }
   out.content.append(content.substr(copied));
+  if (!out.records.empty()) {
+    // The edited file must read as the original did, with the new values: same markers on the
+    // same lines. yaml-cpp accepts some text where the new value would join what precedes it
+    // (a tag written against a value of invalid UTF-8, "!,\xff..." becoming "!,v2"); such a
+    // marker is refused rather than a file written that YAML reads differently (the fuzzer found
+    // it).
+    const auto& first = out.records.front();
+    auto again = scan_file(first.file, out.content);
+    // Every marker given (callers may pass a file's markers of some policies only) is still
+    // there, on its line.
+    bool same = again.ok();
+    for (std::size_t i = 0; same && i < markers.size(); ++i) {
+      const marker& a = markers[i];
+      same = std::any_of(again->markers.begin(), again->markers.end(), [&](const marker& b) {
+        return a.line == b.line && a.field == b.field && a.ns == b.ns && a.name == b.name;
+      });
+    }
+    if (!same) {
+      return make_error(error_kind::invalid_input,
+                        first.file + ":" + std::to_string(first.line) +
+                            ": editing this marker would change how YAML reads the file (a tag or "
+                            "anchor written against the value?): edit it by hand");
+    }
+  }
   return out;
 }
 

@@ -63,7 +63,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     requests.push_back(std::move(r));
   }
   auto edited = m::apply_edits(content, markers, requests);
-  check(edited.ok(), "apply_edits refused valid values");
+  if (!edited.ok()) {
+    // The one refusal of valid values: an edit that would make YAML read the file differently.
+    check(edited.error().message.find("would change how YAML reads the file") != std::string::npos,
+          "apply_edits refused valid values");
+    return 0;
+  }
   const std::string& out = edited->content;
   if (edited->records.empty()) {
     check(out == content, "no records but content changed");

@@ -1212,6 +1212,11 @@ TEST_P(kube_real_serve, doctor_reviews_the_service_accounts_access_against_real_
   }
   EXPECT_GE(reviews, 5u) << healthy.raw;  // the Lease's verbs, Flux objects, Jobs, pods/log
   EXPECT_EQ(healthy.exit_code, 0) << healthy.raw;
+  // The report, for the record (issue 15's closing note asks for it).
+  std::printf("doctor on overlay %s, healthy (exit %d):\n", GetParam().c_str(), healthy.exit_code);
+  for (const auto& [name, c] : healthy.checks) {
+    std::printf("  %-5s %s\n", healthy.level(name).c_str(), name.c_str());
+  }
 
   const std::string ns = "flux-system";
   const std::string binding_path =
@@ -1253,6 +1258,8 @@ TEST_P(kube_real_serve, doctor_reviews_the_service_accounts_access_against_real_
       30s))
       << broken.raw;
   EXPECT_NE(denied.find("Role/RoleBinding ferry-apply in " + ns), std::string::npos) << denied;
+  std::printf("doctor on overlay %s, RoleBinding ferry-apply deleted (exit %d); failing:\n%s",
+              GetParam().c_str(), broken.exit_code, denied.c_str());
   EXPECT_EQ(broken.level("kube.reachable"), "ok");
   EXPECT_EQ(broken.exit_code, 1) << broken.raw;
 }

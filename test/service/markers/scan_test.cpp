@@ -3,6 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <sstream>
+
 #include "service/markers/markers.hpp"
 
 namespace m = ferry::markers;
@@ -22,6 +25,31 @@ m::edit_request app(std::string tag = "v2") {
   r.repository = "ghcr.io/org/app";
   r.tag = std::move(tag);
   return r;
+}
+
+// The markers fuzzer's find: yaml-cpp reads "!," then a value of invalid UTF-8 bytes as a tag and
+// a scalar; written back as "v2", the value joins the tag and the marker is gone. apply_edits
+// refuses that edit instead of writing a file YAML reads differently.
+TEST(apply_edits, refuses_an_edit_that_would_change_how_yaml_reads_the_file) {
+  std::ifstream in(
+      std::string(FERRY_FIXTURES_DIR) + "/fuzz/markers_fuzz/crash-tag-against-invalid-utf8-value",
+      std::ios::binary);
+  std::stringstream raw;
+  raw << in.rdbuf();
+  const std::string content = raw.str();
+  auto scanned = m::scan_file("fuzz.yaml", content);
+  ASSERT_TRUE(scanned.ok()) << scanned.error().message;
+  ASSERT_FALSE(scanned->markers.empty());
+  m::edit_request r;
+  r.ns = scanned->markers[0].ns;
+  r.name = scanned->markers[0].name;
+  r.repository = "ex.io/o/app";
+  r.tag = "v2";
+  auto edited = m::apply_edits(content, scanned->markers, r);
+  ASSERT_FALSE(edited.ok());
+  EXPECT_EQ(edited.error().kind, ferry::error_kind::invalid_input);
+  EXPECT_NE(edited.error().message.find("would change how YAML reads the file"), std::string::npos)
+      << edited.error().message;
 }
 
 TEST(scan_file, records_place_value_and_byte_range) {
