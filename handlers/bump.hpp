@@ -11,6 +11,7 @@
 
 #include "service/markers/markers.hpp"
 #include "service/rules/policy.hpp"
+#include "service/rules/rules.hpp"
 
 namespace ferry::handlers {
 
@@ -71,6 +72,15 @@ std::string pr_title(const bump_facts& f);
 // Text from GitHub (commit messages, release notes) cannot mention anyone: '@' is followed by
 // a zero-width space, so nobody is notified by a bump PR.
 std::string pr_body(const bump_facts& f);
+// Why the candidate replaces each value, per the rule's policy, into facts.why (the `newest`
+// policy's lines come from its compare, in the flow): head_values run now, pr_values are the
+// open PR's.
+void explain(bump_facts& facts, const rules::image_rule& rule,
+             std::span<const std::string> head_values, std::span<const std::string> pr_values);
+// What merging a PR for `env` sets off (SPEC "Apply, and the promotion chain"): its apply, and
+// the environments promoted after it.
+std::vector<std::string> merge_consequences(const rules::rules_file& rules,
+                                            const rules::environment& env);
 // Title line, a blank line, then the trailer when the source commit is known:
 // "ferry: bump app to sha-9f8e7d6 in staging\n\nFerry-Source-Commit: <sha>\n".
 std::string commit_message(const bump_facts& f);

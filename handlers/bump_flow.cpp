@@ -46,11 +46,6 @@ std::shared_ptr<rules_cache> make_rules_cache() {
 
 namespace {
 
-void explain(bump_facts& facts, const rules::image_rule& rule,
-             std::span<const std::string> head_values, std::span<const std::string> pr_values);
-std::vector<std::string> merge_consequences(const rules::rules_file& rules,
-                                            const rules::environment& env);
-
 namespace asio = boost::asio;
 using github::pull_request;
 
@@ -716,70 +711,6 @@ asio::awaitable<result<bool>> bump_run::newest_allows(const rules::image_rule& r
     }
   }
   co_return true;
-}
-
-// Why the candidate replaces each value, for the PR body (the `newest` policy's compare adds
-// its own lines in newest_allows).
-void explain(bump_facts& facts, const rules::image_rule& rule,
-             std::span<const std::string> head_values, std::span<const std::string> pr_values) {
-  const auto& kind = rule.policy.kind;
-  for (const auto& v : head_values) {
-    if (v == facts.to_tag) {
-      continue;
-    }
-    std::string why = "`" + table_cell(v) + "` -> `" + table_cell(facts.to_tag) + "`: ";
-    if (const auto* semver = std::get_if<rules::semver_policy>(&kind)) {
-      why += "a higher version within `" + table_cell(semver->range.text()) + "` (`semver` policy)";
-    } else if (const auto* a = std::get_if<rules::alphabetical_policy>(&kind)) {
-      why += std::string("next in ") +
-             (a->order == rules::sort_order::asc ? "ascending" : "descending") +
-             " alphabetical order (`alphabetical` policy)";
-    } else if (const auto* n = std::get_if<rules::numerical_policy>(&kind)) {
-      why += std::string("next in ") +
-             (n->order == rules::sort_order::asc ? "ascending" : "descending") +
-             " numerical order (`numerical` policy)";
-    } else {
-      continue;  // `newest`: newest_allows says why, from the compare
-    }
-    facts.why.push_back(std::move(why));
-  }
-  for (const auto& v : pr_values) {
-    if (v != facts.to_tag) {
-      facts.why.push_back("supersedes `" + table_cell(v) + "`, which this pull request carried");
-    }
-  }
-}
-
-// What merging sets off (SPEC "Apply, and the promotion chain"), for the PR body.
-std::vector<std::string> merge_consequences(const rules::rules_file& rules,
-                                            const rules::environment& env) {
-  std::vector<std::string> out;
-  const std::string e = "`" + table_cell(env.name) + "`";
-  if (!env.apply) {
-    out.push_back(e +
-                  " has no `apply`: your GitOps controller applies the merge on its own "
-                  "schedule, and nothing is promoted after it");
-    return out;
-  }
-  if (const auto* flux = std::get_if<rules::apply_flux>(&env.apply->target)) {
-    out.push_back(e + " is applied at once: Flux " + table_cell(flux->kind) + " `" +
-                  table_cell(flux->namespace_name) + "/" + table_cell(flux->name) +
-                  "` reconciles at the merge commit (status `ferry/apply/" + table_cell(env.name) +
-                  "`)");
-  } else if (const auto* job = std::get_if<rules::apply_job>(&env.apply->target)) {
-    out.push_back(e + " is applied at once: a Job from `" + table_cell(job->template_path) +
-                  "` runs in `" + table_cell(job->namespace_name) + "` (status `ferry/apply/" +
-                  table_cell(env.name) + "`)");
-  }
-  for (const auto& next : rules.environments) {
-    if (next.promote_from && *next.promote_from == env.name) {
-      out.push_back(next.suspend ? "`" + table_cell(next.name) +
-                                       "` follows it but is suspended: no promotion PR"
-                                 : "when that apply succeeds, `" + table_cell(next.name) +
-                                       "` gets its promotion pull request");
-    }
-  }
-  return out;
 }
 
 }  // namespace
