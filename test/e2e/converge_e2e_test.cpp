@@ -38,25 +38,7 @@ std::string step_name(const testing::TestParamInfo<step>& info) {
 
 class converge_e2e : public serve_double_test, public testing::WithParamInterface<step> {
  protected:
-  void before_ferry() override {
-    // Reviewers and auto-merge (recorded, not merged at once): every write step happens.
-    ASSERT_EQ(control(http::verb::post, "/_double/repos/dine-together/infra/settings",
-                      R"({"auto_merge_clean": false})")
-                  .status,
-              200);
-    std::string rules =
-        read_all(fs::path(FERRY_SOURCE_DIR) / "infra/example-infra/.github/ferry.yaml");
-    const std::string staging = "    paths: [clusters/staging]\n";
-    const auto at = rules.find(staging);
-    ASSERT_NE(at, std::string::npos);
-    rules.insert(at + staging.size(), "    reviewers: [octocat]\n    teamReviewers: [platform]\n");
-    const std::string moved = json::serialize(
-        json::value{{"ref", "heads/main"}, {"files", json::object{{".github/ferry.yaml", rules}}}});
-    ASSERT_EQ(
-        control(http::verb::post, "/_double/repos/dine-together/infra/move-ref", moved).status /
-            100,
-        2);
-  }
+  void before_ferry() override { keep_prs_open_with_reviewers(); }
 
   std::int64_t fault_hits() {
     const auto listed = json::parse(control(http::verb::get, "/_double/faults").body);

@@ -325,6 +325,27 @@ class serve_double_test : public ::testing::Test {
     return call(double_port_, method, target, body);
   }
 
+  // The infra repository's PRs stay open (auto-merge recorded, not merged at once), and the
+  // staging environment asks for reviewers: every write step of opening a PR happens.
+  void keep_prs_open_with_reviewers() {
+    ASSERT_EQ(control(http::verb::post, "/_double/repos/dine-together/infra/settings",
+                      R"({"auto_merge_clean": false})")
+                  .status,
+              200);
+    std::string rules =
+        read_all(fs::path(FERRY_SOURCE_DIR) / "infra/example-infra/.github/ferry.yaml");
+    const std::string staging = "    paths: [clusters/staging]\n";
+    const auto at = rules.find(staging);
+    ASSERT_NE(at, std::string::npos);
+    rules.insert(at + staging.size(), "    reviewers: [octocat]\n    teamReviewers: [platform]\n");
+    const std::string moved = json::serialize(
+        json::value{{"ref", "heads/main"}, {"files", json::object{{".github/ferry.yaml", rules}}}});
+    ASSERT_EQ(
+        control(http::verb::post, "/_double/repos/dine-together/infra/move-ref", moved).status /
+            100,
+        2);
+  }
+
   // A REST call to the double as the infra repository's installation (id 7), for test steps
   // a person or another tool would take through the API (opening a pull request).
   answer github(http::verb method, const std::string& target, const std::string& body = {}) {
