@@ -32,7 +32,7 @@ m::edit_request app(std::string tag = "v2") {
 // refuses that edit instead of writing a file YAML reads differently.
 TEST(apply_edits, refuses_an_edit_that_would_change_how_yaml_reads_the_file) {
   std::ifstream in(
-      std::string(FERRY_FIXTURES_DIR) + "/fuzz/markers_fuzz/crash-tag-against-invalid-utf8-value",
+      std::string(FERRY_FIXTURES_DIR) + "/fuzz/markers_fuzz/regress-tag-against-invalid-utf8-value",
       std::ios::binary);
   std::stringstream raw;
   raw << in.rdbuf();
