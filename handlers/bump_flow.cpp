@@ -68,9 +68,14 @@ class bump_run {
   asio::awaitable<service::handler_result> run();
 
  private:
+  asio::awaitable<result<rules_cache::rules_view>> read_facts_and_rules();
+  asio::awaitable<result<void>> read_facts(const rules::rules_file& rules);
   asio::awaitable<result<rules_cache::rules_view>> current_rules();
   asio::awaitable<result<rules_cache::rules_view>> renew_rules_view();
-  std::vector<const rules::environment*> select_environments(const rules::rules_file& rules) const;
+  asio::awaitable<result<rules_cache::rules_view>> rules_at(std::string head, std::string etag);
+  std::vector<const rules::environment*> select_environments(const rules::rules_file& rules,
+                                                             bool quiet = false) const;
+  asio::awaitable<result<branch_pulls>> pulls_for(const std::string& branch);
   asio::awaitable<result<void>> environment(const rules::rules_file& rules,
                                             const rules::environment& env,
                                             const rules::image_rule& rule);
@@ -102,11 +107,17 @@ class bump_run {
       const std::string& value, const std::optional<std::string>& written_by,
       const bump_facts& facts);
   bump_writer writer() {
-    return bump_writer{
-        s_,         *api_,  *mirror_,
-        clone_url_, token_, default_branch_,
-        head_,      log_,   src_.evidence.empty() ? "publication_to_pr" : "applied_to_promotion_pr",
-        started_};
+    return bump_writer{s_,
+                       *api_,
+                       *mirror_,
+                       clone_url_,
+                       token_,
+                       default_branch_,
+                       head_,
+                       log_,
+                       src_.evidence.empty() ? "publication_to_pr" : "applied_to_promotion_pr",
+                       started_,
+                       read_ ? &*read_ : nullptr};
   }
 
   const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
@@ -126,6 +137,7 @@ class bump_run {
   std::string default_branch_;
   std::string head_;  // the default branch's head commit
   std::vector<markers::scanned_file> head_files_;
+  std::optional<github::delivery_read> read_;  // the delivery's one GraphQL read, once made
 };
 
 asio::awaitable<service::handler_result> bump_run::run() {
@@ -179,7 +191,7 @@ asio::awaitable<service::handler_result> bump_run::run() {
   }
   mirror_ = *opened;
 
-  auto view = co_await current_rules();
+  auto view = co_await read_facts_and_rules();
   if (!view) {
     co_return view.error();
   }
@@ -238,6 +250,81 @@ asio::awaitable<service::handler_result> bump_run::run() {
   co_return service::outcome::done;
 }
 
+// What the delivery reads before it decides, in one GraphQL query when this replica's view of the
+// rules names the image (issue 14): the default branch's head, the environment branches' pull
+// requests and the node ids the finishing mutation needs. The rules are then those at that head
+// (the view's when the head has not moved). Without such a view: the rules first (current_rules),
+// then the query for the branches they name.
+asio::awaitable<result<rules_cache::rules_view>> bump_run::read_facts_and_rules() {
+  if (auto it = s_.rules->views.find(repo_.full());
+      it != s_.rules->views.end() && it->second.rules && it->second.rules->ok()) {
+    const auto rules = it->second.rules;
+    auto read = co_await read_facts(rules->value());
+    if (!read) {
+      co_return read.error();
+    }
+    if (read_) {
+      co_return co_await rules_at(read_->default_head, {});
+    }
+  }
+  auto view = co_await current_rules();
+  if (!view || !view->rules || !view->rules->ok()) {
+    co_return view;
+  }
+  auto read = co_await read_facts(view->rules->value());
+  if (!read) {
+    co_return read.error();
+  }
+  if (read_ && read_->default_head != view->head) {
+    // The head moved between the two reads: decide on the newer one.
+    co_return co_await rules_at(read_->default_head, {});
+  }
+  co_return view;
+}
+
+// The GraphQL read for the branches `rules` gives this image; nothing when they name none.
+asio::awaitable<result<void>> bump_run::read_facts(const rules::rules_file& rules) {
+  github::delivery_read_request request;
+  auto add = [](std::vector<std::string>& to, const std::string& v) {
+    if (std::find(to.begin(), to.end(), v) == to.end()) {
+      to.push_back(v);
+    }
+  };
+  add(request.labels, "ferry");
+  for (const auto* env : select_environments(rules, true)) {
+    for (const auto* rule : rules::rules_for_image(rules, p_.image)) {
+      add(request.branches, rules::branch_name(*env, *rule));
+    }
+    add(request.labels, "env:" + env->name);
+    for (const auto& u : env->reviewers) {
+      add(request.users, u);
+    }
+    for (const auto& t : env->team_reviewers) {
+      add(request.teams, t);
+    }
+  }
+  if (request.branches.empty()) {
+    co_return ok_v;
+  }
+  auto read = co_await api_->read_delivery(std::move(request));
+  if (!read) {
+    co_return read.error();
+  }
+  read_ = std::move(*read);
+  co_return ok_v;
+}
+
+// The branch's pull requests: from the delivery's read, else (a branch the rules at the new head
+// name but the read did not cover) one REST call.
+asio::awaitable<result<branch_pulls>> bump_run::pulls_for(const std::string& branch) {
+  if (read_) {
+    if (auto it = read_->pulls.find(branch); it != read_->pulls.end()) {
+      co_return it->second;
+    }
+  }
+  co_return co_await pulls_of(*api_, branch);
+}
+
 // The rules at the default branch's head, renewed now: one renewal per repository at a time,
 // whose outcome every delivery that asks meanwhile shares (a burst of deliveries costs one
 // call). An abandoned renewal (its delivery cancelled at the deadline) wakes the waiters with
@@ -273,8 +360,7 @@ asio::awaitable<result<rules_cache::rules_view>> bump_run::current_rules() {
 }
 
 // The default branch's head, asked of the API with the ETag of the last answer (a 304 costs no
-// rate limit and means the view still holds), so that the mirror answers from its cache when it
-// already holds that commit; then the rules' blob at that head, parsed once per blob.
+// rate limit and means the view still holds); then the rules at that head.
 asio::awaitable<result<rules_cache::rules_view>> bump_run::renew_rules_view() {
   const std::string key = repo_.full();
   std::optional<rules_cache::rules_view> known;
@@ -286,42 +372,56 @@ asio::awaitable<result<rules_cache::rules_view>> bump_run::renew_rules_view() {
   if (!head_ref) {
     co_return head_ref.error();
   }
+  if (head_ref->unchanged) {
+    if (!known) {
+      co_return make_error(error_kind::transient, "GET ref heads/" + default_branch_ + ": 304");
+    }
+    co_return co_await rules_at(known->head, known->etag);
+  }
+  co_return co_await rules_at(std::move(head_ref->sha), std::move(head_ref->etag));
+}
+
+// The rules at `head`: this replica's view when it was read at that head, else from the mirror
+// (which fetches only when it lacks the commit), parsed once per blob. The view is renewed.
+asio::awaitable<result<rules_cache::rules_view>> bump_run::rules_at(std::string head,
+                                                                    std::string etag) {
+  const std::string key = repo_.full();
   rules_cache::rules_view view;
-  if (head_ref->unchanged && known) {
-    view = std::move(*known);
-  } else if (head_ref->unchanged) {
-    co_return make_error(error_kind::transient, "GET ref heads/" + default_branch_ + ": 304");
+  if (auto it = s_.rules->views.find(key); it != s_.rules->views.end() && it->second.head == head) {
+    view = it->second;
+    if (!etag.empty()) {
+      view.etag = std::move(etag);
+    }
   } else {
-    view.head = std::move(head_ref->sha);
-    view.etag = std::move(head_ref->etag);
-  }
-  // The mirror holds the head already when the view was made here (no git round trip then).
-  auto blob = co_await blocking(s_.pool, [this, &view]() -> result<std::string> {
-    auto head = mirror_->fetch(clone_url_, view.head, git::credentials{token_});
-    if (!head) {
-      return head.error();
+    view.head = std::move(head);
+    view.etag = std::move(etag);  // empty when the head was not read over REST: no 304 next time
+    auto blob = co_await blocking(s_.pool, [this, &view]() -> result<std::string> {
+      auto fetched = mirror_->fetch(clone_url_, view.head, git::credentials{token_});
+      if (!fetched) {
+        return fetched.error();
+      }
+      return mirror_->blob_id(*fetched, s_.rules_path);
+    });
+    if (!blob && blob.error().kind != error_kind::not_found) {
+      co_return blob.error();
     }
-    return mirror_->blob_id(*head, s_.rules_path);
-  });
-  if (!blob && blob.error().kind != error_kind::not_found) {
-    co_return blob.error();
-  }
-  if (!blob) {
-    view.rules = nullptr;
-  } else if (auto it = s_.rules->by_blob.find(*blob); it != s_.rules->by_blob.end()) {
-    view.rules = it->second;
-  } else {
-    auto text = co_await blocking(
-        s_.pool, [this, &view]() { return mirror_->read_file(view.head, s_.rules_path); });
-    if (!text) {
-      co_return text.error();
+    if (!blob) {
+      view.rules = nullptr;
+    } else if (auto found = s_.rules->by_blob.find(*blob); found != s_.rules->by_blob.end()) {
+      view.rules = found->second;
+    } else {
+      auto text = co_await blocking(
+          s_.pool, [this, &view]() { return mirror_->read_file(view.head, s_.rules_path); });
+      if (!text) {
+        co_return text.error();
+      }
+      view.rules =
+          std::make_shared<const rules::parse_outcome>(rules::parse_rules(*text, s_.rules_path));
+      if (s_.rules->by_blob.size() >= limits::k_rules_cache_entries) {
+        s_.rules->by_blob.clear();
+      }
+      s_.rules->by_blob.emplace(*blob, view.rules);
     }
-    view.rules =
-        std::make_shared<const rules::parse_outcome>(rules::parse_rules(*text, s_.rules_path));
-    if (s_.rules->by_blob.size() >= limits::k_rules_cache_entries) {
-      s_.rules->by_blob.clear();
-    }
-    s_.rules->by_blob.emplace(*blob, view.rules);
   }
   view.read_at = rules_cache::clock::now();
   view.stale = false;
@@ -332,8 +432,8 @@ asio::awaitable<result<rules_cache::rules_view>> bump_run::renew_rules_view() {
 // The environments this call converges: the entry environments, or those named, less the ones
 // that are unknown or suspended (themselves or upstream: SPEC "suspend: no PRs, no applies here
 // or downstream").
-std::vector<const rules::environment*> bump_run::select_environments(
-    const rules::rules_file& rules) const {
+std::vector<const rules::environment*> bump_run::select_environments(const rules::rules_file& rules,
+                                                                     bool quiet) const {
   if (wanted_.empty()) {
     return rules::entry_environments(rules);
   }
@@ -341,12 +441,16 @@ std::vector<const rules::environment*> bump_run::select_environments(
   for (const auto& name : wanted_) {
     const auto* env = rules::find_environment(rules, name);
     if (env == nullptr) {
-      log_.warn("environment not in the rules: skipped", {{"environment", name}});
+      if (!quiet) {
+        log_.warn("environment not in the rules: skipped", {{"environment", name}});
+      }
       continue;
     }
     if (rules::is_suspended(rules, name)) {
-      log_.info("environment suspended (or downstream of a suspended one): skipped",
-                {{"environment", name}});
+      if (!quiet) {
+        log_.info("environment suspended (or downstream of a suspended one): skipped",
+                  {{"environment", name}});
+      }
       continue;
     }
     if (std::find(out.begin(), out.end(), env) == out.end()) {
@@ -363,7 +467,7 @@ asio::awaitable<result<void>> bump_run::environment(const rules::rules_file& rul
   const std::string branch = rules::branch_name(env, rule);
 
   // 1. Facts: the open PR and the values it carries, or the closed PR that skipped this tag.
-  auto pulls = co_await pulls_of(*api_, branch);
+  auto pulls = co_await pulls_for(branch);
   if (!pulls) {
     co_return pulls.error();
   }

@@ -1,11 +1,15 @@
 #include "handlers/bump_write.hpp"
 
+#include <boost/asio/experimental/awaitable_operators.hpp>
+
 #include <algorithm>
 #include <iterator>
+#include <map>
 #include <utility>
 
 #include "handlers/blocking.hpp"
 #include "service/limits.hpp"
+#include "service/text.hpp"
 
 namespace ferry::handlers {
 
@@ -46,15 +50,7 @@ asio::awaitable<result<branch_pulls>> pulls_of(github::repo_api& api, const std:
   if (!listed) {
     co_return listed.error();
   }
-  branch_pulls out;
-  for (auto& pr : *listed) {
-    if (pr.state == "open" && !out.open) {
-      out.open = std::move(pr);
-    } else if (pr.state == "closed" && !out.last_closed) {
-      out.last_closed = std::move(pr);
-    }
-  }
-  co_return out;
+  co_return github::split_pulls(std::move(*listed));
 }
 
 void bump_writer::count_pr(std::string_view action) const {
@@ -320,46 +316,113 @@ asio::awaitable<result<void>> bump_writer::converge_pr(const rules::environment&
   if (written.wrote && settings.metrics != nullptr) {
     settings.metrics->promotions.with({env.name, facts.rule_name}).inc();
   }
+  co_return co_await finish(env, *pr, written.head);
+}
+
+// Labels `ferry` and `env:<env>`, the environment's reviewers and auto-merge, whatever of them
+// the PR lacks: one GraphQL mutation for the parts whose node ids the delivery's read resolved
+// (all of them once the labels exist in the repository), REST by name for the rest (REST also
+// creates a label the repository does not have yet).
+asio::awaitable<result<void>> bump_writer::finish(const rules::environment& env,
+                                                  const pull_request& pr,
+                                                  const std::string& written) {
+  auto id_of = [](const std::map<std::string, std::string>* ids,
+                  const std::string& name) -> const std::string* {
+    if (ids == nullptr) {
+      return nullptr;
+    }
+    auto it = ids->find(name);
+    return it == ids->end() ? nullptr : &it->second;
+  };
+  github::pull_finish_request gql;
+  gql.pull_node_id = pr.node_id;
+  gql.expected_head = written;
+  std::vector<std::string> rest_labels;
+  std::vector<std::string> rest_users;
+  std::vector<std::string> rest_teams;
+  // Named, not braced in the loop: GCC 12 mishandles braced temporaries in coroutines.
   const std::vector<std::string> want_labels{"ferry", "env:" + env.name};
-  if (std::any_of(want_labels.begin(), want_labels.end(),
-                  [&](const std::string& l) { return !contains(pr->labels, l); })) {
-    auto labelled = co_await api.add_labels(pr->number, want_labels);
-    if (!labelled) {
-      co_return labelled.error();
+  for (const std::string& l : want_labels) {
+    if (contains(pr.labels, l)) {
+      continue;
+    }
+    if (const auto* id = id_of(ids ? &ids->label_ids : nullptr, l)) {
+      gql.label_ids.push_back(*id);
+    } else {
+      rest_labels.push_back(l);
     }
   }
-  std::vector<std::string> reviewers;
-  std::vector<std::string> teams;
-  std::copy_if(env.reviewers.begin(), env.reviewers.end(), std::back_inserter(reviewers),
-               [&](const std::string& r) { return !contains(pr->reviewers, r); });
-  std::copy_if(env.team_reviewers.begin(), env.team_reviewers.end(), std::back_inserter(teams),
-               [&](const std::string& t) { return !contains(pr->teams, t); });
-  if (!reviewers.empty() || !teams.empty()) {
-    auto requested = co_await api.request_reviewers(pr->number, reviewers, teams);
-    if (!requested) {
-      co_return requested.error();
+  for (const auto& u : env.reviewers) {
+    if (!contains(pr.reviewers, u)) {
+      if (const auto* id = id_of(ids ? &ids->user_ids : nullptr, u)) {
+        gql.user_ids.push_back(*id);
+      } else {
+        rest_users.push_back(u);
+      }
     }
   }
-  if (env.merge.enabled && !pr->auto_merge) {
-    co_return co_await auto_merge(env, *pr, written.head);
+  for (const auto& t : env.team_reviewers) {
+    if (!contains(pr.teams, t)) {
+      if (const auto* id = id_of(ids ? &ids->team_ids : nullptr, t)) {
+        gql.team_ids.push_back(*id);
+      } else {
+        rest_teams.push_back(t);
+      }
+    }
+  }
+  if (env.merge.enabled && !pr.auto_merge) {
+    gql.merge_method = text::upper(rules::to_string(env.merge.method));
+  }
+  if (!rest_labels.empty()) {
+    // Both labels: REST adds to what is there, and one call creates what is missing.
+    rest_labels = want_labels;
+    gql.label_ids.clear();
+  }
+  // The REST part (labels or reviewers GitHub could not name by id) and the mutation touch
+  // different things: sent together, one round trip.
+  auto by_name = [](github::repo_api& api, std::int64_t number, std::vector<std::string> labels,
+                    std::vector<std::string> users,
+                    std::vector<std::string> teams) -> asio::awaitable<result<void>> {
+    if (!labels.empty()) {
+      auto labelled = co_await api.add_labels(number, labels);
+      if (!labelled) {
+        co_return labelled.error();
+      }
+    }
+    if (!users.empty() || !teams.empty()) {
+      co_return co_await api.request_reviewers(number, users, teams);
+    }
+    co_return ok_v;
+  };
+  using namespace asio::experimental::awaitable_operators;
+  auto [named, finished] = co_await (by_name(api, pr.number, std::move(rest_labels),
+                                             std::move(rest_users), std::move(rest_teams)) &&
+                                     api.finish_pull(gql));
+  if (!named) {
+    co_return named.error();
+  }
+  if (!finished) {
+    co_return finished.error();
+  }
+  if (!finished->failed.empty() && finished->of("enablePullRequestAutoMerge") == nullptr) {
+    co_return github::graphql_failure(finished->failed);
+  }
+  if (const auto* e = finished->of("enablePullRequestAutoMerge")) {
+    if (finished->failed.size() > 1 || !is_clean_status_error(e->message)) {
+      co_return github::graphql_failure(finished->failed);
+    }
+    co_return co_await merge_now(env, pr, written);
   }
   co_return ok_v;
 }
 
-// GraphQL enablePullRequestAutoMerge; when GitHub answers that the PR is already in clean
-// status, merge it through REST with the same method and the head ferry wrote (SPEC). A merge
-// GitHub refuses (405) leaves the PR open with a comment.
-asio::awaitable<result<void>> bump_writer::auto_merge(const rules::environment& env,
-                                                      const pull_request& pr,
-                                                      const std::string& written) {
+// GitHub refuses auto-merge on a PR that could merge right now ("clean status"): merge it through
+// REST with the same method and the head ferry wrote (SPEC). A merge GitHub refuses (405) leaves
+// the PR open with a comment.
+asio::awaitable<result<void>> bump_writer::merge_now(const rules::environment& env,
+                                                     const pull_request& pr,
+                                                     const std::string& written) {
   const std::string method = rules::to_string(env.merge.method);
-  auto enabled = co_await api.enable_auto_merge(pr.node_id, method, written);
-  if (enabled) {
-    co_return ok_v;
-  }
-  if (!is_clean_status_error(enabled.error().message)) {
-    co_return enabled.error();
-  }
   auto merged = co_await api.merge_pull(pr.number, method, written);
   if (merged) {
     count_pr("merged");

@@ -32,13 +32,8 @@ result<std::vector<markers::scanned_file>> scan_marker_files(const git::mirror& 
                                                              std::string_view commit,
                                                              std::span<const std::string> prefixes);
 
-// A branch's pull requests, read in one call: the open one (at most one per head and base) and
-// the most recent closed one (merged or not; ferry's marker in its body says which environment,
-// image and tag it carried).
-struct branch_pulls {
-  std::optional<github::pull_request> open;
-  std::optional<github::pull_request> last_closed;
-};
+// A branch's pull requests over REST (one call), for a branch the delivery's read did not cover.
+using github::branch_pulls;
 boost::asio::awaitable<result<branch_pulls>> pulls_of(github::repo_api& api,
                                                       const std::string& branch);
 
@@ -69,6 +64,9 @@ struct bump_writer {
   // For ferry_lead_time_seconds: the stage a PR opened here ends, and when it began.
   std::string_view lead_stage = "publication_to_pr";
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+  // The node ids the delivery's read resolved (labels, reviewers), for the one finishing
+  // mutation; what is missing there is written over REST by name. Null: none resolved.
+  const github::delivery_read* ids = nullptr;
 
   // Puts `changes` on `branch` so that its tree is the default branch's head with them, unless
   // the branch already carries exactly that. Every branch move is a compare-and-swap on the
@@ -100,9 +98,12 @@ struct bump_writer {
   boost::asio::awaitable<result<std::string>> create_commit(
       const std::vector<markers::file_change>& changes, const bump_facts& facts,
       const std::vector<std::string>& parents);
-  boost::asio::awaitable<result<void>> auto_merge(const rules::environment& env,
-                                                  const github::pull_request& pr,
-                                                  const std::string& written);
+  boost::asio::awaitable<result<void>> finish(const rules::environment& env,
+                                              const github::pull_request& pr,
+                                              const std::string& written);
+  boost::asio::awaitable<result<void>> merge_now(const rules::environment& env,
+                                                 const github::pull_request& pr,
+                                                 const std::string& written);
   void count_pr(std::string_view action) const;
 };
 

@@ -20,6 +20,14 @@ inline std::string lower(std::string_view s) {
   return out;
 }
 
+inline std::string upper(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    c = c >= 'a' && c <= 'z' ? static_cast<char>(c - 'a' + 'A') : c;
+  }
+  return out;
+}
+
 constexpr bool iequals(std::string_view a, std::string_view b) noexcept {
   if (a.size() != b.size()) {
     return false;

@@ -1,5 +1,6 @@
 #include "service/github/app_client.hpp"
 
+#include "service/github/graphql.hpp"
 #include "service/text.hpp"
 
 #include <boost/asio/redirect_error.hpp>
@@ -543,10 +544,10 @@ asio::awaitable<result<std::vector<http_response>>> app_client::rest_pages(
   co_return pages;
 }
 
-asio::awaitable<result<http_response>> app_client::graphql(std::string_view query,
-                                                           json::object variables,
-                                                           std::int64_t installation_id,
-                                                           call_options options) {
+asio::awaitable<result<http_response>> app_client::graphql_raw(std::string_view query,
+                                                               json::object variables,
+                                                               std::int64_t installation_id,
+                                                               call_options options) {
   auto& p = *impl_;
   json::object body_object;
   body_object["query"] = query;
@@ -576,44 +577,25 @@ asio::awaitable<result<http_response>> app_client::graphql(std::string_view quer
     }
     break;
   }
+  co_return r;
+}
+
+asio::awaitable<result<http_response>> app_client::graphql(std::string_view query,
+                                                           json::object variables,
+                                                           std::int64_t installation_id,
+                                                           call_options options) {
+  auto r = co_await graphql_raw(query, std::move(variables), installation_id, options);
   if (!r) {
     co_return r;
   }
-  // GraphQL reports most failures in a 200 answer's `errors` array (GraphQL spec §7.1.2).
-  simdjson::dom::parser parser;
-  simdjson::dom::element doc;
-  if (parser.parse(r->body).get(doc) != simdjson::SUCCESS) {
-    co_return make_error(error_kind::transient, "POST graphql: answer is not JSON");
+  auto errors = graphql_errors(r->body);
+  if (!errors) {
+    co_return errors.error();
   }
-  simdjson::dom::array errors;
-  if (doc["errors"].get(errors) != simdjson::SUCCESS || errors.size() == 0) {
+  if (errors->empty()) {
     co_return r;
   }
-  simdjson::dom::element first = errors.at(0);
-  std::string_view type;
-  std::string_view message;
-  if (first["type"].get(type) != simdjson::SUCCESS) {
-    type = "";
-  }
-  if (first["message"].get(message) != simdjson::SUCCESS) {
-    message = "";
-  }
-  error_kind kind = error_kind::invalid_input;
-  if (type == "NOT_FOUND") {
-    kind = error_kind::not_found;
-  } else if (type == "RATE_LIMITED" || type == "INTERNAL" || type == "SERVICE_UNAVAILABLE") {
-    kind = error_kind::transient;
-  } else if (type == "STALE_DATA") {
-    kind = error_kind::conflict;
-  }
-  std::string msg = "POST graphql: ";
-  msg += type.empty() ? std::string("error") : std::string(type);
-  msg += ": ";
-  msg += std::string(message.substr(0, limits::k_api_error_message_max));
-  if (errors.size() > 1) {
-    msg += " (and " + std::to_string(errors.size() - 1) + " more)";
-  }
-  co_return make_error(kind, std::move(msg));
+  co_return graphql_failure(*errors);
 }
 
 }  // namespace ferry::github

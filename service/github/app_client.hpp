@@ -145,6 +145,14 @@ class app_client {
                                                         std::int64_t installation_id,
                                                         call_options options = {});
 
+  // The same request, answered as sent: a 200 with `errors` is not an error here. For documents
+  // whose fields may fail on their own (several mutations, optional lookups): the caller reads
+  // graphql_errors() and decides per field.
+  boost::asio::awaitable<result<http_response>> graphql_raw(std::string_view query,
+                                                            boost::json::object variables,
+                                                            std::int64_t installation_id,
+                                                            call_options options = {});
+
   // The app JWT (cached until token_refresh_margin before exp). Exposed for the sweep and
   // for tests; never log it.
   result<std::string> app_jwt();

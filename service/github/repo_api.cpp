@@ -335,23 +335,37 @@ asio::awaitable<result<void>> repo_api::request_reviewers(std::int64_t number,
       json::value(std::move(body)), installation_, options()));
 }
 
-asio::awaitable<result<void>> repo_api::enable_auto_merge(std::string_view pull_node_id,
-                                                          std::string_view method,
-                                                          std::string_view expected_head) {
-  std::string upper(method);
-  std::transform(upper.begin(), upper.end(), upper.begin(), [](char c) {
-    return c >= 'a' && c <= 'z' ? static_cast<char>(c - 'a' + 'A') : c;
-  });
-  json::object input;
-  input["pullRequestId"] = pull_node_id;
-  input["mergeMethod"] = upper;
-  input["expectedHeadOid"] = expected_head;
-  json::object variables;
-  variables["input"] = std::move(input);
-  co_return done(co_await client_->graphql(
-      "mutation($input: EnablePullRequestAutoMergeInput!) { enablePullRequestAutoMerge(input: "
-      "$input) { pullRequest { id } } }",
-      std::move(variables), installation_, options()));
+asio::awaitable<result<delivery_read>> repo_api::read_delivery(delivery_read_request request) {
+  request.repo = repo_;
+  auto q = delivery_read_query(request);
+  auto r = co_await client_->graphql_raw(q.query, std::move(q.variables), installation_, options());
+  if (!r) {
+    co_return r.error();
+  }
+  co_return parse_delivery_read(r->body, request);
+}
+
+asio::awaitable<result<pull_finish_outcome>> repo_api::finish_pull(
+    const pull_finish_request& request) {
+  auto m = pull_finish_mutation(request);
+  if (!m) {
+    co_return pull_finish_outcome{};
+  }
+  auto r =
+      co_await client_->graphql_raw(m->query, std::move(m->variables), installation_, options());
+  if (!r) {
+    co_return r.error();
+  }
+  auto out = parse_pull_finish(r->body);
+  if (!out) {
+    co_return out.error();
+  }
+  for (const auto& e : out->failed) {
+    if (e.path.empty()) {
+      co_return graphql_failure(out->failed);
+    }
+  }
+  co_return out;
 }
 
 asio::awaitable<result<std::optional<release>>> repo_api::release_by_tag(std::string_view tag) {

@@ -18,6 +18,7 @@
 
 #include "service/config.hpp"
 #include "service/github/app_client.hpp"
+#include "service/github/graphql.hpp"
 #include "service/github/objects.hpp"
 #include "service/log.hpp"
 #include "service/result.hpp"
@@ -106,11 +107,12 @@ class repo_api {
   boost::asio::awaitable<result<void>> request_reviewers(std::int64_t number,
                                                          const std::vector<std::string>& users,
                                                          const std::vector<std::string>& teams);
-  // GraphQL enablePullRequestAutoMerge; method: merge, squash, rebase; a head that moved meanwhile
-  // makes GitHub refuse (expectedHeadOid).
-  boost::asio::awaitable<result<void>> enable_auto_merge(std::string_view pull_node_id,
-                                                         std::string_view method,
-                                                         std::string_view expected_head);
+  // GraphQL, one query: what a delivery reads before it decides (graphql.hpp, delivery_read).
+  boost::asio::awaitable<result<delivery_read>> read_delivery(delivery_read_request request);
+  // GraphQL, one mutation: labels, reviewers and auto-merge (graphql.hpp, pull_finish); which of
+  // them failed. An error with no field (rate limit, the whole request refused) is an error.
+  boost::asio::awaitable<result<pull_finish_outcome>> finish_pull(
+      const pull_finish_request& request);
   // GET pulls/{n}/files, every page.
   boost::asio::awaitable<result<std::vector<pull_file>>> pull_files(std::int64_t number);
   // GET commits/{sha}/pulls

@@ -10,6 +10,8 @@ Scenarios, in order, on one `ferry serve`:
   new PR       ghcr.io/dine-together/app with a new tag: opens the staging PR
   no change    GitHub's redelivery of that delivery (same id): writes nothing
   supersede    app with another new tag: moves the open PR's branch and updates it
+  new PR, labels exist   api with a new tag: opens its staging PR in a repository that has
+               ferry's labels already (every PR after the first one ever)
 
 usage: test/bench/round_trips.py [DELAY_MS=100] [FERRY_BINARY]   (needs `cd test && npm ci`)
 """
@@ -41,11 +43,14 @@ with start(binary) as b:
         ("new PR", "package", app, app_id),
         ("no change (redelivery)", "package", app, app_id),
         ("supersede", "package", package_payload("app"), None),
+        ("new PR, labels exist", "package", package_payload("api", "1.5.0"), None),
     ]:
         b.control("/_double/requests", "DELETE")
         status, ms = b.deliver(event, payload, delivery)
         calls = api_calls(b)
-        writes = sum(1 for c in calls if c["method"] != "GET")
+        # A GraphQL query reads; a mutation writes.
+        writes = sum(1 for c in calls if c["method"] != "GET" and not (
+            c["path"].endswith("graphql") and str((c.get("body") or {}).get("query", "")).lstrip().startswith("query")))
         rows.append((name, status, len(calls), writes, ms))
         if os.environ.get("BENCH_VERBOSE"):
             print(name, *[f'{c["method"]} {c["path"]} {c["status"]}' for c in calls], sep="\n  ")

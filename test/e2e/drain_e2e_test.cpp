@@ -23,9 +23,9 @@ TEST_F(drain_e2e, sigterm_lets_an_in_flight_delivery_finish_and_exits_0) {
                     R"({"auto_merge_clean": false})")
                 .status,
             200);
-  // GitHub is slow to answer the PR list: the delivery is mid-way when SIGTERM comes.
+  // GitHub is slow to answer the delivery's read: the delivery is mid-way when SIGTERM comes.
   ASSERT_EQ(control(http::verb::post, "/_double/faults",
-                    R"({"method": "GET", "path_regex": "/pulls$", "delay_ms": 2000})")
+                    R"({"method": "POST", "operation": "repository", "delay_ms": 2000})")
                 .status,
             201);
   const std::string payload =

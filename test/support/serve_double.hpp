@@ -325,6 +325,17 @@ class serve_double_test : public ::testing::Test {
     return call(double_port_, method, target, body);
   }
 
+  // Whether one entry of the double's request log changed something on GitHub: not a read (GET,
+  // a GraphQL query), not a token mint, not a git fetch.
+  static bool is_github_write(const json::object& request) {
+    const std::string method(request.at("method").as_string());
+    const std::string path(request.at("path").as_string());
+    const auto* kind = request.if_contains("graphql");
+    const bool query = kind != nullptr && kind->is_string() && kind->as_string() == "query";
+    return method != "GET" && !query && path.find("/access_tokens") == std::string::npos &&
+           path.find("git-upload-pack") == std::string::npos;
+  }
+
   // The infra repository's PRs stay open (auto-merge recorded, not merged at once), and the
   // staging environment asks for reviewers: every write step of opening a PR happens.
   void keep_prs_open_with_reviewers() {

@@ -303,7 +303,7 @@ test('GraphQL createCommitOnBranch commits verified with CAS, and checks its inp
   const missing = input(oid);
   missing.branch.branchName = 'no/such/branch';
   const gone = await api('POST', '/graphql', { auth: `bearer ${token}`, body: { query, variables: { input: missing } } });
-  assert.equal(gone.body.data, null);
+  assert.deepEqual(gone.body.data, { createCommitOnBranch: null });
   assert.match(gone.body.errors[0].message, /does not exist/);
   assert.equal((await api('POST', `${repo}/git/refs`, { auth: tok(), body: { ref: 'heads/x', sha: oid } })).status, 422);
   assert.deepEqual(await violations(), []);

@@ -1,159 +1,124 @@
 'use strict';
-// A hand-written dispatcher for the two GraphQL mutations ferry sends. It recognises the
-// operation by its root field and checks the `input` variable against the input object types of
-// GitHub's GraphQL schema (https://docs.github.com/graphql/reference/input-objects):
+// GraphQL for the double, held to GitHub's own schema: every document is parsed and validated by
+// graphql-js (npm `graphql`) against the schema GitHub publishes (npm `@octokit/graphql-schema`,
+// schema.graphql), and executed by graphql-js, so variables are coerced to GitHub's input types
+// (a missing required field, an unknown field, a bad enum or GitObjectID is GitHub's error). A
+// document the schema rejects, variables it cannot coerce, and a root field the double does not
+// implement are violations (kind `graphql`).
 //
-//   CreateCommitOnBranchInput {
-//     branch: CommittableBranch! { repositoryNameWithOwner: String, repositoryId: ID,
-//                                   branchName: String }   (one of the two repository fields)
-//     message: CommitMessage! { headline: String!, body: String }
-//     expectedHeadOid: GitObjectID!           (40 hex)
-//     fileChanges: FileChanges { additions: [FileAddition!] { path: String!, contents: Base64String! },
-//                                deletions: [FileDeletion!] { path: String! } }
-//     clientMutationId: String }
-//   EnablePullRequestAutoMergeInput {
-//     pullRequestId: ID!, mergeMethod: PullRequestMergeMethod (MERGE|SQUASH|REBASE),
-//     expectedHeadOid: GitObjectID, commitHeadline: String, commitBody: String,
-//     authorEmail: String, clientMutationId: String }
+// The double implements the root fields ferry uses; server.js supplies their resolvers:
+//   query:    repository(owner, name) { defaultBranchRef, ref, label, pullRequests, ... },
+//             user(login) { id, login }, organization(login) { team(slug) { id, slug } }
+//   mutation: createCommitOnBranch, enablePullRequestAutoMerge, addLabelsToLabelable,
+//             requestReviews
+// A resolver that fails throws gh_error(message, type): the answer carries GitHub's error shape
+// ({type, path, locations, message}) with `data` for the fields that succeeded, as GitHub does
+// for a document with several mutations (each root mutation field runs, in order).
 //
-// Unknown fields are rejected, as GitHub's GraphQL validation does. Only variables are
-// supported (`mutation($input: XInput!) { x(input: $input) {...} }`); the answer carries a fixed
-// superset of the selections ferry asks for (documented in the README).
+// The schema's SDL repeats two field definitions (EnterpriseOwnerInfo.repositoryDeployKeySetting*
+// in 15.26.1), which buildSchema refuses unless the SDL is assumed valid; nothing ferry asks
+// touches them.
 
-const k_types = {
-  CreateCommitOnBranchInput: {
-    branch: { type: 'CommittableBranch', required: true },
-    message: { type: 'CommitMessage', required: true },
-    expectedHeadOid: { type: 'GitObjectID', required: true },
-    fileChanges: { type: 'FileChanges' },
-    clientMutationId: { type: 'String' },
-  },
-  CommittableBranch: {
-    repositoryNameWithOwner: { type: 'String' },
-    repositoryId: { type: 'ID' },
-    branchName: { type: 'String' },
-  },
-  CommitMessage: { headline: { type: 'String', required: true }, body: { type: 'String' } },
-  FileChanges: { additions: { type: '[FileAddition!]' }, deletions: { type: '[FileDeletion!]' } },
-  FileAddition: { path: { type: 'String', required: true }, contents: { type: 'Base64String', required: true } },
-  FileDeletion: { path: { type: 'String', required: true } },
-  EnablePullRequestAutoMergeInput: {
-    pullRequestId: { type: 'ID', required: true },
-    mergeMethod: { type: 'PullRequestMergeMethod' },
-    expectedHeadOid: { type: 'GitObjectID' },
-    commitHeadline: { type: 'String' },
-    commitBody: { type: 'String' },
-    authorEmail: { type: 'String' },
-    clientMutationId: { type: 'String' },
-  },
-};
+const fs = require('fs');
+const path = require('path');
+const { buildSchema, parse: parse_document, validate, execute, getOperationAST } = require('graphql');
 
-const k_mutations = {
-  createCommitOnBranch: 'CreateCommitOnBranchInput',
-  enablePullRequestAutoMerge: 'EnablePullRequestAutoMergeInput',
-};
-
-// Returns a list of problems with `value` as an instance of `type` at `where`.
-function check(type, value, where, out) {
-  if (type.startsWith('[')) {
-    const inner = type.slice(1, -1).replace(/!$/, '');
-    if (!Array.isArray(value)) {
-      out.push(`${where}: Expected a list of ${inner}`);
-      return;
-    }
-    value.forEach((v, i) => {
-      if (v === null) {
-        out.push(`${where}.${i}: Expected value to not be null`);
-      } else {
-        check(inner, v, `${where}.${i}`, out);
-      }
-    });
-    return;
-  }
-  const fields = k_types[type];
-  if (fields) {
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-      out.push(`${where}: Expected an object of type ${type}`);
-      return;
-    }
-    for (const k of Object.keys(value)) {
-      if (!fields[k]) {
-        out.push(`${where}.${k}: Field is not defined on ${type}`);
-      }
-    }
-    for (const [k, f] of Object.entries(fields)) {
-      const v = value[k];
-      if (v === undefined || v === null) {
-        if (f.required) {
-          out.push(`${where}.${k}: Expected value to not be null`);
+let k_schema = null;
+function schema() {
+  if (!k_schema) {
+    // The package exports only its ES module; the SDL file sits beside it.
+    const file = path.join(__dirname, '..', '..', 'node_modules', '@octokit', 'graphql-schema', 'schema.graphql');
+    k_schema = buildSchema(fs.readFileSync(file, 'utf8'), { assumeValidSDL: true });
+    // The SDL declares custom scalars without their formats; GitHub checks these two as its
+    // schema documents them ("A Git object ID", "A (potentially binary) string encoded using
+    // base64").
+    const formats = {
+      GitObjectID: (v) => typeof v === 'string' && /^[0-9a-f]{40}$/.test(v),
+      Base64String: (v) => typeof v === 'string' && /^[A-Za-z0-9+/]*={0,2}$/.test(v) && v.length % 4 === 0,
+    };
+    for (const [name, ok] of Object.entries(formats)) {
+      const t = k_schema.getType(name);
+      t.parseValue = (v) => {
+        if (!ok(v)) {
+          throw new TypeError(`${JSON.stringify(v)} is not a valid ${name}`);
         }
-        continue;
-      }
-      check(f.type, v, `${where}.${k}`, out);
+        return v;
+      };
     }
-    if (type === 'CommittableBranch' && !value.repositoryNameWithOwner && !value.repositoryId) {
-      out.push(`${where}: one of repositoryNameWithOwner or repositoryId is required`);
-    }
-    return;
   }
-  switch (type) {
-    case 'String':
-    case 'ID':
-      if (typeof value !== 'string') {
-        out.push(`${where}: Could not coerce value ${JSON.stringify(value)} to ${type}`);
-      }
-      return;
-    case 'GitObjectID':
-      if (typeof value !== 'string' || !/^[0-9a-f]{40}$/.test(value)) {
-        out.push(`${where}: ${JSON.stringify(value)} is not a valid GitObjectID`);
-      }
-      return;
-    case 'Base64String':
-      if (typeof value !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(value) || value.length % 4 !== 0) {
-        out.push(`${where}: ${JSON.stringify(value)} is not a valid Base64String`);
-      }
-      return;
-    case 'PullRequestMergeMethod':
-      if (!['MERGE', 'SQUASH', 'REBASE'].includes(value)) {
-        out.push(`${where}: Expected "${value}" to be one of: MERGE, SQUASH, REBASE`);
-      }
-      return;
-    default:
-      out.push(`${where}: unknown type ${type}`);
-  }
+  return k_schema;
 }
 
-// Parses a request into {field, input} or {problems}.
-function parse(body) {
+const k_implemented = {
+  query: ['repository', 'user', 'organization'],
+  mutation: ['createCommitOnBranch', 'enablePullRequestAutoMerge', 'addLabelsToLabelable', 'requestReviews'],
+};
+
+function gh_error(message, type) {
+  const e = new Error(message);
+  e.gh_type = type;
+  return e;
+}
+
+// {problems} or {document, operation: 'query'|'mutation', fields: [root field names], operation_name}.
+function prepare(body) {
   if (!body || typeof body.query !== 'string') {
     return { problems: ['A query attribute must be specified and must be a string.'] };
   }
-  const q = body.query.replace(/#[^\n]*/g, '');
-  const op = /^\s*(query|mutation|subscription)?\s*([_A-Za-z][_0-9A-Za-z]*)?\s*(\(([^)]*)\))?\s*\{\s*(?:[_A-Za-z][_0-9A-Za-z]*\s*:\s*)?([_A-Za-z][_0-9A-Za-z]*)/.exec(q);
+  let document;
+  try {
+    document = parse_document(body.query);
+  } catch (e) {
+    return { problems: [e.message] };
+  }
+  const errors = validate(schema(), document);
+  if (errors.length) {
+    return { problems: errors.map((e) => e.message) };
+  }
+  const op = getOperationAST(document, body.operationName || undefined);
   if (!op) {
-    return { problems: ['the double could not find the operation\'s root field'] };
+    return { problems: ['the document must name one operation (operationName) or hold exactly one'] };
   }
-  const field = op[5];
-  const input_type = k_mutations[field];
-  if (!input_type || op[1] !== 'mutation') {
-    return { problems: [`the double implements only the mutations ${Object.keys(k_mutations).join(', ')}; got ${op[1] || 'query'} ${field}`] };
+  const fields = op.selectionSet.selections.filter((s) => s.kind === 'Field').map((s) => s.name.value);
+  const known = k_implemented[op.operation] || [];
+  const missing = fields.filter((f) => f !== '__typename' && !known.includes(f));
+  if (missing.length) {
+    return { problems: [`the double implements only ${op.operation} fields ${known.join(', ')}; got ${missing.join(', ')}`], fields };
   }
-  const decl = new RegExp(`\\$input\\s*:\\s*${input_type}!`);
-  if (!op[4] || !decl.test(op[4])) {
-    return { problems: [`declare the variable as $input: ${input_type}! (found ${JSON.stringify(op[4] || '')})`] };
-  }
-  const vars = body.variables || {};
-  const problems = [];
-  if (vars.input === undefined || vars.input === null) {
-    problems.push(`Variable $input of type ${input_type}! was provided invalid value (Expected value to not be null)`);
-  } else {
-    const out = [];
-    check(input_type, vars.input, 'input', out);
-    for (const p of out) {
-      problems.push(`Variable $input of type ${input_type}! was provided invalid value for ${p}`);
-    }
-  }
-  return problems.length ? { problems, field } : { field, input: vars.input };
+  return { document, operation: op.operation, fields, operation_name: body.operationName || undefined };
 }
 
-module.exports = { parse };
+// Runs a prepared document. {violations} when the variables do not coerce (no field ran), else
+// {answer: GitHub's JSON answer}.
+async function run(prepared, variables, root) {
+  const out = await execute({ schema: schema(), document: prepared.document, rootValue: root, variableValues: variables || {}, operationName: prepared.operation_name });
+  if (out.data === undefined && out.errors) {
+    return { violations: out.errors.map((e) => e.message), answer: { errors: out.errors.map((e) => ({ message: e.message, locations: e.locations, extensions: { code: 'variableMismatch' } })) } };
+  }
+  const answer = { data: out.data };
+  if (out.errors && out.errors.length) {
+    answer.errors = out.errors.map((e) => {
+      const type = e.originalError && e.originalError.gh_type;
+      if (!type) {
+        // A failure of the double itself (a field it does not fill): surfaced, never hidden.
+        return { type: 'INTERNAL', path: e.path, locations: e.locations, message: e.message, double_error: true };
+      }
+      return { type, path: e.path, locations: e.locations, message: e.message };
+    });
+  }
+  return { answer };
+}
+
+// Connections need `first` or `last`, at most 100 (GitHub: "Resource limitations").
+function page_bound(args) {
+  const n = args.first ?? args.last;
+  if (n === undefined || n === null) {
+    throw gh_error('You must provide a `first` or `last` value to properly paginate the connection.', 'MISSING_PAGINATION_BOUNDARIES');
+  }
+  if (n < 0 || n > 100) {
+    throw gh_error(`Requesting ${n} records on the connection exceeds the \`first\` limit of 100 records.`, 'EXCESSIVE_PAGINATION');
+  }
+  return n;
+}
+
+module.exports = { prepare, run, gh_error, page_bound, schema };

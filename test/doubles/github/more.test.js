@@ -234,3 +234,51 @@ test('App manifest web form: 302 to redirect_url with code and state, the code c
   assert.match(await bad.text(), /url, hook_attributes\.url/);
   assert.deepEqual(await d.violations(), []);
 });
+
+test('GraphQL: queries and mutations run against GitHub\'s schema; what it refuses is a violation', async () => {
+  await d.control('DELETE', 'violations');
+  const head = await branch_with('ferry/staging/gql', { 'clusters/staging/app.yaml': 'tag: v2\n' });
+  const pr = await d.api('POST', `${repo}/pulls`, { auth: tok(), body: { title: 'gql', head: 'ferry/staging/gql', base: 'main' } });
+  assert.equal(pr.status, 201);
+  const gql = (query, variables) => d.api('POST', '/graphql', { auth: tok(), body: { query, variables } });
+  // Labels exist once REST added them; before, label(name:) is null.
+  const read = 'query($o: String!, $n: String!, $b: String!) { repository(owner: $o, name: $n) { defaultBranchRef { target { oid } } l: label(name: "gql-only") { id } b: pullRequests(headRefName: $b, first: 5, orderBy: {field: CREATED_AT, direction: DESC}) { nodes { id number state headRefOid labels(first: 5) { nodes { name } } reviewRequests(first: 5) { nodes { requestedReviewer { __typename ... on User { login } ... on Team { slug } } } } autoMergeRequest { enabledAt } } } } u: user(login: "octocat") { id } t: organization(login: $o) { team(slug: "platform") { id } } }';
+  const vars = { o: 'acme', n: 'infra', b: 'ferry/staging/gql' };
+  let r = await gql(read, vars);
+  assert.equal(r.body.errors, undefined, JSON.stringify(r.body));
+  assert.equal(r.body.data.repository.l, null);
+  assert.equal(r.body.data.repository.b.nodes[0].headRefOid, head);
+  assert.equal(r.body.data.repository.b.nodes[0].state, 'OPEN');
+  await d.api('POST', `${repo}/issues/${pr.body.number}/labels`, { auth: tok(), body: { labels: ['other'] } });
+  await d.control('POST', 'repos/acme/infra/settings', { labels: ['gql-only'], auto_merge_clean: false });
+  r = await gql(read, vars);
+  const label = r.body.data.repository.l.id;
+  // Labels, reviewers and auto-merge in one document; each root field answers on its own.
+  const m = 'mutation($l: AddLabelsToLabelableInput!, $r: RequestReviewsInput!, $m: EnablePullRequestAutoMergeInput!) { addLabelsToLabelable(input: $l) { clientMutationId } requestReviews(input: $r) { clientMutationId } enablePullRequestAutoMerge(input: $m) { clientMutationId } }';
+  const input = { l: { labelableId: pr.body.node_id, labelIds: [label] }, r: { pullRequestId: pr.body.node_id, userIds: [r.body.data.u.id], teamIds: [r.body.data.t.team.id], union: true }, m: { pullRequestId: pr.body.node_id, mergeMethod: 'SQUASH', expectedHeadOid: head } };
+  const done = await gql(m, input);
+  assert.equal(done.body.errors, undefined, JSON.stringify(done.body));
+  const got = (await d.api('GET', `${repo}/pulls/${pr.body.number}`, { auth: tok() })).body;
+  assert.deepEqual(got.labels.map((l) => l.name), ['other', 'gql-only']);
+  assert.deepEqual(got.requested_reviewers.map((u) => u.login), ['octocat']);
+  assert.deepEqual(got.requested_teams.map((t) => t.slug), ['platform']);
+  assert.equal(got.auto_merge.merge_method, 'squash');
+  // An unknown label id fails that field only.
+  input.l.labelIds = ['nope'];
+  input.m.expectedHeadOid = '0'.repeat(40);
+  const partial = await gql(m, input);
+  assert.deepEqual(partial.body.errors.map((e) => [e.type, e.path.join('.')]), [['NOT_FOUND', 'addLabelsToLabelable'], ['UNPROCESSABLE', 'enablePullRequestAutoMerge']]);
+  assert.deepEqual(partial.body.data.requestReviews, { clientMutationId: null });
+  // A connection without `first` is GitHub's error; neither is a violation.
+  const unbounded = await gql('query { repository(owner: "acme", name: "infra") { pullRequests { totalCount } } }');
+  assert.equal(unbounded.body.errors[0].type, 'MISSING_PAGINATION_BOUNDARIES');
+  assert.deepEqual((await d.control('GET', 'violations')).body, []);
+  // A field the schema lacks, and a variable of the wrong type, are violations.
+  const bad = await gql('query { repository(owner: "acme", name: "infra") { headRef } }');
+  assert.match(bad.body.errors[0].message, /Cannot query field "headRef" on type "Repository"/);
+  await gql(read, { ...vars, b: 5 });
+  const v = (await d.control('GET', 'violations')).body;
+  assert.equal(v.length, 2, JSON.stringify(v));
+  assert.ok(v.every((x) => x.kind === 'graphql'));
+  await d.control('DELETE', 'violations');
+});

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 'use strict';
-// A GitHub double for ferry's tests: REST (validated against @octokit/openapi), GraphQL (the two
-// mutations ferry sends), App authentication, git smart HTTP over real bare repositories, and
+// A GitHub double for ferry's tests: REST (validated against @octokit/openapi), GraphQL (run by
+// graphql-js against @octokit/graphql-schema), App authentication, git smart HTTP over real bare repositories, and
 // fault injection. See README.md next to this file.
 //
 //   node test/doubles/github/server.js --port 0 --state-dir DIR [--tls-cert C --tls-key K]
@@ -19,6 +19,8 @@ const { contract, complete } = require('./contract');
 const { verify_jwt, token_store, parse_authorization } = require('./auth');
 const { repo_git, init_bare, must, k_zero } = require('./git');
 const graphql = require('./graphql');
+
+graphql.schema(); // built once at start (~0.35 s), not during the first request
 const { webhook_schemas } = require('./webhooks');
 
 const k_docs = 'https://docs.github.com/rest';
@@ -111,6 +113,7 @@ class double {
     this.divergences = [];
     this.requests = [];
     this.faults = [];
+    this.gql_ids = new Map(); // GraphQL node id -> {kind: User|Team, login|slug}
     this.deliveries = [];
     this.redeliveries = [];
     this.verified = new Map(); // commit sha -> verification object
@@ -266,7 +269,7 @@ class double {
 
   // ---------------------------------------------------------------- repositories
 
-  async create_repo({ owner, name, installation_id, dir, files, default_branch }) {
+  async create_repo({ owner, name, installation_id, dir, files, default_branch, labels }) {
     if (!owner || !name || !installation_id) {
       throw new Error('owner, name and installation_id are required');
     }
@@ -311,6 +314,7 @@ class double {
     const r = {
       owner, name, id: this.id(), installation_id: Number(installation_id), default_branch: branch, dir: repo_dir, git,
       pulls: [], comments: new Map(), statuses: new Map(), next_number: 1, auto_merge_clean: true, created_at: iso(),
+      labels: new Set(labels || []), // the repository's labels (REST creates one when it first adds it)
       created_commits: [], // {sha, via}: every commit the API wrote, for tests counting writes
     };
     r.node_id = this.node_id('R', r.id);
@@ -601,7 +605,7 @@ class double {
       if (f.remaining <= 0) {
         continue;
       }
-      if (f.operation && f.operation !== operation) {
+      if (f.operation && !(Array.isArray(operation) ? operation.includes(f.operation) : f.operation === operation)) {
         continue;
       }
       if (f.method && f.method.toUpperCase() !== method) {
@@ -1421,6 +1425,7 @@ class double {
         names = b.labels.map((x) => (typeof x === 'string' ? x : x.name));
       }
       for (const n of names) {
+        r.labels.add(n);
         if (!pr.labels.includes(n)) {
           pr.labels.push(n);
         }
@@ -1688,8 +1693,9 @@ class double {
     } catch (e) {
       body = undefined;
     }
-    // A fault may name the mutation (`operation`), so a test can fail one step of several.
-    const fault = this.take_fault('POST', url.pathname, body === undefined ? undefined : graphql.parse(body).field);
+    // A fault may name a root field (`operation`), so a test can fail one step of several.
+    const prepared = body === undefined ? undefined : graphql.prepare(body);
+    const fault = this.take_fault('POST', url.pathname, prepared ? prepared.fields : undefined);
     if (fault) {
       entry.fault = fault.id;
       if (await this.apply_fault(fault, res, rate)) {
@@ -1702,25 +1708,196 @@ class double {
       this.violation('graphql', 'POST', url.pathname, ['body is not JSON']);
       return done(400, { message: 'Problems parsing JSON', documentation_url: 'https://docs.github.com/graphql' }, rate);
     }
-    const parsed = graphql.parse(body);
-    entry.operation = parsed.field;
-    if (parsed.problems) {
-      this.violation('graphql', 'POST', url.pathname, parsed.problems);
-      return done(200, { errors: parsed.problems.map((m) => ({ message: m, locations: [{ line: 1, column: 1 }], extensions: { code: 'variableMismatch' } })) }, rate);
+    entry.operation = prepared.fields ? prepared.fields.join(',') : undefined;
+    entry.graphql = prepared.operation; // query | mutation (undefined when refused)
+    if (prepared.problems) {
+      this.violation('graphql', 'POST', url.pathname, prepared.problems);
+      return done(200, { errors: prepared.problems.map((m) => ({ message: m, locations: [{ line: 1, column: 1 }] })) }, rate);
     }
-    const input = parsed.input;
-    if (parsed.field === 'createCommitOnBranch') {
-      const out = await this.create_commit_on_branch(auth, input);
-      if (out.error) {
-        return gql_error(out.error, out.type, parsed.field, rate);
+    const ran = await graphql.run(prepared, body.variables, this.graphql_root(auth));
+    if (ran.violations) {
+      this.violation('graphql', 'POST', url.pathname, ran.violations);
+    }
+    for (const e of ran.answer.errors || []) {
+      if (e.double_error) {
+        this.violation('double-error', 'POST', url.pathname, [`${(e.path || []).join('.')}: ${e.message}`]);
+        delete e.double_error;
       }
-      return done(200, { data: { createCommitOnBranch: out.data } }, rate);
     }
-    const out = await this.enable_auto_merge(auth, input);
-    if (out.error) {
-      return gql_error(out.error, out.type, parsed.field, rate);
+    return done(200, ran.answer, rate);
+  }
+
+  // The resolvers of the root fields graphql.js lets through; objects are shaped as GitHub's
+  // schema types, with functions for fields that take arguments.
+  graphql_root(auth) {
+    const unwrap = (out) => {
+      if (out.error) {
+        throw graphql.gh_error(out.error, out.type);
+      }
+      return out.data;
+    };
+    return {
+      repository: ({ owner, name }) => {
+        const r = this.repo(owner, name);
+        if (!r || r.installation_id !== auth.installation_id) {
+          throw graphql.gh_error(`Could not resolve to a Repository with the name '${owner}/${name}'.`, 'NOT_FOUND');
+        }
+        return this.gql_repository(r);
+      },
+      user: ({ login }) => {
+        const u = this.user(login);
+        this.gql_ids.set(u.node_id, { kind: 'User', login });
+        return { __typename: 'User', id: u.node_id, login };
+      },
+      organization: ({ login }) => ({
+        id: this.node_id('O', login), login,
+        team: ({ slug }) => {
+          const id = this.node_id('T', `${login}/${slug}`);
+          this.gql_ids.set(id, { kind: 'Team', slug });
+          return { __typename: 'Team', id, slug, name: slug };
+        },
+      }),
+      createCommitOnBranch: async ({ input }) => unwrap(await this.create_commit_on_branch(auth, input)),
+      enablePullRequestAutoMerge: async ({ input }) => unwrap(await this.enable_auto_merge(auth, input)),
+      addLabelsToLabelable: async ({ input }) => unwrap(await this.add_labels_gql(auth, input)),
+      requestReviews: async ({ input }) => unwrap(await this.request_reviews_gql(auth, input)),
+    };
+  }
+
+  gql_repository(r) {
+    const commit = (oid) => ({ __typename: 'Commit', id: this.node_id('C', oid.slice(0, 12)), oid });
+    return {
+      __typename: 'Repository', id: r.node_id, name: r.name, nameWithOwner: `${r.owner}/${r.name}`,
+      defaultBranchRef: async () => {
+        const oid = await r.git.rev_parse(`refs/heads/${r.default_branch}`);
+        return oid ? { name: r.default_branch, prefix: 'refs/heads/', target: commit(oid) } : null;
+      },
+      ref: async ({ qualifiedName }) => {
+        const full = qualifiedName.startsWith('refs/') ? qualifiedName : `refs/heads/${qualifiedName}`;
+        const oid = await r.git.rev_parse(full);
+        return oid ? { name: full.replace(/^refs\/heads\//, ''), prefix: 'refs/heads/', target: commit(oid) } : null;
+      },
+      label: ({ name }) => (r.labels.has(name) ? this.gql_label(r, name) : null),
+      pullRequests: async (args) => {
+        const n = graphql.page_bound(args);
+        let list = r.pulls.filter((x) => !args.headRefName || x.head_ref === args.headRefName);
+        list = list.filter((x) => !args.baseRefName || x.base_ref === args.baseRefName);
+        if (args.states) {
+          list = list.filter((x) => args.states.includes(x.merged ? 'MERGED' : x.state.toUpperCase()));
+        }
+        // CREATED_AT (the default order) follows the number; ASC unless asked otherwise.
+        list = [...list].sort((a, b) => a.number - b.number);
+        if (args.orderBy && args.orderBy.direction === 'DESC') {
+          list.reverse();
+        }
+        const total = list.length;
+        list = args.last !== undefined && args.last !== null ? list.slice(-n) : list.slice(0, n);
+        for (const x of list) {
+          await this.refresh_pr(r, x);
+        }
+        return { totalCount: total, nodes: list.map((x) => this.gql_pr(r, x)) };
+      },
+    };
+  }
+
+  gql_label(r, name) {
+    return { __typename: 'Label', id: this.label_json(r, name).node_id, name, color: 'ededed' };
+  }
+
+  gql_pr(r, pr) {
+    return {
+      __typename: 'PullRequest', id: pr.node_id, number: pr.number, title: pr.title, body: pr.body || '',
+      state: pr.merged ? 'MERGED' : pr.state.toUpperCase(), merged: Boolean(pr.merged),
+      headRefName: pr.head_ref, headRefOid: pr.head_sha, baseRefName: pr.base_ref, isCrossRepository: false,
+      labels: (args) => {
+        const n = graphql.page_bound(args);
+        return { totalCount: pr.labels.length, nodes: pr.labels.slice(0, n).map((l) => this.gql_label(r, l)) };
+      },
+      reviewRequests: (args) => {
+        const n = graphql.page_bound(args);
+        const all = [
+          ...pr.reviewers.map((u) => ({ requestedReviewer: { __typename: 'User', id: this.user(u).node_id, login: u } })),
+          ...pr.teams.map((t) => ({ requestedReviewer: { __typename: 'Team', id: this.node_id('T', `${r.owner}/${t}`), slug: t, name: t } })),
+        ];
+        return { totalCount: all.length, nodes: all.slice(0, n) };
+      },
+      autoMergeRequest: pr.auto_merge ? { enabledAt: pr.auto_merge.enabled_at, mergeMethod: pr.auto_merge.merge_method.toUpperCase() } : null,
+    };
+  }
+
+  find_pr_by_node(auth, id) {
+    for (const r of this.repos.values()) {
+      const pr = r.pulls.find((x) => x.node_id === id);
+      if (pr) {
+        return r.installation_id === auth.installation_id ? { r, pr } : null;
+      }
     }
-    return done(200, { data: { enablePullRequestAutoMerge: out.data } }, rate);
+    return null;
+  }
+
+  async add_labels_gql(auth, input) {
+    const found = this.find_pr_by_node(auth, input.labelableId);
+    if (!found) {
+      return { error: `Could not resolve to a node with the global id of '${input.labelableId}'`, type: 'NOT_FOUND' };
+    }
+    const { r, pr } = found;
+    const names = [];
+    for (const id of input.labelIds) {
+      const name = [...r.labels].find((l) => this.label_json(r, l).node_id === id);
+      if (!name) {
+        return { error: `Could not resolve to a node with the global id of '${id}'`, type: 'NOT_FOUND' };
+      }
+      names.push(name);
+    }
+    for (const n of names) {
+      if (!pr.labels.includes(n)) {
+        pr.labels.push(n);
+      }
+    }
+    return { data: { clientMutationId: input.clientMutationId ?? null, labelable: this.gql_pr(r, await this.refresh_pr(r, pr)) } };
+  }
+
+  async request_reviews_gql(auth, input) {
+    const found = this.find_pr_by_node(auth, input.pullRequestId);
+    if (!found) {
+      return { error: `Could not resolve to a node with the global id of '${input.pullRequestId}'`, type: 'NOT_FOUND' };
+    }
+    const { r, pr } = found;
+    const users = [];
+    const teams = [];
+    for (const id of input.userIds || []) {
+      const who = this.gql_ids.get(id);
+      if (!who || who.kind !== 'User') {
+        return { error: `Could not resolve to a node with the global id of '${id}'`, type: 'NOT_FOUND' };
+      }
+      if (who.login === pr.user) {
+        return { error: 'Review cannot be requested from pull request author.', type: 'UNPROCESSABLE' };
+      }
+      users.push(who.login);
+    }
+    for (const id of input.teamIds || []) {
+      const who = this.gql_ids.get(id);
+      if (!who || who.kind !== 'Team') {
+        return { error: `Could not resolve to a node with the global id of '${id}'`, type: 'NOT_FOUND' };
+      }
+      teams.push(who.slug);
+    }
+    // union: false replaces the requested reviewers; true adds to them.
+    if (!input.union) {
+      pr.reviewers = [];
+      pr.teams = [];
+    }
+    for (const u of users) {
+      if (!pr.reviewers.includes(u)) {
+        pr.reviewers.push(u);
+      }
+    }
+    for (const t of teams) {
+      if (!pr.teams.includes(t)) {
+        pr.teams.push(t);
+      }
+    }
+    return { data: { clientMutationId: input.clientMutationId ?? null, pullRequest: this.gql_pr(r, await this.refresh_pr(r, pr)) } };
   }
 
   async create_commit_on_branch(auth, input) {
@@ -1761,8 +1938,8 @@ class double {
       return {
         data: {
           clientMutationId: input.clientMutationId ?? null,
-          commit: { oid: sha, url: `${this.base}/${r.owner}/${r.name}/commit/${sha}`, commitUrl: `${this.base}/${r.owner}/${r.name}/commit/${sha}` },
-          ref: { name: ref.slice('refs/heads/'.length), prefix: 'refs/heads/', target: { oid: sha } },
+          commit: { __typename: 'Commit', oid: sha, url: `${this.base}/${r.owner}/${r.name}/commit/${sha}`, commitUrl: `${this.base}/${r.owner}/${r.name}/commit/${sha}` },
+          ref: { name: ref.slice('refs/heads/'.length), prefix: 'refs/heads/', target: { __typename: 'Commit', oid: sha } },
         },
       };
     });
@@ -1794,7 +1971,7 @@ class double {
       return {
         data: {
           clientMutationId: input.clientMutationId ?? null,
-          pullRequest: { id: pr.node_id, number: pr.number, autoMergeRequest: { mergeMethod: method.toUpperCase(), enabledAt: pr.auto_merge.enabled_at } },
+          pullRequest: this.gql_pr(r, pr),
         },
       };
     }
@@ -2085,10 +2262,13 @@ class double {
         return reply(201, rel);
       }
       if (rm[3] === 'settings') {
+        for (const l of Array.isArray(body.labels) ? body.labels : []) {
+          r.labels.add(String(l));
+        }
         if (body.auto_merge_clean !== undefined) {
           r.auto_merge_clean = Boolean(body.auto_merge_clean);
         }
-        return reply(200, { auto_merge_clean: r.auto_merge_clean });
+        return reply(200, { auto_merge_clean: r.auto_merge_clean, labels: [...r.labels] });
       }
       const pr = r.pulls.find((x) => x.number === Number(rm[4]));
       if (!pr) {

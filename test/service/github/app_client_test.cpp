@@ -498,7 +498,8 @@ TEST(app_client, graphql_errors_in_a_200_are_errors) {
       {R"({"data":{"repository":{"id":"R_1"}}})", true, error_kind::internal, ""},
       {R"({"data":{"repository":null},"errors":[{"type":"NOT_FOUND","path":["repository"],"message":"Could not resolve to a Repository with the name 'o/x'."}]})",
        false, error_kind::not_found,
-       "POST graphql: NOT_FOUND: Could not resolve to a Repository with the name 'o/x'."},
+       "POST graphql: NOT_FOUND at repository: Could not resolve to a Repository with the name "
+       "'o/x'."},
       {R"({"errors":[{"type":"STALE_DATA","message":"Expected branch to point to \"abc\""}]})",
        false, error_kind::conflict,
        "POST graphql: STALE_DATA: Expected branch to point to \"abc\""},
