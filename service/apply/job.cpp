@@ -1,5 +1,6 @@
 #include "service/apply/job.hpp"
 
+#include "service/rules/yaml_documents.hpp"
 #include "service/text.hpp"
 #include "service/utf8.hpp"
 
@@ -448,22 +449,11 @@ class json_builder final : public YAML::EventHandler {
 };
 
 // Stops at the start of a second document: a template holds exactly one.
-class second_document final : public YAML::EventHandler {
+class second_document final : public yaml::document_start_listener {
  public:
-  void OnDocumentStart(const YAML::Mark& mark) override {
+  void on_document_start(const YAML::Mark& mark) override {
     fail_at(mark, "a second YAML document starts here; the template must hold one Job");
   }
-  void OnDocumentEnd() override {}
-  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
-  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
-  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
-                const std::string&) override {}
-  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
-                       YAML::EmitterStyle::value) override {}
-  void OnSequenceEnd() override {}
-  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
-                  YAML::EmitterStyle::value) override {}
-  void OnMapEnd() override {}
 };
 
 json::value parse_template(const std::string& text, const substitutions& subs) {

@@ -7,22 +7,10 @@
 namespace ferry::yaml {
 namespace {
 
-class start_collector final : public YAML::EventHandler {
+class start_collector final : public document_start_listener {
  public:
   explicit start_collector(std::vector<YAML::Mark>& starts) : starts_(starts) {}
-
-  void OnDocumentStart(const YAML::Mark& mark) override { starts_.push_back(mark); }
-  void OnDocumentEnd() override {}
-  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
-  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
-  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
-                const std::string&) override {}
-  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
-                       YAML::EmitterStyle::value) override {}
-  void OnSequenceEnd() override {}
-  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
-                  YAML::EmitterStyle::value) override {}
-  void OnMapEnd() override {}
+  void on_document_start(const YAML::Mark& mark) override { starts_.push_back(mark); }
 
  private:
   std::vector<YAML::Mark>& starts_;

@@ -9,9 +9,29 @@
 #include <string_view>
 #include <vector>
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 namespace ferry::yaml {
+
+// A yaml-cpp event handler that hears only where each document starts; every other event is
+// ignored. For readers that must know how many documents a text holds before building nodes.
+class document_start_listener : public YAML::EventHandler {
+ public:
+  virtual void on_document_start(const YAML::Mark& mark) = 0;
+
+  void OnDocumentStart(const YAML::Mark& mark) final { on_document_start(mark); }
+  void OnDocumentEnd() final {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) final {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) final {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t, const std::string&) final {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) final {}
+  void OnSequenceEnd() final {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) final {}
+  void OnMapEnd() final {}
+};
 
 struct documents {
   std::vector<YAML::Node> nodes;  // empty when failed

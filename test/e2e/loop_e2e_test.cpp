@@ -421,14 +421,8 @@ class sweep_e2e : public loop_e2e {
 };
 
 TEST_F(sweep_e2e, the_lease_holder_redelivers_recent_failures_once) {
-  std::string redeliveries;
-  ASSERT_TRUE(eventually([&] {
-    redeliveries = control(http::verb::get, "/_double/redeliveries").body;
-    return redeliveries.find("failed-once") != std::string::npos;
-  })) << ferry_->log();
-  const auto list = json::parse(redeliveries).as_array();
-  ASSERT_EQ(list.size(), 1u) << redeliveries;
-  EXPECT_EQ(str(list.front().as_object().at("guid")), "failed-once");
+  const auto guids = redeliveries_once_asked_for("failed-once");
+  EXPECT_EQ(guids, std::vector<std::string>{"failed-once"}) << ferry_->log();
 }
 
 TEST_F(loop_e2e, a_failed_job_puts_its_last_log_lines_on_the_merged_pr) {

@@ -20,14 +20,8 @@ class maintenance_outside_cluster_e2e : public serve_double_test {
 };
 
 TEST_F(maintenance_outside_cluster_e2e, every_replica_redelivers_recent_failures_without_a_lease) {
-  std::string redeliveries;
-  ASSERT_TRUE(eventually([&] {
-    redeliveries = control(http::verb::get, "/_double/redeliveries").body;
-    return redeliveries.find("failed-once") != std::string::npos;
-  })) << ferry_->log();
-  const auto list = json::parse(redeliveries).as_array();
-  ASSERT_EQ(list.size(), 1u) << redeliveries;
-  EXPECT_EQ(std::string(list.front().as_object().at("guid").as_string()), "failed-once");
+  const auto guids = redeliveries_once_asked_for("failed-once");
+  EXPECT_EQ(guids, std::vector<std::string>{"failed-once"}) << ferry_->log();
   EXPECT_NE(ferry_->log().find("no Kubernetes API: this replica sweeps failed deliveries itself"),
             std::string::npos)
       << ferry_->log();

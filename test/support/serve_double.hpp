@@ -325,6 +325,23 @@ class serve_double_test : public ::testing::Test {
     return call(double_port_, method, target, body);
   }
 
+  // The guids GitHub was asked to redeliver, once `guid` is among them (empty if it never is).
+  std::vector<std::string> redeliveries_once_asked_for(const std::string& guid) {
+    std::string body;
+    if (!eventually([&] {
+          body = control(http::verb::get, "/_double/redeliveries").body;
+          return body.find(guid) != std::string::npos;
+        })) {
+      return {};
+    }
+    std::vector<std::string> out;
+    const json::value parsed = json::parse(body);
+    for (const auto& r : parsed.as_array()) {
+      out.emplace_back(r.as_object().at("guid").as_string());
+    }
+    return out;
+  }
+
   // Whether one entry of the double's request log changed something on GitHub: not a read (GET,
   // a GraphQL query), not a token mint, not a git fetch.
   static bool is_github_write(const json::object& request) {
