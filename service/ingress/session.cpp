@@ -450,8 +450,10 @@ net::awaitable<handler_result> connection::call_dispatch(const events::event& ev
   const auto deadline_after = ctx().settings.delivery_deadline;
   const delivery d{head_.delivery, head_.event, event, dlog};
   net::steady_timer deadline(stream_.get_executor(), deadline_after);
-  auto raced =
-      co_await (guarded_dispatch(ctx().dispatch, d) || deadline.async_wait(net::use_awaitable));
+  // The timer's wait completes as a value (use_nothrow): when the handler wins, its cancelled
+  // wait must not throw operation_aborted, an exception per delivery (the ingress profile found
+  // _Unwind_Find_FDE at 1-4% of the CPU).
+  auto raced = co_await (guarded_dispatch(ctx().dispatch, d) || deadline.async_wait(use_nothrow));
   if (raced.index() == 0) {
     co_return std::move(std::get<0>(raced));
   }
