@@ -93,7 +93,7 @@ asio::awaitable<result<int>> resume_pending_applies(std::shared_ptr<const handle
 asio::awaitable<result<int>> redeliver_failed(const handler_settings& s, log::logger log,
                                               std::chrono::system_clock::time_point now) {
   if (s.github == nullptr) {
-    co_return 0;
+    co_return make_error(error_kind::internal, "the redelivery sweep needs the GitHub client");
   }
   const auto horizon = now - limits::k_redelivery_window;
   // Newest first; a guid is settled once any of its attempts succeeded.

@@ -92,9 +92,6 @@ handler_task handle_package_published(const service::delivery& d, const events::
                            {"tag", p.tag},
                            {"digest", p.digest},
                            {"package_version", std::to_string(e.version_id)}});
-  if (settings.github == nullptr || settings.mirrors == nullptr) {
-    co_return service::outcome::done;
-  }
   const promotion_source source = source_of(e, p);
   bool any_rule = false;
   std::optional<error> first_error;

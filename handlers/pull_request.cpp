@@ -191,9 +191,8 @@ handler_task handle_pull_request(const service::delivery& d, const events::pull_
     case pull_request_work::check_rules:
       break;
   }
-  if (settings.github == nullptr) {
-    d.log.info("no GitHub client: pull request work only logged", {{"reason", plan.reason}});
-    co_return service::outcome::done;
+  if (settings.github == nullptr || settings.mirrors == nullptr) {
+    co_return make_error(error_kind::internal, "pull request work needs the GitHub client");
   }
   pull_request_run run(d, e, settings);
   co_return co_await run.run(plan.work);

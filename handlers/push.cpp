@@ -61,9 +61,6 @@ handler_task handle_push(const service::delivery& d, const events::push_event& e
   if (s->rules != nullptr) {
     s->rules->push_seen(repo_name->full());
   }
-  if (s->github == nullptr || s->mirrors == nullptr) {
-    co_return service::outcome::done;
-  }
   const auto log = d.log.with({{"repo", repo_name->full()}, {"commit", e.after}});
   auto repo = co_await infra_repo::open(*s, *repo_name, e.installation_id, log,
                                         e.repository.clone_url, e.repository.default_branch);

@@ -27,9 +27,9 @@ struct apply_tracker;  // applies followed by this process (handlers/apply.hpp)
 
 struct handler_settings {
   std::string registry_host = "ghcr.io";  // FERRY_REGISTRY_HOST
-  // The clients the tag-bump flow uses; owned by the composition root and outliving the
-  // dispatcher. Without `github` and `mirrors` the package handler only logs the promotion
-  // (the handlers' unit tests run that way).
+  // The clients the handlers use; owned by the composition root and outliving the dispatcher.
+  // `serve` always sets both; work that needs them without them is an internal error (500), never
+  // a pretended success.
   github::app_client* github = nullptr;           // used from the io_context's thread only
   git::mirror_registry* mirrors = nullptr;        // blocking: called on `pool`
   boost::asio::thread_pool* pool = nullptr;       // null: mirror calls block the io thread
