@@ -1,5 +1,7 @@
 #include "handlers/apply.hpp"
 
+#include "service/text.hpp"
+
 #include <simdjson.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -23,9 +25,7 @@ namespace {
 
 namespace asio = boost::asio;
 
-std::string short_sha(std::string_view sha) {
-  return std::string(sha.substr(0, 7));
-}
+using text::short_sha;
 
 std::string key_of(const infra_repo& repo, std::string_view env, std::string_view sha) {
   return repo.name().full() + " " + std::string(env) + " " + std::string(sha);

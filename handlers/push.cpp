@@ -5,11 +5,13 @@
 #include <algorithm>
 
 #include "handlers/apply.hpp"
+
 #include "handlers/handlers.hpp"
 #include "handlers/infra_repo.hpp"
 #include "handlers/rules_cache.hpp"
 #include "service/apply/environments.hpp"
 #include "service/git/reads.hpp"
+#include "service/text.hpp"
 
 namespace ferry::handlers {
 
@@ -23,12 +25,6 @@ bool iequals(std::string_view a, std::string_view b) noexcept {
              return c >= 'A' && c <= 'Z' ? static_cast<char>(c + ('a' - 'A')) : c;
            };
            return lower(x) == lower(y);
-         });
-}
-
-bool is_hex40(std::string_view s) noexcept {
-  return s.size() == 40 && std::all_of(s.begin(), s.end(), [](char c) {
-           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
          });
 }
 
@@ -52,7 +48,8 @@ handler_task handle_push(const service::delivery& d, const events::push_event& e
     d.log.debug("push ignored", {{"reason", "not an infra repository"}});
     co_return service::outcome::ignored;
   }
-  if (e.deleted || e.ref != "refs/heads/" + e.repository.default_branch || !is_hex40(e.after)) {
+  if (e.deleted || e.ref != "refs/heads/" + e.repository.default_branch ||
+      !text::is_commit_sha(e.after)) {
     d.log.debug("push ignored", {{"reason", "not a new head of the default branch"}});
     co_return service::outcome::ignored;
   }

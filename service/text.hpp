@@ -3,6 +3,8 @@
 // ASCII only on purpose: header names, Kubernetes kinds, GitHub logins and image names are
 // ASCII, and locale-dependent std::tolower must not decide a comparison.
 
+#include <algorithm>
+#include <cstddef>
 #include <string>
 #include <string_view>
 
@@ -38,6 +40,27 @@ constexpr bool iequals(std::string_view a, std::string_view b) noexcept {
     }
   }
   return true;
+}
+
+constexpr bool is_hex_char(char c) noexcept {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+constexpr bool is_hex(std::string_view s) noexcept {
+  return std::all_of(s.begin(), s.end(), is_hex_char);
+}
+
+// A full SHA-1 commit id: 40 hex digits (either case; git and GitHub write lower case).
+constexpr std::size_t k_commit_sha_length = 40;
+constexpr bool is_commit_sha(std::string_view s) noexcept {
+  return s.size() == k_commit_sha_length && is_hex(s);
+}
+
+// How ferry abbreviates a commit id in names, messages and statuses: 12 digits, as Kubernetes
+// names and GitHub's own long form do, so abbreviations stay unique in large repositories.
+constexpr std::size_t k_short_sha_length = 12;
+inline std::string short_sha(std::string_view sha) {
+  return std::string(sha.substr(0, k_short_sha_length));
 }
 
 }  // namespace ferry::text

@@ -10,13 +10,6 @@
 namespace ferry::apply {
 namespace {
 
-constexpr std::size_t k_sha1_hex = 40;
-
-bool is_sha1_hex(std::string_view s) noexcept {
-  return s.size() == k_sha1_hex &&
-         std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isxdigit(c) != 0; });
-}
-
 using text::lower;
 
 }  // namespace
@@ -48,7 +41,7 @@ std::optional<std::string> revision_commit(std::string_view revision) {
     }
     id.remove_prefix(slash + 1);
   }
-  if (!is_sha1_hex(id)) {
+  if (!text::is_commit_sha(id)) {
     return std::nullopt;
   }
   return lower(id);

@@ -49,12 +49,6 @@ bool is_dns_label(std::string_view s, std::size_t max) noexcept {
   });
 }
 
-bool is_hex(std::string_view s) noexcept {
-  return std::all_of(s.begin(), s.end(), [](char c) {
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-  });
-}
-
 using text::lower;
 
 // GitHub: an owner is alphanumerics and '-', a repository name alphanumerics, '-', '_' and '.'.
@@ -79,7 +73,7 @@ class substitutions {
   substitutions(const job_vars& v, std::string sha)
       : values_{{{"${ENV}", v.env},
                  {"${SHA}", sha},
-                 {"${SHORT_SHA}", sha.substr(0, k_short_sha_length)},
+                 {"${SHORT_SHA}", text::short_sha(sha)},
                  {"${REPO}", v.repo}}} {}
 
   std::string apply(std::string_view text) const {
@@ -705,7 +699,7 @@ rendered_job render(json::value root, const rules::apply_job& apply, const job_v
 }  // namespace
 
 std::string job_name(std::string_view env, std::string_view sha) {
-  return "ferry-apply-" + std::string(env) + "-" + lower(sha.substr(0, k_short_sha_length));
+  return "ferry-apply-" + std::string(env) + "-" + lower(text::short_sha(sha));
 }
 
 result<rendered_job> render_job(std::string_view template_text, std::string_view template_path,
@@ -717,7 +711,7 @@ result<rendered_job> render_job(std::string_view template_text, std::string_view
         error_kind::invalid_input,
         "environment " + quoted(vars.env) + " is not a DNS label of at most 32 characters");
   }
-  if (vars.sha.size() != 40 || !is_hex(vars.sha)) {
+  if (!text::is_commit_sha(vars.sha)) {
     return make_error(error_kind::invalid_input,
                       "commit " + quoted(vars.sha) + " is not 40 hex digits");
   }

@@ -43,9 +43,6 @@ struct rendered_job {
   std::string json;  // the Job to POST to /apis/batch/v1/namespaces/<ns>/jobs
 };
 
-// Characters of the commit in the Job name and in ${SHORT_SHA}.
-inline constexpr std::size_t k_short_sha_length = 12;
-
 // ferry-apply-<env>-<first 12 hex of sha, lower case>. env is a DNS label of at most 32
 // characters (the rules validate it), so the name is a valid DNS label of at most 57.
 std::string job_name(std::string_view env, std::string_view sha);

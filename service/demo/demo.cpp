@@ -1,5 +1,7 @@
 #include "service/demo/demo.hpp"
 
+#include "service/text.hpp"
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/json.hpp>
@@ -42,9 +44,7 @@ constexpr std::string_view k_demo_owner = "dine-together";
 constexpr std::string_view k_demo_package = "app";
 constexpr std::string_view k_demo_tag = "sha-9f8e7d6";
 
-std::string short_id(std::string_view commit) {
-  return std::string(commit.substr(0, 12));
-}
+using text::short_sha;
 
 // The event a sample delivery file carries, from its name: <event>.<action>.<what>.json.
 std::string event_of(std::string_view file_name) {
@@ -159,7 +159,7 @@ class demo {
       return false;
     }
     rules_ = std::move(parsed).value();
-    say("main = " + short_id(*head) + " (" + std::to_string(files.size()) + " files)");
+    say("main = " + short_sha(*head) + " (" + std::to_string(files.size()) + " files)");
     return true;
   }
 
@@ -221,8 +221,9 @@ class demo {
     for (const auto& l : lines) {
       say(l);
     }
-    say("(204: no rule names the image, ignored before any API call; 200: handled. Without "
-        "GitHub the package handler only logs the promotion; the loop below makes it locally.)");
+    say("(204: nothing to do: no infrastructure repository is configured here, so no rule can "
+        "name the image; the GHCR publication is still parsed and logged. The loop below makes "
+        "its promotion locally.)");
     failures_ += failures;
   }
 
@@ -269,7 +270,7 @@ class demo {
       return true;
     });
     if (!r) {
-      fail("reading the tree at " + short_id(commit) + ": " + r.error().message);
+      fail("reading the tree at " + short_sha(commit) + ": " + r.error().message);
     }
     return files;
   }
@@ -341,7 +342,7 @@ class demo {
         continue;
       }
       say("title:  " + handlers::pr_title(facts));
-      say("branch: " + branch + " = " + short_id(*commit) + ", cut from main " + short_id(*main));
+      say("branch: " + branch + " = " + short_sha(*commit) + ", cut from main " + short_sha(*main));
       say("why:    " + e.reason);
       say("diff (what `ferry plan` prints):");
       say(markers::unified_diff(e.changes));
@@ -351,7 +352,7 @@ class demo {
         fail("merging " + branch + ": " + merged.error().message);
         continue;
       }
-      say("main: " + short_id(*main) + " -> " + short_id(*merged) +
+      say("main: " + short_sha(*main) + " -> " + short_sha(*merged) +
           (*merged == *commit ? " (fast-forward)" : " (merge commit)"));
       merges.emplace_back(*main, *merged);
       main = *merged;
@@ -363,7 +364,7 @@ class demo {
   // Returns the environments whose apply succeeded.
   std::vector<const rules::environment*> push(const std::string& before, const std::string& after) {
     std::vector<const rules::environment*> applied;
-    heading("push to main " + short_id(before) + ".." + short_id(after) +
+    heading("push to main " + short_sha(before) + ".." + short_sha(after) +
             ": the environments it applies");
     auto paths = repo_->changed_paths(before, after);
     if (!paths) {
@@ -389,7 +390,7 @@ class demo {
       say("applies: " + env->name);
     }
     for (const auto* env : envs.apply) {
-      heading("apply " + env->name + " at " + short_id(after) + " (dry run)");
+      heading("apply " + env->name + " at " + short_sha(after) + " (dry run)");
       const bool ok = std::holds_alternative<rules::apply_flux>(env->apply->target)
                           ? apply_flux(*env, std::get<rules::apply_flux>(env->apply->target), after)
                           : apply_job(*env, std::get<rules::apply_job>(env->apply->target), after);
@@ -402,7 +403,7 @@ class demo {
 
   void status(const rules::environment& env, const std::string& commit, const char* state,
               const std::string& text) {
-    say("status ferry/apply/" + env.name + " on " + short_id(commit) + ": " + state + " \"" +
+    say("status ferry/apply/" + env.name + " on " + short_sha(commit) + ": " + state + " \"" +
         apply::status_description(text) + "\"");
   }
 
@@ -416,7 +417,7 @@ class demo {
     // What Flux reports once it has reconciled our request (simulated: there is no cluster),
     // judged exactly as serve judges it, with the ancestry answered by git.
     const std::string revision = "main@sha1:" + commit;
-    say("simulated Flux status: lastHandledReconcileAt=" + short_id(commit) +
+    say("simulated Flux status: lastHandledReconcileAt=" + short_sha(commit) +
         "..., Ready=True, lastAppliedRevision=" + revision.substr(0, 22) + "...");
     const auto verdict = apply::judge_kustomization(commit, "True", "Applied revision: " + revision,
                                                     revision, commit, [&](std::string_view c) {
@@ -454,7 +455,7 @@ class demo {
       return false;
     }
     say("POST /apis/batch/v1/namespaces/" + job->ns + "/jobs (from " + target.template_path +
-        " at " + short_id(commit) + "):");
+        " at " + short_sha(commit) + "):");
     std::string body;
     pretty(body, json::parse(job->json), 0);
     say(indented(body, "  "));
@@ -526,7 +527,7 @@ class demo {
           const auto values = values_at(*env, after);
           for (const auto* d : downstream) {
             heading("promotion " + env->name + " -> " + d->name + ": " + env->name +
-                    "'s values at " + short_id(after) + ", where its apply succeeded");
+                    "'s values at " + short_sha(after) + ", where its apply succeeded");
             if (rules::is_suspended(rules_, d->name)) {
               say(d->name + " is suspended: no promotion");
               continue;
@@ -541,7 +542,7 @@ class demo {
             for (const auto& v : values) {
               auto m = promote(v, d->name,
                                "promoted from " + env->name + " after its apply at " +
-                                   short_id(after) + " succeeded");
+                                   short_sha(after) + " succeeded");
               next.insert(next.end(), m.begin(), m.end());
             }
           }

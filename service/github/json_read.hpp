@@ -59,6 +59,7 @@ inline bool boolean(element v, std::initializer_list<std::string_view> path) {
   return false;
 }
 
+// GitHub writes commit ids in lower case; anything else in an answer is broken.
 inline bool is_sha(std::string_view s) {
   return s.size() == 40 && s.find_first_not_of("0123456789abcdef") == std::string_view::npos;
 }

@@ -334,7 +334,7 @@ TEST(cli_demo, runs_the_whole_loop_offline_and_deterministically) {
   std::size_t at = 0;
   for (const std::string line : {
            "== 2. ferry check",
-           "package.published.ghcr-multiarch-index.json      package          -> 200",
+           "package.published.ghcr-multiarch-index.json      package          -> 204",
            "package event: image ghcr.io/dine-together/app, tag sha-9f8e7d6",
            "pull request for staging: branch ferry/staging/flux-system-app",
            "title:  ferry: bump app to sha-9f8e7d6 in staging",
