@@ -337,39 +337,28 @@ asio::awaitable<result<void>> bump_writer::finish(const rules::environment& env,
   github::pull_finish_request gql;
   gql.pull_node_id = pr.node_id;
   gql.expected_head = written;
+  // What the PR lacks of `wanted`: by node id where the read resolved one, else by name (REST).
+  auto split = [&id_of](const std::vector<std::string>& wanted, const std::vector<std::string>& has,
+                        const std::map<std::string, std::string>* known,
+                        std::vector<std::string>& by_id, std::vector<std::string>& by_name) {
+    for (const auto& w : wanted) {
+      if (contains(has, w)) {
+        continue;
+      }
+      if (const auto* id = id_of(known, w)) {
+        by_id.push_back(*id);
+      } else {
+        by_name.push_back(w);
+      }
+    }
+  };
   std::vector<std::string> rest_labels;
   std::vector<std::string> rest_users;
   std::vector<std::string> rest_teams;
-  // Named, not braced in the loop: GCC 12 mishandles braced temporaries in coroutines.
   const std::vector<std::string> want_labels{"ferry", "env:" + env.name};
-  for (const std::string& l : want_labels) {
-    if (contains(pr.labels, l)) {
-      continue;
-    }
-    if (const auto* id = id_of(ids ? &ids->label_ids : nullptr, l)) {
-      gql.label_ids.push_back(*id);
-    } else {
-      rest_labels.push_back(l);
-    }
-  }
-  for (const auto& u : env.reviewers) {
-    if (!contains(pr.reviewers, u)) {
-      if (const auto* id = id_of(ids ? &ids->user_ids : nullptr, u)) {
-        gql.user_ids.push_back(*id);
-      } else {
-        rest_users.push_back(u);
-      }
-    }
-  }
-  for (const auto& t : env.team_reviewers) {
-    if (!contains(pr.teams, t)) {
-      if (const auto* id = id_of(ids ? &ids->team_ids : nullptr, t)) {
-        gql.team_ids.push_back(*id);
-      } else {
-        rest_teams.push_back(t);
-      }
-    }
-  }
+  split(want_labels, pr.labels, ids ? &ids->label_ids : nullptr, gql.label_ids, rest_labels);
+  split(env.reviewers, pr.reviewers, ids ? &ids->user_ids : nullptr, gql.user_ids, rest_users);
+  split(env.team_reviewers, pr.teams, ids ? &ids->team_ids : nullptr, gql.team_ids, rest_teams);
   if (env.merge.enabled && !pr.auto_merge) {
     gql.merge_method = text::upper(rules::to_string(env.merge.method));
   }

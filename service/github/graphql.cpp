@@ -55,10 +55,6 @@ pull_request read_graphql_pull(element v) {
   return pr;
 }
 
-std::string id_at(element data, std::initializer_list<std::string_view> path) {
-  return text(data, path);
-}
-
 }  // namespace
 
 result<std::vector<graphql_error>> graphql_errors(std::string_view json) {
@@ -151,24 +147,22 @@ graphql_request delivery_read_query(const delivery_read_request& request) {
                ", orderBy: {field: CREATED_AT, direction: DESC}) { nodes { ...ferryPull } }";
     out.variables[a] = request.branches[i];
   }
-  for (std::size_t i = 0; i < request.labels.size(); ++i) {
-    const auto a = alias('l', i);
-    decl += ", $" + a + ": String!";
-    in_repo += " " + a + ": label(name: $" + a + ") { id }";
-    out.variables[a] = request.labels[i];
-  }
-  for (std::size_t i = 0; i < request.users.size(); ++i) {
-    const auto a = alias('u', i);
-    decl += ", $" + a + ": String!";
-    top += " " + a + ": user(login: $" + a + ") { id }";
-    out.variables[a] = request.users[i];
-  }
-  for (std::size_t i = 0; i < request.teams.size(); ++i) {
-    const auto a = alias('t', i);
-    decl += ", $" + a + ": String!";
-    top += " " + a + ": organization(login: $owner) { team(slug: $" + a + ") { id } }";
-    out.variables[a] = request.teams[i];
-  }
+  // One String! variable per value, aliased <kind><i>; `field` is the selection, $ALIAS its
+  // variable. Values only ever travel as variables.
+  auto each = [&](char kind, const std::vector<std::string>& values, std::string& into,
+                  std::string_view field) {
+    for (std::size_t i = 0; i < values.size(); ++i) {
+      const auto a = alias(kind, i);
+      decl += ", $" + a + ": String!";
+      std::string selection(field);
+      selection.replace(selection.find("ALIAS"), 5, a);
+      into += " " + a + ": " + selection;
+      out.variables[a] = values[i];
+    }
+  };
+  each('l', request.labels, in_repo, "label(name: $ALIAS) { id }");
+  each('u', request.users, top, "user(login: $ALIAS) { id }");
+  each('t', request.teams, top, "organization(login: $owner) { team(slug: $ALIAS) { id } }");
   out.query = "query(" + decl + ") { repository(owner: $owner, name: $name) { " + in_repo + " }" +
               top + " }";
   if (!request.branches.empty()) {
@@ -227,17 +221,17 @@ result<delivery_read> parse_delivery_read(std::string_view json,
           out.pulls[request.branches[i]] = split_pulls(std::move(pulls));
         }
         for (std::size_t i = 0; i < request.labels.size(); ++i) {
-          if (auto id = id_at(*repo, {alias('l', i), "id"}); !id.empty()) {
+          if (auto id = text(*repo, {alias('l', i), "id"}); !id.empty()) {
             out.label_ids[request.labels[i]] = std::move(id);
           }
         }
         for (std::size_t i = 0; i < request.users.size(); ++i) {
-          if (auto id = id_at(*data, {alias('u', i), "id"}); !id.empty()) {
+          if (auto id = text(*data, {alias('u', i), "id"}); !id.empty()) {
             out.user_ids[request.users[i]] = std::move(id);
           }
         }
         for (std::size_t i = 0; i < request.teams.size(); ++i) {
-          if (auto id = id_at(*data, {alias('t', i), "team", "id"}); !id.empty()) {
+          if (auto id = text(*data, {alias('t', i), "team", "id"}); !id.empty()) {
             out.team_ids[request.teams[i]] = std::move(id);
           }
         }
