@@ -1,0 +1,250 @@
+#include "service/onboard/convert.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cstdio>
+
+#include "service/onboard/plan.hpp"
+
+namespace ferry::onboard {
+namespace {
+
+bool is_semver(std::string_view tag) {
+  if (tag.starts_with('v')) {
+    tag.remove_prefix(1);
+  }
+  int parts = 0;
+  std::size_t i = 0;
+  while (parts < 3) {
+    const std::size_t start = i;
+    while (i < tag.size() && std::isdigit(static_cast<unsigned char>(tag[i]))) {
+      ++i;
+    }
+    if (i == start) {
+      return false;
+    }
+    ++parts;
+    if (parts < 3) {
+      if (i >= tag.size() || tag[i] != '.') {
+        return false;
+      }
+      ++i;
+    }
+  }
+  return i == tag.size() || tag[i] == '-';
+}
+
+}  // namespace
+
+std::string yaml_scalar(std::string_view s) {
+  static constexpr std::array<std::string_view, 22> k_special{
+      "",    "~",   "null", "Null", "NULL", "true", "True", "TRUE", "false", "False", "FALSE",
+      "yes", "Yes", "YES",  "no",   "No",   "NO",   "on",   "On",   "off",   "Off",   "y"};
+  bool plain = std::find(k_special.begin(), k_special.end(), s) == k_special.end() && s != "n" &&
+               s != "Y" && s != "N" && s != "ON" && s != "OFF";
+  if (plain) {
+    const unsigned char first = static_cast<unsigned char>(s[0]);
+    plain = std::isalnum(first) || first == '/' || first == '_' || first == '.';
+    // Numbers (and things YAML 1.1 would read as numbers or times) stay strings only quoted.
+    bool numeric = true;
+    for (unsigned char c : s) {
+      if (!(std::isdigit(c) || c == '.' || c == '_' || c == ':' || c == '+' || c == '-' ||
+            c == 'e' || c == 'E' || c == 'x' || c == 'o')) {
+        numeric = false;
+        break;
+      }
+    }
+    if (numeric && std::isdigit(first)) {
+      plain = false;
+    }
+    if (s == ".inf" || s == ".nan" || s == ".Inf" || s == ".NaN" || s == "<<") {
+      plain = false;
+    }
+  }
+  for (std::size_t i = 0; plain && i < s.size(); ++i) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c < 0x20 || c >= 0x7f || c == '#' || c == '"' || c == '\'' || c == '{' || c == '}' ||
+        c == '[' || c == ']' || c == ',' || c == '&' || c == '*' || c == '!' || c == '|' ||
+        c == '>' || c == '%' || c == '@' || c == '`' || c == '\\') {
+      plain = false;
+    }
+    if (c == ':' && (i + 1 == s.size() || s[i + 1] == ' ')) {
+      plain = false;
+    }
+    if (c == ' ' && (i + 1 == s.size() || s[i + 1] == '#')) {
+      plain = false;
+    }
+  }
+  if (plain) {
+    return std::string(s);
+  }
+  std::string out = "\"";
+  for (unsigned char c : s) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      default:
+        if (c < 0x20 || c == 0x7f) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\x%02x", c);
+          out += buf;
+        } else {
+          out += static_cast<char>(c);
+        }
+    }
+  }
+  return out + "\"";
+}
+
+std::string dns_label(std::string_view s) {
+  std::string out;
+  for (char ch : s) {
+    const unsigned char c = static_cast<unsigned char>(ch);
+    if (std::isalnum(c) && c < 0x80) {
+      out += static_cast<char>(std::tolower(c));
+    } else if (c == '-' || c == '_' || c == '.') {
+      out += '-';
+    }
+  }
+  while (!out.empty() && out.front() == '-') {
+    out.erase(out.begin());
+  }
+  while (!out.empty() && out.back() == '-') {
+    out.pop_back();
+  }
+  return out;
+}
+
+image_ref split_image(std::string_view image) {
+  image_ref r;
+  std::string_view digest;
+  if (const auto at = image.find('@'); at != std::string_view::npos) {
+    digest = image.substr(at);
+    image = image.substr(0, at);
+  }
+  const auto slash = image.rfind('/');
+  const auto colon = image.rfind(':');
+  if (colon != std::string_view::npos && (slash == std::string_view::npos || colon > slash)) {
+    r.repository = std::string(image.substr(0, colon));
+    r.tag = std::string(image.substr(colon + 1));
+  } else {
+    r.repository = std::string(image);
+    r.tag = digest.empty() ? "latest" : "";
+  }
+  r.tag += std::string(digest);
+  return r;
+}
+
+std::string relative_path(std::string_view from, std::string_view to) {
+  auto split = [](std::string_view p) {
+    std::vector<std::string_view> out;
+    std::size_t start = 0;
+    while (start <= p.size()) {
+      const auto slash = p.find('/', start);
+      const auto part = p.substr(start, slash == std::string_view::npos ? p.npos : slash - start);
+      if (!part.empty() && part != ".") {
+        out.push_back(part);
+      }
+      if (slash == std::string_view::npos) {
+        break;
+      }
+      start = slash + 1;
+    }
+    return out;
+  };
+  const auto a = split(from);
+  const auto b = split(to);
+  std::size_t common = 0;
+  while (common < a.size() && common < b.size() && a[common] == b[common]) {
+    ++common;
+  }
+  std::string out;
+  for (std::size_t i = common; i < a.size(); ++i) {
+    out += out.empty() ? ".." : "/..";
+  }
+  for (std::size_t i = common; i < b.size(); ++i) {
+    out += (out.empty() ? "" : "/") + std::string(b[i]);
+  }
+  return out.empty() ? "." : out;
+}
+
+std::string image_rule_entry::yaml() const {
+  return "  - name: " + yaml_scalar(name) + "\n" +
+         (namespace_name == "flux-system"
+              ? ""
+              : "    namespace: " + yaml_scalar(namespace_name) + "\n") +
+         "    image: " + yaml_scalar(image) + "\n    policy: " + policy + "\n";
+}
+
+result<conversion> convert(const compose_file& compose, const options& opts) {
+  if (dns_label(opts.app) != opts.app || opts.app.empty() || opts.app.size() > 40) {
+    return make_error(error_kind::invalid_input,
+                      "--app \"" + opts.app +
+                          "\": the app's name must be lower-case letters, digits and '-', at "
+                          "most 40 characters (it names objects, directories and rules)");
+  }
+  if (opts.envs.empty()) {
+    return make_error(error_kind::invalid_input, "--env: no environment given");
+  }
+  for (const auto& e : opts.envs) {
+    if (dns_label(e) != e || e.empty()) {
+      return make_error(error_kind::invalid_input,
+                        "--env \"" + e + "\": an environment name must be a DNS label");
+    }
+  }
+  conversion out;
+  for (const auto& n : compose.ignored) {
+    out.log.push_back((n.service.empty() ? "" : n.service + ": ") + n.key + ": ignored (" + n.text +
+                      ")");
+  }
+  auto plan = detail::plan_app(compose, opts, out.log);
+  if (!plan) {
+    return std::move(plan).error();
+  }
+  out.files = detail::write_manifests(*plan, opts, out.log);
+  for (const auto& s : plan->services) {
+    if (!s.marked) {
+      continue;
+    }
+    image_rule_entry r;
+    r.name = opts.app + "-" + s.name;
+    r.namespace_name = opts.rules_namespace;
+    r.image = s.repository;
+    const auto at = s.tag.find('@');
+    const std::string tag = at == std::string::npos ? s.tag : s.tag.substr(0, at);
+    if (is_semver(tag)) {
+      r.policy = "{semver: {range: '>=" + (tag[0] == 'v' ? tag.substr(1) : tag) + "'}}";
+      out.log.push_back(s.compose_name + ": rule " + r.name + ": semver >= " + tag +
+                        " (the tag is a version)");
+    } else {
+      r.policy = "{newest: {}}";
+      out.log.push_back(s.compose_name + ": rule " + r.name + ": newest (the tag \"" + tag +
+                        "\" is not a version; needs the App on the source repository)");
+    }
+    out.rules.push_back(std::move(r));
+  }
+  return out;
+}
+
+result<conversion> convert_text(std::string_view compose_text, const options& opts) {
+  auto compose = read_compose(compose_text);
+  if (!compose) {
+    return std::move(compose).error();
+  }
+  return convert(*compose, opts);
+}
+
+}  // namespace ferry::onboard
