@@ -391,13 +391,12 @@ void read_environment(const YAML::Node& n, const std::string& where, service& s)
     s.environment.push_back({std::move(name), std::move(value)});
   };
   if (n.IsMap()) {
-    for (const auto& kv : n) {
-      const auto name = scalar(kv.first, where);
+    for (const auto& [name, value] : entries(n, where)) {
       const auto at = where + "." + name;
-      if (kv.second.IsNull()) {
+      if (value.IsNull()) {
         add(name, std::nullopt, at);
       } else {
-        add(name, scalar(kv.second, at), at);
+        add(name, scalar(value, at), at);
       }
     }
     return;

@@ -402,14 +402,16 @@ std::vector<output_file> write_manifests(const app_plan& plan, const options& o,
     std::string replicas;
     if (env == "production" && o.production_replicas > 0) {
       for (const auto& s : plan.services) {
-        if (s.replicas_explicit || s.has_pvc || s.replicas >= o.production_replicas) {
+        // Only the app's own images: a second postgres or redis pod is a second database.
+        if (s.replicas_explicit || s.has_pvc || !s.marked || s.replicas >= o.production_replicas) {
           continue;
         }
         replicas +=
             "  - name: " + yaml_scalar(s.name) + "\n" + num(4, "count", o.production_replicas);
-        log.push_back(env + ": " + s.compose_name + ": replicas " +
-                      std::to_string(o.production_replicas) +
-                      " (onboarding.productionReplicas; services with a claim stay at one)");
+        log.push_back(
+            env + ": " + s.compose_name + ": replicas " + std::to_string(o.production_replicas) +
+            " (onboarding.productionReplicas; third-party images and services with a claim stay at "
+            "one)");
       }
     }
     if (!replicas.empty()) {

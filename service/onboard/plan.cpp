@@ -238,7 +238,16 @@ bool url_with_password(std::string_view v) {
   if (at == std::string_view::npos || (slash != std::string_view::npos && slash < at)) {
     return false;
   }
-  return rest.substr(0, at).find(':') != std::string_view::npos;
+  const auto colon = rest.substr(0, at).find(':');
+  return colon != std::string_view::npos && colon + 1 < at;
+}
+
+std::string without_references(std::string v) {
+  for (std::size_t p; (p = v.find("$(")) != std::string::npos;) {
+    const auto close = v.find(')', p);
+    v.erase(p, close == std::string::npos ? std::string::npos : close - p + 1);
+  }
+  return v;
 }
 
 // One ${...} interpolation of a value.
@@ -366,7 +375,8 @@ void choose_environment(const service& s, service_plan& p, std::vector<std::stri
       }
     }
     value += e.value->substr(last);
-    if (secret_name || url_with_password(value)) {
+    // A URL whose password is itself a $(VAR) reference holds no secret.
+    if (secret_name || url_with_password(without_references(value))) {
       p.secret_keys[e.name] = "from the compose file";
       log.push_back(where + "secret (" +
                     std::string(secret_name ? "name looks secret" : "its URL carries a password") +
@@ -469,11 +479,12 @@ result<app_plan> plan_app(const compose_file& compose, const options& opts,
                         "services." + s.name + ".image: \"" + s.image.value_or("") +
                             "\" still holds an interpolation; give the image literally");
     }
-    p.image = p.repository + ":" + p.tag;
-    if (p.tag.starts_with('@')) {
-      p.image = p.repository + p.tag;
-    }
     p.marked = p.repository.starts_with("ghcr.io/");
+    if (p.marked && lower(p.repository) != p.repository) {
+      log.push_back(s.name + ": image: " + p.repository + " lower-cased (GHCR names are)");
+      p.repository = lower(p.repository);
+    }
+    p.image = p.tag.starts_with('@') ? p.repository + p.tag : p.repository + ":" + p.tag;
     if (!p.marked) {
       log.push_back(s.name + ": image: " + p.image +
                     " is not on ghcr.io: kept pinned, no marker or rule (ferry promotes GHCR "
@@ -485,17 +496,18 @@ result<app_plan> plan_app(const compose_file& compose, const options& opts,
     p.is_public = s.overrides.is_public.value_or(
         std::find(s.networks.begin(), s.networks.end(), "ingress") != s.networks.end());
     p.host_label = s.overrides.host.value_or(p.name);
+    choose_ports(s, p, log);
+    if (p.is_public && p.ports.empty()) {
+      p.ports.push_back(port_spec{80, std::nullopt, "TCP", ""});
+    }
     log.push_back(
         s.name + ": " +
         (p.is_public
              ? std::string("public: Service + Ingress at ") + p.host_label + ".<env domain> (" +
                    (s.overrides.is_public ? "x-ferry.public" : "on the ingress network") + ")"
-             : std::string("internal: ClusterIP Service and a NetworkPolicy admitting "
-                           "only the app's pods")));
-    choose_ports(s, p, log);
-    if (p.is_public && p.ports.empty()) {
-      p.ports.push_back(port_spec{80, std::nullopt, "TCP", ""});
-    }
+             : std::string(p.ports.empty() ? "internal: no Service (no port)"
+                                           : "internal: ClusterIP Service") +
+                   ", a NetworkPolicy admitting only the app's pods"));
     choose_probe(s, p, log);
     choose_environment(s, p, log);
     choose_volumes(s, compose, opts, p, app, log);
