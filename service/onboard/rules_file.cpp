@@ -70,9 +70,12 @@ result<options> options_from_rules(std::string_view rules_text, std::string_view
         while (!path.empty() && path.back() == '/') {
           path.pop_back();
         }
-        base.overlay_dirs[name] = (path.empty() || path == ".")
-                                      ? "apps/" + base.app + "/overlays/" + name
-                                      : path + "/" + base.app;
+        // "." covers everything; a path inside the app's own directory is one a previous
+        // `ferry onboard` wrote into a new rules file: both keep the default layout.
+        base.overlay_dirs[name] =
+            (path.empty() || path == "." || path.starts_with("apps/" + base.app + "/"))
+                ? "apps/" + base.app + "/overlays/" + name
+                : path + "/" + base.app;
       }
     }
     const auto section = root["onboarding"];

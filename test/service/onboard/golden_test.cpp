@@ -86,7 +86,9 @@ std::vector<fs::path> cases() {
 
 }  // namespace
 
-TEST(OnboardGolden, AtLeastFifteenCases) { EXPECT_GE(cases().size(), 15u); }
+TEST(OnboardGolden, AtLeastFifteenCases) {
+  EXPECT_GE(cases().size(), 15u);
+}
 
 TEST(OnboardGolden, EveryCaseByteForByte) {
   const bool update = std::getenv("FERRY_UPDATE_GOLDEN") != nullptr &&
