@@ -436,7 +436,6 @@ int main(int argc, char** argv) {
                         "whose spec.path is the environment's path or its nearest parent");
 
   ferry::onboard::onboard_cli onboard;
-  std::string onboard_envs;
   auto* onboard_cmd = app.add_subcommand(
       "onboard",
       "convert a docker-compose.yml into the infra repository's layout: a Kustomize base "
@@ -453,7 +452,7 @@ int main(int argc, char** argv) {
   onboard_cmd->add_option("--app", onboard.app, "the application's name (a DNS label)")->required();
   onboard_cmd->add_option("--repo", onboard.repo_dir, "a checkout of the infra repository")
       ->required();
-  onboard_cmd->add_option("--env", onboard_envs,
+  onboard_cmd->add_option("--env", onboard.envs,
                           "environments, comma-separated (default: staging,production)");
   onboard_cmd->add_option("--org", onboard.org,
                           "the GitHub organisation: ghcr.io/<org>/<service> for build-only "
@@ -578,14 +577,6 @@ int main(int argc, char** argv) {
     return ferry::migrate::run_migrate_flux(migrate, stdout, stderr);
   }
   if (onboard_cmd->parsed()) {
-    for (std::size_t start = 0; start <= onboard_envs.size() && !onboard_envs.empty();) {
-      const auto comma = onboard_envs.find(',', start);
-      onboard.envs.push_back(onboard_envs.substr(start, comma - start));
-      if (comma == std::string::npos) {
-        break;
-      }
-      start = comma + 1;
-    }
     return ferry::onboard::run_onboard(onboard, stdout, stderr);
   }
   if (demo->parsed()) {

@@ -39,7 +39,7 @@ struct onboard_cli {
   std::string compose_path;
   std::string app;
   std::string repo_dir;
-  std::vector<std::string> envs;  // empty: staging, production
+  std::string envs;  // comma-separated; empty: staging, production
   std::string org;
   std::string domain;
   bool dry_run = false;

@@ -89,7 +89,15 @@ int run_onboard(const onboard_cli& cli, std::FILE* out, std::FILE* err) {
   options opts;
   opts.app = cli.app;
   if (!cli.envs.empty()) {
-    opts.envs = cli.envs;
+    opts.envs.clear();
+    for (std::size_t start = 0;;) {
+      const auto comma = cli.envs.find(',', start);
+      opts.envs.push_back(cli.envs.substr(start, comma - start));
+      if (comma == std::string::npos) {
+        break;
+      }
+      start = comma + 1;
+    }
   }
   opts.compose_name = fs::path(cli.compose_path).filename().string();
 
