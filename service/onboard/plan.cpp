@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <set>
 
+#include "service/markers/markers.hpp"
 #include "service/onboard/plan.hpp"
 
 namespace ferry::onboard::detail {
@@ -478,6 +479,22 @@ result<app_plan> plan_app(const compose_file& compose, const options& opts,
       return make_error(error_kind::invalid_input,
                         "services." + s.name + ".image: \"" + s.image.value_or("") +
                             "\" still holds an interpolation; give the image literally");
+    }
+    // An image ferry cannot write back (markers, rules) is refused here, naming the key.
+    const auto tag_part = p.tag.substr(0, p.tag.find('@'));
+    const bool repo_ok = !p.repository.empty() && p.repository.size() <= 255 &&
+                         std::all_of(p.repository.begin(), p.repository.end(),
+                                     [](unsigned char c) {
+                                       return std::isalnum(c) || c == '.' || c == '_' || c == '-' ||
+                                              c == '/' || c == ':';
+                                     }) &&
+                         std::isalnum(static_cast<unsigned char>(p.repository.front())) &&
+                         p.repository.find("//") == std::string::npos &&
+                         !p.repository.ends_with("/");
+    if (!repo_ok || (!tag_part.empty() && !markers::is_valid_tag(tag_part))) {
+      return make_error(error_kind::invalid_input,
+                        "services." + s.name + ".image: \"" + s.image.value_or("") +
+                            "\" is not an image reference (registry/name:tag)");
     }
     p.marked = p.repository.starts_with("ghcr.io/");
     if (p.marked && lower(p.repository) != p.repository) {

@@ -12,7 +12,9 @@
 #include <sstream>
 #include <string>
 
+#include "service/markers/markers.hpp"
 #include "service/onboard/onboard.hpp"
+#include "service/rules/rules.hpp"
 
 namespace fs = std::filesystem;
 using namespace ferry::onboard;
@@ -136,5 +138,43 @@ TEST(OnboardGolden, Deterministic) {
     const auto b = run_case(dir);
     EXPECT_EQ(a.files, b.files) << dir;
     EXPECT_EQ(a.log, b.log) << dir;
+  }
+}
+
+// What onboarding is for: ferry bumps what it generated. Every generated file's markers are
+// usable, the rules file is valid, and each rule claims a `:tag` marker under the paths of
+// every environment it names (so each environment gets its own pull request).
+TEST(OnboardGolden, EveryRuleClaimsAMarkerInEveryEnvironment) {
+  for (const auto& dir : cases()) {
+    SCOPED_TRACE(dir.filename().string());
+    const auto got = run_case(dir);
+    if (got.files.empty()) {
+      continue;  // a refused case
+    }
+    const auto parsed = ferry::rules::parse_rules(got.files.at(".github/ferry.yaml"), "ferry.yaml");
+    ASSERT_TRUE(parsed.ok()) << parsed.report();
+    std::vector<ferry::markers::marker> found;
+    for (const auto& [path, content] : got.files) {
+      const auto scan = ferry::markers::scan_file(path, content);
+      ASSERT_TRUE(scan.ok()) << path << ": " << scan.error().message;
+      EXPECT_TRUE(scan->problems.empty()) << path;
+      found.insert(found.end(), scan->markers.begin(), scan->markers.end());
+    }
+    const std::string prefix = dir.filename().string() + "-";
+    for (const auto& rule : parsed.value().images) {
+      if (!rule.name.starts_with(prefix)) {
+        continue;  // the rules file's own rules
+      }
+      for (const auto& env : parsed.value().environments) {
+        const bool claimed = std::any_of(found.begin(), found.end(), [&](const auto& m) {
+          const bool under = std::any_of(env.paths.begin(), env.paths.end(), [&](const auto& p) {
+            return m.file.starts_with(p + "/");
+          });
+          return under && m.ns == rule.namespace_name && m.name == rule.name &&
+                 m.field == ferry::markers::marker_field::tag;
+        });
+        EXPECT_TRUE(claimed) << rule.name << " has no marker under " << env.name << "'s paths";
+      }
+    }
   }
 }
