@@ -228,6 +228,57 @@ void choose_probe(const service& s, service_plan& p, std::vector<std::string>& l
   p.probe = std::move(pr);
 }
 
+// The OCI distribution spec's name grammar (distribution/reference: path components
+// [a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*, an optional host[:port] first): what ferry's rules and
+// markers accept, so a conversion never writes an image they would refuse.
+bool valid_repository(std::string_view repo) {
+  if (repo.empty() || repo.size() > 255) {
+    return false;
+  }
+  std::vector<std::string_view> parts;
+  for (std::size_t start = 0;;) {
+    const auto slash = repo.find('/', start);
+    parts.push_back(
+        repo.substr(start, slash == std::string_view::npos ? repo.npos : slash - start));
+    if (slash == std::string_view::npos) {
+      break;
+    }
+    start = slash + 1;
+  }
+  std::size_t first = 0;
+  if (parts.size() > 1 &&
+      (parts[0].find_first_of(".:") != std::string_view::npos || parts[0] == "localhost")) {
+    const auto host = parts[0].substr(0, parts[0].find(':'));
+    if (host.empty() || !std::all_of(host.begin(), host.end(), [](unsigned char c) {
+          return std::isalnum(c) || c == '.' || c == '-';
+        })) {
+      return false;
+    }
+    first = 1;
+  }
+  for (std::size_t i = first; i < parts.size(); ++i) {
+    const auto c = parts[i];
+    auto alnum = [](char ch) { return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9'); };
+    if (c.empty() || !alnum(c.front()) || !alnum(c.back())) {
+      return false;
+    }
+    for (std::size_t k = 0; k < c.size(); ++k) {
+      if (alnum(c[k]) || c[k] == '-') {
+        continue;
+      }
+      if ((c[k] == '.' || c[k] == '_') && alnum(c[k + 1])) {
+        continue;
+      }
+      if (c[k] == '_' && c[k + 1] == '_' && k + 2 < c.size() && alnum(c[k + 2])) {
+        ++k;
+        continue;
+      }
+      return false;
+    }
+  }
+  return true;
+}
+
 bool url_with_password(std::string_view v) {
   const auto scheme = v.find("://");
   if (scheme == std::string_view::npos) {
@@ -480,26 +531,19 @@ result<app_plan> plan_app(const compose_file& compose, const options& opts,
                         "services." + s.name + ".image: \"" + s.image.value_or("") +
                             "\" still holds an interpolation; give the image literally");
     }
-    // An image ferry cannot write back (markers, rules) is refused here, naming the key.
-    const auto tag_part = p.tag.substr(0, p.tag.find('@'));
-    const bool repo_ok = !p.repository.empty() && p.repository.size() <= 255 &&
-                         std::all_of(p.repository.begin(), p.repository.end(),
-                                     [](unsigned char c) {
-                                       return std::isalnum(c) || c == '.' || c == '_' || c == '-' ||
-                                              c == '/' || c == ':';
-                                     }) &&
-                         std::isalnum(static_cast<unsigned char>(p.repository.front())) &&
-                         p.repository.find("//") == std::string::npos &&
-                         !p.repository.ends_with("/");
-    if (!repo_ok || (!tag_part.empty() && !markers::is_valid_tag(tag_part))) {
-      return make_error(error_kind::invalid_input,
-                        "services." + s.name + ".image: \"" + s.image.value_or("") +
-                            "\" is not an image reference (registry/name:tag)");
-    }
     p.marked = p.repository.starts_with("ghcr.io/");
     if (p.marked && lower(p.repository) != p.repository) {
       log.push_back(s.name + ": image: " + p.repository + " lower-cased (GHCR names are)");
       p.repository = lower(p.repository);
+    }
+    // An image ferry cannot write back (markers, rules) is refused here, naming the key.
+    const auto tag_part = p.tag.substr(0, p.tag.find('@'));
+    const bool repo_ok = valid_repository(p.repository);
+    if (!repo_ok || (!tag_part.empty() && !markers::is_valid_tag(tag_part))) {
+      return make_error(error_kind::invalid_input,
+                        "services." + s.name + ".image: \"" +
+                            s.image.value_or(p.repository + ":" + p.tag) +
+                            "\" is not an image reference (registry/name:tag)");
     }
     p.image = p.tag.starts_with('@') ? p.repository + p.tag : p.repository + ":" + p.tag;
     if (!p.marked) {
