@@ -10,18 +10,15 @@
 #include <string_view>
 #include <vector>
 
+#include "service/limits.hpp"
 #include "service/result.hpp"
 
 namespace ferry::onboard {
 
-// A compose file is a few KiB; the bound keeps a hostile or wrong file (a log, a dump) from
-// being parsed at all (issue 13: "a 10 MB file" gets a clear error).
-inline constexpr std::size_t k_compose_file_max = 1024u * 1024u;
-// YAML nodes the file may expand to, counting every alias copy: anchors can expand
-// exponentially ("billion laughs"). A compose file of fifty services is a few thousand nodes.
-inline constexpr std::size_t k_compose_nodes_max = 100000;
-// Services per file: each becomes a Deployment and its objects.
-inline constexpr std::size_t k_compose_services_max = 200;
+// The reader's bounds live with every other limit (service/limits.hpp).
+using limits::k_compose_file_max;
+using limits::k_compose_nodes_max;
+using limits::k_compose_services_max;
 
 struct port_spec {
   int target = 0;                // the container port
