@@ -3,7 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -181,4 +183,35 @@ TEST(AddKustomizeResource, AppendsOnceKeepingIndentation) {
             "resources:\n    - a\n    - c\nnamespace: x\n");
   EXPECT_FALSE(add_kustomize_resource("resources:\n  - c\n", "c").has_value());
   EXPECT_FALSE(add_kustomize_resource("resources: [a]\n", "c").has_value());
+}
+
+// The real binary: --dry-run's diff is one `git apply` takes, and applying it gives exactly the
+// files a real run writes.
+TEST_F(RunOnboard, BinaryDryRunDiffAppliesToWhatARunWrites) {
+  const auto q = [](const fs::path& p) { return "'" + p.string() + "'"; };
+  const std::string bin = FERRY_BINARY;
+  const auto applied = dir_ / "applied";
+  fs::create_directories(applied);
+  ASSERT_EQ(std::system(("git -C " + q(applied) + " init -q").c_str()), 0);
+  const std::string args = " onboard --compose " + q(dir_ / "docker-compose.yml") +
+                           " --app shop --env staging,production --org acme --domain acme.dev";
+  const int dry = std::system((bin + args + " --repo " + q(applied) + " --dry-run > " +
+                               q(dir_ / "out.diff") + " 2> " + q(dir_ / "log.txt"))
+                                  .c_str());
+  ASSERT_EQ(dry, 0) << slurp(dir_ / "log.txt");
+  ASSERT_EQ(std::system(("git -C " + q(applied) + " apply " + q(dir_ / "out.diff")).c_str()), 0)
+      << slurp(dir_ / "out.diff");
+  ASSERT_EQ(std::system((bin + args + " --repo " + q(dir_ / "repo") + " > /dev/null").c_str()), 0);
+  std::size_t compared = 0;
+  for (const auto& e : fs::recursive_directory_iterator(dir_ / "repo")) {
+    if (!e.is_regular_file()) {
+      continue;
+    }
+    const auto rel = fs::relative(e.path(), dir_ / "repo");
+    EXPECT_EQ(slurp(applied / rel), slurp(e.path())) << rel;
+    ++compared;
+  }
+  EXPECT_GT(compared, 5u);
+  // Usage errors are exit 2 and name what is wrong.
+  EXPECT_EQ(WEXITSTATUS(std::system((bin + " onboard --app shop 2> /dev/null").c_str())), 2);
 }
