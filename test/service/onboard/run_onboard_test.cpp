@@ -30,6 +30,19 @@ void spit(const fs::path& p, const std::string& content) {
   std::ofstream(p, std::ios::binary) << content;
 }
 
+// A billion-laughs document: ten levels of ten aliases each.
+std::string bomb() {
+  std::string out = "a: &a [x, x, x, x, x, x, x, x, x, x]\n";
+  for (char c = 'b'; c <= 'j'; ++c) {
+    out += std::string(1, c) + ": &" + c + " [";
+    for (int i = 0; i < 10; ++i) {
+      out += std::string(i > 0 ? ", *" : "*") + static_cast<char>(c - 1);
+    }
+    out += "]\n";
+  }
+  return out + "services:\n  web:\n    image: a\n";
+}
+
 class RunOnboard : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -132,8 +145,9 @@ TEST_F(RunOnboard, ReplacesWhatItGenerated) {
 }
 
 TEST_F(RunOnboard, BadComposeWritesNothing) {
-  for (const std::string bad : {"{{{ not yaml", "hello: world\n",
-                                "services:\n  web:\n    image: a\n    network_mode: host\n"}) {
+  for (const std::string& bad : std::vector<std::string>{
+           "{{{ not yaml", "hello: world\n",
+           "services:\n  web:\n    image: a\n    network_mode: host\n", bomb()}) {
     spit(dir_ / "docker-compose.yml", bad);
     std::string err;
     EXPECT_EQ(run(false, nullptr, &err), 2) << bad;
