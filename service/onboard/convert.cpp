@@ -36,6 +36,57 @@ bool is_semver(std::string_view tag) {
 
 }  // namespace
 
+// The OCI distribution spec's name grammar (distribution/reference: path components
+// [a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*, an optional host[:port] first): what ferry's rules and
+// markers accept, so a conversion never writes an image they would refuse.
+bool valid_repository(std::string_view repo) {
+  if (repo.empty() || repo.size() > 255) {
+    return false;
+  }
+  std::vector<std::string_view> parts;
+  for (std::size_t start = 0;;) {
+    const auto slash = repo.find('/', start);
+    parts.push_back(
+        repo.substr(start, slash == std::string_view::npos ? repo.npos : slash - start));
+    if (slash == std::string_view::npos) {
+      break;
+    }
+    start = slash + 1;
+  }
+  std::size_t first = 0;
+  if (parts.size() > 1 &&
+      (parts[0].find_first_of(".:") != std::string_view::npos || parts[0] == "localhost")) {
+    const auto host = parts[0].substr(0, parts[0].find(':'));
+    if (host.empty() || !std::all_of(host.begin(), host.end(), [](unsigned char c) {
+          return std::isalnum(c) || c == '.' || c == '-';
+        })) {
+      return false;
+    }
+    first = 1;
+  }
+  for (std::size_t i = first; i < parts.size(); ++i) {
+    const auto c = parts[i];
+    auto alnum = [](char ch) { return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9'); };
+    if (c.empty() || !alnum(c.front()) || !alnum(c.back())) {
+      return false;
+    }
+    for (std::size_t k = 0; k < c.size(); ++k) {
+      if (alnum(c[k]) || c[k] == '-') {
+        continue;
+      }
+      if ((c[k] == '.' || c[k] == '_') && alnum(c[k + 1])) {
+        continue;
+      }
+      if (c[k] == '_' && c[k + 1] == '_' && k + 2 < c.size() && alnum(c[k + 2])) {
+        ++k;
+        continue;
+      }
+      return false;
+    }
+  }
+  return true;
+}
+
 std::string yaml_scalar(std::string_view s) {
   static constexpr std::array<std::string_view, 22> k_special{
       "",    "~",   "null", "Null", "NULL", "true", "True", "TRUE", "false", "False", "FALSE",

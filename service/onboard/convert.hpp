@@ -83,6 +83,10 @@ struct image_ref {
 };
 image_ref split_image(std::string_view image);
 
+// An image repository as the OCI distribution spec names them ([host[:port]/]path, each path
+// component [a-z0-9]+ joined by '.', '_', '__' or dashes): what ferry's rules accept.
+bool valid_repository(std::string_view repo);
+
 // The path from directory `from` to `to` (both repository-relative), e.g. "../../base".
 std::string relative_path(std::string_view from, std::string_view to);
 

@@ -228,57 +228,6 @@ void choose_probe(const service& s, service_plan& p, std::vector<std::string>& l
   p.probe = std::move(pr);
 }
 
-// The OCI distribution spec's name grammar (distribution/reference: path components
-// [a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*, an optional host[:port] first): what ferry's rules and
-// markers accept, so a conversion never writes an image they would refuse.
-bool valid_repository(std::string_view repo) {
-  if (repo.empty() || repo.size() > 255) {
-    return false;
-  }
-  std::vector<std::string_view> parts;
-  for (std::size_t start = 0;;) {
-    const auto slash = repo.find('/', start);
-    parts.push_back(
-        repo.substr(start, slash == std::string_view::npos ? repo.npos : slash - start));
-    if (slash == std::string_view::npos) {
-      break;
-    }
-    start = slash + 1;
-  }
-  std::size_t first = 0;
-  if (parts.size() > 1 &&
-      (parts[0].find_first_of(".:") != std::string_view::npos || parts[0] == "localhost")) {
-    const auto host = parts[0].substr(0, parts[0].find(':'));
-    if (host.empty() || !std::all_of(host.begin(), host.end(), [](unsigned char c) {
-          return std::isalnum(c) || c == '.' || c == '-';
-        })) {
-      return false;
-    }
-    first = 1;
-  }
-  for (std::size_t i = first; i < parts.size(); ++i) {
-    const auto c = parts[i];
-    auto alnum = [](char ch) { return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9'); };
-    if (c.empty() || !alnum(c.front()) || !alnum(c.back())) {
-      return false;
-    }
-    for (std::size_t k = 0; k < c.size(); ++k) {
-      if (alnum(c[k]) || c[k] == '-') {
-        continue;
-      }
-      if ((c[k] == '.' || c[k] == '_') && alnum(c[k + 1])) {
-        continue;
-      }
-      if (c[k] == '_' && c[k + 1] == '_' && k + 2 < c.size() && alnum(c[k + 2])) {
-        ++k;
-        continue;
-      }
-      return false;
-    }
-  }
-  return true;
-}
-
 bool url_with_password(std::string_view v) {
   const auto scheme = v.find("://");
   if (scheme == std::string_view::npos) {
@@ -503,6 +452,13 @@ result<app_plan> plan_app(const compose_file& compose, const options& opts,
                         "services." + s.name +
                             ": the name cannot name Kubernetes objects (a letter first, letters, "
                             "digits and '-', at most 63)");
+    }
+    if (opts.app.size() + 1 + p.name.size() > 63) {
+      // The image rule <app>-<service> is a DNS label (rules: markers and branch names).
+      return make_error(error_kind::invalid_input,
+                        "services." + s.name + ": the image rule " + opts.app + "-" + p.name +
+                            " would be longer than 63 characters; shorten the service's or the "
+                            "app's name");
     }
     if (!names.insert(p.name).second) {
       return make_error(error_kind::invalid_input, "services." + s.name + ": its Kubernetes name " +

@@ -203,3 +203,21 @@ TEST(Convert, NeverCopiesASecretValue) {
   }
   EXPECT_TRUE(plain_seen);
 }
+
+TEST(ConvertPieces, ValidRepository) {
+  EXPECT_TRUE(valid_repository("ghcr.io/acme/web"));
+  EXPECT_TRUE(valid_repository("localhost:5000/a__b/c-d"));
+  EXPECT_TRUE(valid_repository("redis"));
+  EXPECT_FALSE(valid_repository("ghcr.io/acme/web."));
+  EXPECT_FALSE(valid_repository("ghcr.io/Acme/web"));
+  EXPECT_FALSE(valid_repository("ghcr.io//web"));
+  EXPECT_FALSE(valid_repository(""));
+}
+
+TEST(Convert, RefusesARuleNameLongerThanALabel) {
+  options o;
+  o.app = "shop";
+  const auto c = convert_text("services:\n  " + std::string(60, 'a') + ":\n    image: a\n", o);
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.error().message.find("longer than 63"), std::string::npos) << c.error().message;
+}
