@@ -9,29 +9,48 @@
 namespace ferry::onboard {
 namespace {
 
+// [v]MAJOR.MINOR.PATCH[-PRERELEASE] as semver.org 2.0.0 writes it (no leading zeros in numbers,
+// pre-release identifiers non-empty [0-9A-Za-z-]); anything else gets the newest policy.
 bool is_semver(std::string_view tag) {
   if (tag.starts_with('v')) {
     tag.remove_prefix(1);
   }
-  int parts = 0;
-  std::size_t i = 0;
-  while (parts < 3) {
-    const std::size_t start = i;
-    while (i < tag.size() && std::isdigit(static_cast<unsigned char>(tag[i]))) {
-      ++i;
+  const auto dash = tag.find('-');
+  const auto core = tag.substr(0, dash);
+  auto numeric = [](std::string_view n) {
+    return !n.empty() &&
+           std::all_of(n.begin(), n.end(), [](unsigned char c) { return std::isdigit(c); }) &&
+           (n.size() == 1 || n[0] != '0');
+  };
+  auto split = [](std::string_view v) {
+    std::vector<std::string_view> out;
+    for (std::size_t start = 0;;) {
+      const auto dot = v.find('.', start);
+      out.push_back(v.substr(start, dot == std::string_view::npos ? v.npos : dot - start));
+      if (dot == std::string_view::npos) {
+        return out;
+      }
+      start = dot + 1;
     }
-    if (i == start) {
+  };
+  const auto parts = split(core);
+  if (parts.size() != 3 || !std::all_of(parts.begin(), parts.end(), numeric)) {
+    return false;
+  }
+  if (dash == std::string_view::npos) {
+    return true;
+  }
+  for (const auto id : split(tag.substr(dash + 1))) {
+    const bool ok = !id.empty() && std::all_of(id.begin(), id.end(), [](unsigned char c) {
+      return std::isalnum(c) || c == '-';
+    });
+    const bool all_digits =
+        std::all_of(id.begin(), id.end(), [](unsigned char c) { return std::isdigit(c); });
+    if (!ok || (all_digits && !numeric(id))) {
       return false;
     }
-    ++parts;
-    if (parts < 3) {
-      if (i >= tag.size() || tag[i] != '.') {
-        return false;
-      }
-      ++i;
-    }
   }
-  return i == tag.size() || tag[i] == '-';
+  return true;
 }
 
 }  // namespace
