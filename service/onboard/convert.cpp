@@ -20,7 +20,7 @@ bool is_semver(std::string_view tag) {
   auto numeric = [](std::string_view n) {
     return !n.empty() &&
            std::all_of(n.begin(), n.end(), [](unsigned char c) { return std::isdigit(c); }) &&
-           (n.size() == 1 || n[0] != '0');
+           (n.size() == 1 || n[0] != '0') && n.size() <= 18;  // fits ferry's uint64 parts
   };
   auto split = [](std::string_view v) {
     std::vector<std::string_view> out;
