@@ -146,6 +146,16 @@ inline constexpr std::size_t k_setting_file_max = 1024u * 1024u;
 // bound stops a file of millions of `---` lines from building millions of nodes.
 inline constexpr std::size_t k_migrate_documents_max = 10000;
 
+// --- ferry onboard (service/onboard/compose.hpp) -------------------------------------------
+// A compose file is a few KiB; the bound keeps a wrong file (a log, a dump) from being parsed
+// at all (issue 13: "a 10 MB file" gets a clear error).
+inline constexpr std::size_t k_compose_file_max = 1024u * 1024u;
+// YAML nodes a compose file may expand to, counting every alias copy: anchors can expand
+// exponentially ("billion laughs"). A compose file of fifty services is a few thousand nodes.
+inline constexpr std::size_t k_compose_nodes_max = 100000;
+// Services per compose file: each becomes a Deployment and its objects.
+inline constexpr std::size_t k_compose_services_max = 200;
+
 // --- Rules file (.github/ferry.yaml) and tag policies ---------------------------------------
 // The rules file is read for every delivery; a bound keeps a hostile or broken push from making
 // each replica parse megabytes. Real rules files are a few KiB (SPEC example: under 1 KiB).

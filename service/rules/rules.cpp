@@ -441,7 +441,9 @@ class validator {
   std::vector<diagnostic> diags_;
 };
 
-constexpr std::string_view k_top_keys[] = {"version", "images", "environments"};
+// `onboarding:` (SPEC "Rules file") configures `ferry onboard`; its keys are checked by
+// service/onboard (onboard.hpp, options_from_rules), not here: promotion never reads them.
+constexpr std::string_view k_top_keys[] = {"version", "images", "environments", "onboarding"};
 constexpr std::string_view k_image_keys[] = {"name",   "namespace",      "image",    "filterTags",
                                              "policy", "sourceBranches", "pinDigest"};
 constexpr std::string_view k_env_keys[] = {"name",        "paths",     "autoMerge",     "apply",
