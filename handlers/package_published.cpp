@@ -8,23 +8,11 @@
 
 #include "handlers/bump_flow.hpp"
 #include "handlers/handlers.hpp"
+#include "service/text.hpp"
 
 namespace ferry::handlers {
 
 namespace {
-
-bool iequals(std::string_view a, std::string_view b) noexcept {
-  if (a.size() != b.size()) {
-    return false;
-  }
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    const auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; };
-    if (lower(a[i]) != lower(b[i])) {
-      return false;
-    }
-  }
-  return true;
-}
 
 package_decision ignore(std::string reason) {
   return {std::nullopt, std::move(reason)};
@@ -59,7 +47,7 @@ package_decision decide_package(const events::package_event& e, std::string_view
   if (!published && !updated_with_tag) {
     return ignore(e.action == "updated" ? "action updated without a tag" : "action " + e.action);
   }
-  if (!iequals(e.package_type, "container")) {
+  if (!text::iequals(e.package_type, "container")) {
     return ignore("package_type " + e.package_type + " is not a container image");
   }
   if (!e.has_version) {

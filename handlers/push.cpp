@@ -2,8 +2,6 @@
 // validity goes on the new head as `ferry/rules`, and every environment whose paths the push
 // changed is applied (all of them when `before` is zero or the push was forced). The delivery
 // answers 202 while applies are followed, 200 when nothing needed applying.
-#include <algorithm>
-
 #include "handlers/apply.hpp"
 
 #include "handlers/handlers.hpp"
@@ -15,25 +13,10 @@
 
 namespace ferry::handlers {
 
-namespace {
-
-namespace asio = boost::asio;
-
-bool iequals(std::string_view a, std::string_view b) noexcept {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           const auto lower = [](char c) {
-             return c >= 'A' && c <= 'Z' ? static_cast<char>(c + ('a' - 'A')) : c;
-           };
-           return lower(x) == lower(y);
-         });
-}
-
-}  // namespace
-
 std::optional<service::repo_name> infra_repo_of(const handler_settings& s,
                                                 std::string_view full_name) {
   for (const auto& r : s.infra_repos) {
-    if (iequals(r.full(), full_name)) {
+    if (text::iequals(r.full(), full_name)) {
       return r;
     }
   }
