@@ -1,7 +1,7 @@
 // converge_promotion (handlers/bump_flow.hpp) in process against the GitHub double
-// (test/doubles/github): the path the promotion chain takes, with environments named explicitly
-// and the apply's evidence in the body. The real clients (app_client over HTTP, libgit2 mirrors
-// over git smart HTTP) talk to the double; the outcome is read from the double's /_double/state.
+// (test/support/handler_double.hpp): the path the promotion chain takes, with environments named
+// explicitly and the apply's evidence in the body. The outcome is read from the double's
+// /_double/state.
 #include <gtest/gtest.h>
 
 #include <boost/asio/co_spawn.hpp>
@@ -30,8 +30,8 @@
 #include "service/metrics.hpp"
 #include "service/replay.hpp"
 #include "service/server.hpp"
+#include "test/support/handler_double.hpp"
 #include "test/support/process.hpp"
-#include "test/support/serve_double.hpp"
 
 namespace {
 
@@ -41,97 +41,26 @@ namespace http = boost::beast::http;
 namespace json = boost::json;
 using namespace std::chrono_literals;
 
-constexpr const char* k_infra = "dine-together/infra";
 constexpr const char* k_digest =
     "sha256:1111111111111111111111111111111111111111111111111111111111111111";
 
-// The e2e fixture's one HTTP call (test/support/serve_double.hpp); `authorization` is the whole
-// header value ("token ghs_...").
-using ferry::test::e2e::answer;
-using ferry::test::e2e::call;
-
-class bump_flow : public ::testing::Test {
+class bump_flow : public ferry::test::e2e::handler_double_test {
  protected:
   void SetUp() override {
-    ASSERT_TRUE(fs::exists(fs::path(FERRY_NODE_MODULES_DIR) / "@octokit" / "openapi"))
-        << "run `cd test && npm ci` first";
-    fs::create_directories(dir_.path() / "double");
-    double_.emplace(std::vector<std::string>{
-        "node", std::string(FERRY_SOURCE_DIR) + "/test/doubles/github/server.js", "--port", "0",
-        "--state-dir", (dir_.path() / "double").string()});
-    std::optional<json::object> info;
-    const auto until = std::chrono::steady_clock::now() + 60s;
-    while (!info && std::chrono::steady_clock::now() < until) {
-      const std::string out = double_->out();
-      if (const auto nl = out.find('\n'); nl != std::string::npos) {
-        info = json::parse(out.substr(0, nl)).as_object();
-      } else {
-        std::this_thread::sleep_for(20ms);  // polling the child's output with a deadline
-      }
-    }
-    ASSERT_TRUE(info) << double_->err();
-    port_ = static_cast<unsigned short>(info->at("port").as_int64());
-    const std::string url(info->at("url").as_string());
-    const std::string repo = json::serialize(
-        json::value{{"owner", "dine-together"},
-                    {"name", "infra"},
-                    {"installation_id", 7},
-                    {"default_branch", "main"},
-                    {"dir", std::string(FERRY_SOURCE_DIR) + "/infra/example-infra"}});
-    ASSERT_EQ(call(port_, http::verb::post, "/_double/repos", repo).status, 201);
-
-    ferry::github::github_settings gh;
-    gh.api_url = url;
-    gh.graphql_url = url + "/graphql";
-    gh.app_id = std::to_string(info->at("app_id").as_int64());
-    gh.private_key_pem =
-        ferry::test::read_text(std::string(info->at("private_key_path").as_string()));
-    auto client = ferry::github::app_client::create(ioc_.get_executor(), std::move(gh), {});
-    ASSERT_TRUE(client.ok()) << client.error().message;
-    github_ = std::move(*client);
-    ferry::git::mirror_settings ms;
-    ms.cache_dir = (dir_.path() / "cache").string();
-    auto mirrors = ferry::git::mirror_registry::create(std::move(ms));
-    ASSERT_TRUE(mirrors.ok()) << mirrors.error().message;
-    mirrors_ = std::move(*mirrors);
-
-    settings_.github = github_.get();
-    settings_.mirrors = mirrors_.get();
-    settings_.pool = &pool_;
-    settings_.infra_repos = {{"dine-together", "infra"}};
+    handler_double_test::SetUp();
     settings_.rules = ferry::handlers::make_rules_cache();
-  }
-
-  void TearDown() override {
-    if (double_) {
-      const auto v = call(port_, http::verb::get, "/_double/violations");
-      EXPECT_EQ(v.body, "[]") << v.body;
-    }
   }
 
   ferry::service::handler_result converge(const ferry::handlers::promotion_source& source,
                                           std::vector<std::string> environments) {
-    std::optional<ferry::service::handler_result> out;
     const ferry::log::logger log;
-    asio::co_spawn(
-        ioc_,
-        [&]() -> asio::awaitable<void> {
-          out = co_await ferry::handlers::converge_promotion("delivery-7", log, settings_,
-                                                             settings_.infra_repos.front(), source,
-                                                             std::move(environments));
-        },
-        asio::detached);
-    ioc_.restart();
-    ioc_.run_for(60s);
+    auto out = run(ferry::handlers::converge_promotion("delivery-7", log, settings_,
+                                                       settings_.infra_repos.front(), source,
+                                                       std::move(environments)));
     if (!out) {
       return ferry::make_error(ferry::error_kind::internal, "did not finish");
     }
     return *out;
-  }
-
-  json::object infra_state() {
-    const auto s = call(port_, http::verb::get, "/_double/state");
-    return json::parse(s.body).as_object().at("repos").as_object().at(k_infra).as_object();
   }
 
   static ferry::handlers::promotion_source promoted(std::string tag, std::string evidence) {
@@ -145,15 +74,6 @@ class bump_flow : public ::testing::Test {
   static std::string package_payload(const std::string& tag) {
     return ferry::test::e2e::ghcr_package_payload("app", tag, k_digest);
   }
-
-  ferry::test::temp_dir dir_;
-  std::optional<ferry::test::child> double_;
-  unsigned short port_ = 0;
-  asio::io_context ioc_{1};
-  asio::thread_pool pool_{1};
-  std::unique_ptr<ferry::github::app_client> github_;
-  std::unique_ptr<ferry::git::mirror_registry> mirrors_;
-  ferry::handlers::handler_settings settings_;
 };
 
 TEST_F(bump_flow, named_downstream_environment_gets_its_pr_with_the_evidence) {
@@ -188,8 +108,7 @@ TEST_F(bump_flow, named_suspended_environment_is_skipped) {
   const std::string move = json::serialize(
       json::value{{"ref", "heads/main"}, {"files", json::object{{".github/ferry.yaml", rules}}}});
   ASSERT_EQ(
-      call(port_, http::verb::post, "/_double/repos/dine-together/infra/move-ref", move).status /
-          100,
+      control(http::verb::post, "/_double/repos/dine-together/infra/move-ref", move).status / 100,
       2);
 
   const auto r = converge(promoted("sha-9f8e7d6", "evidence"), {"production", "staging"});
@@ -204,7 +123,7 @@ TEST_F(bump_flow, named_suspended_environment_is_skipped) {
 TEST_F(bump_flow, an_answer_of_the_wrong_shape_fails_transient_without_writing) {
   const std::string fault = json::serialize(json::value{
       {"method", "GET"}, {"path_regex", "/git/ref/heads/main$"}, {"status", 200}, {"body", "[1,"}});
-  ASSERT_EQ(call(port_, http::verb::post, "/_double/faults", fault).status / 100, 2);
+  ASSERT_EQ(control(http::verb::post, "/_double/faults", fault).status / 100, 2);
   const auto r = converge(promoted("sha-9f8e7d6", ""), {});
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().kind, ferry::error_kind::transient) << r.error().message;
@@ -222,12 +141,9 @@ TEST_F(bump_flow, a_tag_whose_pr_was_closed_unmerged_is_skipped_and_a_new_tag_op
   ASSERT_EQ(pulls.size(), 1u);
   const auto number = pulls.front().as_object().at("number").as_int64();
 
-  const auto token = call(port_, http::verb::post, "/_double/tokens", R"({"installation_id":7})");
-  ASSERT_EQ(token.status / 100, 2) << token.body;
-  const std::string t(json::parse(token.body).as_object().at("token").as_string());
   const auto closed =
-      call(port_, http::verb::patch, "/repos/dine-together/infra/pulls/" + std::to_string(number),
-           R"({"state":"closed"})", "token " + t);
+      github(http::verb::patch, "/repos/dine-together/infra/pulls/" + std::to_string(number),
+             R"({"state":"closed"})");
   ASSERT_EQ(closed.status, 200) << closed.body;
 
   // The same tag again (a redelivery, the registry_package twin): nothing reopens.
@@ -255,17 +171,17 @@ TEST_F(bump_flow, a_tag_whose_pr_was_closed_unmerged_is_skipped_and_a_new_tag_op
 // of the older commit is refused (without the trailer the newer delivery would win), one of the
 // newest is promoted with the compare link.
 TEST_F(bump_flow, newest_reads_what_runs_now_from_the_bump_commit_trailer) {
-  const auto created = call(
-      port_, http::verb::post, "/_double/repos",
+  const auto created = control(
+      http::verb::post, "/_double/repos",
       R"({"owner": "dine-together", "name": "app", "installation_id": 7, "files": {"a": "1\n"}})");
   ASSERT_EQ(created.status, 201) << created.body;
   const std::string older(json::parse(created.body).as_object().at("head").as_string());
-  const auto moved = call(port_, http::verb::post, "/_double/repos/dine-together/app/move-ref",
-                          R"({"ref": "heads/main", "files": {"a": "2\n"}})");
+  const auto moved = control(http::verb::post, "/_double/repos/dine-together/app/move-ref",
+                             R"({"ref": "heads/main", "files": {"a": "2\n"}})");
   ASSERT_EQ(moved.status / 100, 2) << moved.body;
   const std::string middle(json::parse(moved.body).as_object().at("to").as_string());
-  const auto third = call(port_, http::verb::post, "/_double/repos/dine-together/app/move-ref",
-                          R"({"ref": "heads/main", "files": {"a": "3\n"}})");
+  const auto third = control(http::verb::post, "/_double/repos/dine-together/app/move-ref",
+                             R"({"ref": "heads/main", "files": {"a": "3\n"}})");
   ASSERT_EQ(third.status / 100, 2) << third.body;
   const std::string newest(json::parse(third.body).as_object().at("to").as_string());
 
@@ -288,12 +204,11 @@ TEST_F(bump_flow, newest_reads_what_runs_now_from_the_bump_commit_trailer) {
       {"message",
        "ferry: bump app to build-42 in staging\n\nFerry-Source-Commit: " + middle + "\n"}});
   ASSERT_EQ(
-      call(port_, http::verb::post, "/_double/repos/dine-together/infra/move-ref", runs).status /
-          100,
+      control(http::verb::post, "/_double/repos/dine-together/infra/move-ref", runs).status / 100,
       2);
   // Keep PRs open so the state shows what ferry opened.
-  ASSERT_EQ(call(port_, http::verb::post, "/_double/repos/dine-together/infra/settings",
-                 R"({"auto_merge_clean": false})")
+  ASSERT_EQ(control(http::verb::post, "/_double/repos/dine-together/infra/settings",
+                    R"({"auto_merge_clean": false})")
                 .status,
             200);
 
@@ -321,7 +236,7 @@ TEST_F(bump_flow, newest_reads_what_runs_now_from_the_bump_commit_trailer) {
 // The App's absence from a source repository (404) and the infra repository's object are asked
 // once, then answered from the per-process cache for a few minutes (limits.hpp).
 TEST_F(bump_flow, not_installed_source_and_repository_object_are_asked_once) {
-  ASSERT_EQ(call(port_, http::verb::delete_, "/_double/requests").status / 100, 2);
+  ASSERT_EQ(control(http::verb::delete_, "/_double/requests").status / 100, 2);
   const auto from_elsewhere = [](std::string tag, std::string commit) {
     auto s = promoted(std::move(tag), "");
     s.source_repo = ferry::service::repo_name{"someone-else", "app"};
@@ -337,8 +252,7 @@ TEST_F(bump_flow, not_installed_source_and_repository_object_are_asked_once) {
 
   int installation_asks = 0;
   int repository_asks = 0;
-  const auto requests = json::parse(call(port_, http::verb::get, "/_double/requests").body);
-  for (const auto& q : requests.as_array()) {
+  for (const auto& q : requests()) {
     const std::string path(q.as_object().at("path").as_string());
     installation_asks += path == "/repos/someone-else/app/installation" ? 1 : 0;
     repository_asks += path == "/repos/dine-together/infra" ? 1 : 0;
@@ -356,10 +270,10 @@ TEST_F(bump_flow, a_delivery_past_the_deadline_answers_503_and_its_redelivery_co
   // deadline stays long enough for a healthy delivery on a loaded test machine.
   const std::string fault =
       json::serialize(json::value{{"path_regex", "/pulls"}, {"delay_ms", 20000}, {"count", 100}});
-  ASSERT_EQ(call(port_, http::verb::post, "/_double/faults", fault).status / 100, 2);
+  ASSERT_EQ(control(http::verb::post, "/_double/faults", fault).status / 100, 2);
 
   ferry::service::metrics metrics;
-  const fs::path log_path = dir_.path() / "server.log";
+  const fs::path log_path = dir_ / "server.log";
   const std::unique_ptr<std::FILE, int (*)(std::FILE*)> log_file(std::fopen(log_path.c_str(), "w"),
                                                                  &std::fclose);
   ASSERT_NE(log_file, nullptr);
@@ -387,7 +301,7 @@ TEST_F(bump_flow, a_delivery_past_the_deadline_answers_503_and_its_redelivery_co
                  static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                       std::chrono::steady_clock::now() - sent)
                                       .count()));
-  const auto faults = call(port_, http::verb::delete_, "/_double/faults");
+  const auto faults = control(http::verb::delete_, "/_double/faults");
   auto second = ferry::service::post_delivery(target, {"package", "d-deadline-1", payload});
 
   asio::post(ioc_, [&] { server.drain([&] { work.reset(); }); });

@@ -229,7 +229,6 @@ struct doctor_report {
 
 class serve_double_test : public ::testing::Test {
  protected:
- protected:
   void SetUp() override {
     ASSERT_TRUE(fs::exists(fs::path(FERRY_NODE_MODULES_DIR) / "@octokit" / "openapi"))
         << "run `cd test && npm ci` first";
@@ -249,6 +248,9 @@ class serve_double_test : public ::testing::Test {
     const auto info = json::parse(*hello).as_object();
     double_port_ = static_cast<unsigned short>(info.at("port").as_int64());
     const std::string url = std::string(info.at("url").as_string());
+    double_url_ = url;
+    app_id_ = std::to_string(info.at("app_id").as_int64());
+    private_key_path_ = std::string(info.at("private_key_path").as_string());
 
     const std::string repo = json::serialize(
         json::value{{"owner", "dine-together"},
@@ -272,7 +274,9 @@ class serve_double_test : public ::testing::Test {
       ferry_env_.push_back(std::move(extra));
     }
     before_ferry();
-    start_ferry();
+    if (runs_ferry_process()) {
+      start_ferry();
+    }
   }
 
   void TearDown() override {
@@ -297,6 +301,9 @@ class serve_double_test : public ::testing::Test {
   virtual std::vector<std::string> extra_ferry_env() { return {}; }
   // Called once the doubles run, just before ferry starts (seed what ferry reads at start).
   virtual void before_ferry() {}
+  // False for fixtures that run ferry's handlers in process against the same double
+  // (test/support/handler_double.hpp): no `ferry serve` is started.
+  virtual bool runs_ferry_process() const { return true; }
 
   // Starts `ferry serve` (again) with the same environment; the log of each run is kept apart.
   void start_ferry() {
@@ -494,6 +501,9 @@ class serve_double_test : public ::testing::Test {
   unsigned short double_port_ = 0;
   unsigned short ferry_port_ = 0;
   std::vector<std::string> ferry_env_;
+  std::string double_url_;        // the double's REST base, "http://127.0.0.1:N"
+  std::string app_id_;            // the App the double plays
+  std::string private_key_path_;  // its private key (PEM)
   int ferry_runs_ = 0;
   std::string token_;
 };
