@@ -85,20 +85,8 @@ class handler_double_test : public serve_double_test {
     settings_.job_policy.service_accounts = {"ferry-apply"};
   }
 
-  // The Flux objects the example rules name for staging (apply.flux: Kustomization
-  // flux-system/apps), as `flux bootstrap` would have left them.
-  void seed_flux() {
-    const auto r = kube_->control(http::verb::post, "/_double/objects", R"([
-      {"apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository",
-       "metadata": {"name": "flux-system", "namespace": "flux-system"},
-       "spec": {"url": "https://github.com/dine-together/infra", "interval": "1m",
-                "ref": {"branch": "main"}}},
-      {"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
-       "metadata": {"name": "apps", "namespace": "flux-system"},
-       "spec": {"interval": "10m", "path": "./clusters/staging", "prune": true,
-                "sourceRef": {"kind": "GitRepository", "name": "flux-system"}}}])");
-    ASSERT_EQ(r.status, 200) << r.body;
-  }
+  // The example's Flux objects (test/support/kube_double.hpp).
+  void seed_flux() { kube_->seed_example_flux(); }
 
   // Runs `task` on the test's io_context until it finishes (at most `deadline`); nullopt when
   // it did not.

@@ -127,4 +127,20 @@ kube_double::reply kube_double::control(boost::beast::http::verb method, const s
   return reply{(*out)->status, std::move((*out)->body)};
 }
 
+void kube_double::seed_example_flux() const {
+  const auto r = control(boost::beast::http::verb::post, "/_double/objects", R"([
+    {"apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository",
+     "metadata": {"name": "flux-system", "namespace": "flux-system"},
+     "spec": {"url": "https://github.com/dine-together/infra", "interval": "1m",
+              "ref": {"branch": "main"}}},
+    {"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
+     "metadata": {"name": "apps", "namespace": "flux-system"},
+     "spec": {"interval": "10m", "path": "./clusters/staging", "prune": true,
+              "sourceRef": {"kind": "GitRepository", "name": "flux-system"}}}])");
+  if (r.status != 200) {
+    throw std::runtime_error("seeding the Flux objects: " + std::to_string(r.status) + " " +
+                             r.body);
+  }
+}
+
 }  // namespace ferry::test

@@ -45,6 +45,10 @@ class kube_double {
   reply control(boost::beast::http::verb method, const std::string& path,
                 std::string body = {}) const;
 
+  // The Flux objects the example rules name for staging (apply.flux: Kustomization
+  // flux-system/apps, its GitRepository), as `flux bootstrap` would have left them.
+  void seed_example_flux() const;
+
   std::string stderr_text() const { return child_ ? child_->err() : std::string(); }
 
  private:
