@@ -8,6 +8,8 @@
 #include <string_view>
 #include <vector>
 
+#include "service/text.hpp"
+
 namespace ferry::service {
 namespace {
 
@@ -170,22 +172,6 @@ std::vector<std::string> split_list(std::string_view text) {
 bool is_url(std::string_view s) {
   return (s.starts_with("https://") || s.starts_with("http://")) &&
          s.find_first_of(" \t\r\n") == std::string_view::npos && s.size() > 8;
-}
-
-// GitHub's name rules: an owner (user or organisation) is 1-39 letters, digits and single
-// hyphens, not starting with one; a repository is 1-100 letters, digits, '-', '_' and '.', and
-// never "." or "..". Anything else (`../etc`, `-x`) is refused before it reaches a URL path.
-bool is_alnum(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c);
-}
-bool is_github_owner(std::string_view s) {
-  return !s.empty() && s.size() <= 39 && s.front() != '-' &&
-         std::all_of(s.begin(), s.end(), [](char c) { return is_alnum(c) || c == '-'; });
-}
-bool is_github_repo(std::string_view s) {
-  return !s.empty() && s.size() <= 100 && s != "." && s != ".." &&
-         std::all_of(s.begin(), s.end(),
-                     [](char c) { return is_alnum(c) || c == '-' || c == '_' || c == '.'; });
 }
 
 }  // namespace
@@ -352,8 +338,8 @@ result<settings> load_settings(const environment& env, const file_reader& read_f
   if (auto v = get("FERRY_INFRA_REPOS")) {
     for (const auto& item : split_list(*v)) {
       const auto slash = item.find('/');
-      if (slash == std::string::npos || !is_github_owner(item.substr(0, slash)) ||
-          !is_github_repo(item.substr(slash + 1))) {
+      if (slash == std::string::npos || !text::is_github_owner(item.substr(0, slash)) ||
+          !text::is_github_repo_name(item.substr(slash + 1))) {
         problems.push_back("FERRY_INFRA_REPOS: '" + item + "' is not owner/name");
       } else {
         s.infra_repos.push_back({item.substr(0, slash), item.substr(slash + 1)});

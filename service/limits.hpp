@@ -12,6 +12,11 @@ using namespace std::chrono_literals;
 
 // GitHub caps webhook payloads at 25 MB and drops larger deliveries
 // (docs.github.com: "Webhook events and payloads", payload cap). SPEC: 413 above 25 MiB.
+// GitHub's name rules (docs.github.com, "Creating a new repository" and "About usernames"): an
+// account is at most 39 characters, a repository name at most 100.
+inline constexpr std::size_t k_github_owner_max = 39;
+inline constexpr std::size_t k_github_repo_name_max = 100;
+
 inline constexpr std::size_t k_webhook_body_max = 25u * 1024u * 1024u;
 
 // Webhook bodies up to this size are parsed by a thread's long-lived simdjson parser, which keeps

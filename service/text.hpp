@@ -8,6 +8,8 @@
 #include <string>
 #include <string_view>
 
+#include "service/limits.hpp"
+
 namespace ferry::text {
 
 constexpr char lower_char(char c) noexcept {
@@ -40,6 +42,26 @@ constexpr bool iequals(std::string_view a, std::string_view b) noexcept {
     }
   }
   return true;
+}
+
+constexpr bool is_alnum(char c) noexcept {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+// A GitHub account (user or organisation): 1-39 letters, digits, hyphens and underscores (the
+// `_shortcode` of Enterprise Managed Users), not starting with a hyphen. Refused before any name
+// reaches a URL path or a directory (`../etc`, `-x`).
+constexpr bool is_github_owner(std::string_view s) noexcept {
+  return !s.empty() && s.size() <= limits::k_github_owner_max && s.front() != '-' &&
+         std::all_of(s.begin(), s.end(),
+                     [](char c) { return is_alnum(c) || c == '-' || c == '_'; });
+}
+
+// A GitHub repository name: 1-100 letters, digits, '-', '_' and '.', never "." or "..".
+constexpr bool is_github_repo_name(std::string_view s) noexcept {
+  return !s.empty() && s.size() <= limits::k_github_repo_name_max && s != "." && s != ".." &&
+         std::all_of(s.begin(), s.end(),
+                     [](char c) { return is_alnum(c) || c == '-' || c == '_' || c == '.'; });
 }
 
 constexpr bool is_hex_char(char c) noexcept {

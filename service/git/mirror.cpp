@@ -10,6 +10,7 @@
 #include "service/git/handles.hpp"
 #include "service/git/stream.hpp"
 #include "service/limits.hpp"
+#include "service/text.hpp"
 
 namespace ferry::git {
 
@@ -19,23 +20,6 @@ namespace fs = std::filesystem;
 using detail::last_error;
 using detail::to_hex;
 using clock = std::chrono::steady_clock;
-
-// GitHub's rules for account and repository names: letters, digits, '-', '_', '.'; a repository
-// name is at most 100 characters, an account 39 (docs.github.com, "Creating a new repository").
-bool valid_name(std::string_view s) {
-  if (s.empty() || s.size() > 100 || s == "." || s == "..") {
-    return false;
-  }
-  return std::all_of(s.begin(), s.end(), [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '-' || c == '_' || c == '.';
-  });
-}
-
-bool is_full_sha(std::string_view s) {
-  return s.size() == GIT_OID_HEXSZ && std::all_of(s.begin(), s.end(), [](char c) {
-           return std::isxdigit(static_cast<unsigned char>(c)) != 0;
-         });
-}
 
 // Credentials belong in the callback only: a URL with user info would put a secret into
 // libgit2's error messages and into our logs.
@@ -172,7 +156,7 @@ result<std::unique_ptr<mirror_registry>> mirror_registry::create(mirror_settings
 }
 
 result<mirror*> mirror_registry::open(std::string_view owner, std::string_view name) {
-  if (!valid_name(owner) || !valid_name(name)) {
+  if (!text::is_github_owner(owner) || !text::is_github_repo_name(name)) {
     return make_error(error_kind::invalid_input, "invalid repository name \"" + std::string(owner) +
                                                      "/" + std::string(name) + "\"");
   }
@@ -375,7 +359,7 @@ result<std::string> mirror::fetch_once(std::string_view clone_url, std::string_v
                                        const credentials& creds) {
   git_repository* repo = repo_.get();
   const std::string url(clone_url);
-  const bool by_sha = is_full_sha(ref_or_sha);
+  const bool by_sha = text::is_commit_sha(ref_or_sha);
   git_oid wanted_oid{};
   if (by_sha) {
     const std::string hex(ref_or_sha);

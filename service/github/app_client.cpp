@@ -37,16 +37,6 @@ std::string trim_trailing_slashes(std::string_view s) {
   return std::string(s);
 }
 
-// GitHub owner and repository names: letters, digits, '-', '_' and '.', never "." or "..".
-bool valid_name(std::string_view s) {
-  if (s.empty() || s.size() > 100 || s == "." || s == "..") {
-    return false;
-  }
-  return std::all_of(s.begin(), s.end(), [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '-' || c == '_' || c == '.';
-  });
-}
-
 using text::lower;
 
 bool parse_uint(std::string_view s, int& out) {
@@ -381,7 +371,7 @@ asio::awaitable<result<std::string>> app_client::installation_token(std::int64_t
 asio::awaitable<result<std::int64_t>> app_client::installation_for_repo(std::string_view owner,
                                                                         std::string_view repo,
                                                                         call_options options) {
-  if (!valid_name(owner) || !valid_name(repo)) {
+  if (!text::is_github_owner(owner) || !text::is_github_repo_name(repo)) {
     co_return make_error(error_kind::invalid_input,
                          "not a repository name: " + std::string(owner) + "/" + std::string(repo));
   }
