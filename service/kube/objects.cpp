@@ -278,6 +278,88 @@ result<flux_view> parse_flux(std::string_view json) {
     if (!get_int(status, "observedGeneration", view.observed_generation)) {
       return bad(kind, "status.observedGeneration is not an integer");
     }
+    simdjson::dom::element artifact;
+    auto has_artifact = section(status, "artifact", kind, artifact);
+    if (!has_artifact) {
+      return std::move(has_artifact).error();
+    }
+    if (*has_artifact) {
+      if (!get_string(artifact, "revision", view.artifact_revision)) {
+        return bad(kind, "status.artifact.revision is not a string");
+      }
+      std::map<std::string, std::string> metadata;
+      if (!get_string_map(artifact, "metadata", metadata)) {
+        return bad(kind, "status.artifact.metadata is not a map of strings");
+      }
+      if (auto it = metadata.find("org.opencontainers.image.revision"); it != metadata.end()) {
+        view.artifact_source_revision = it->second;
+      }
+    }
+    simdjson::dom::element inventory;
+    auto has_inventory = section(status, "inventory", kind, inventory);
+    if (!has_inventory) {
+      return std::move(has_inventory).error();
+    }
+    if (*has_inventory) {
+      simdjson::dom::element e;
+      if (inventory["entries"].get(e) == simdjson::SUCCESS && !e.is_null()) {
+        simdjson::dom::array entries;
+        if (e.get(entries) != simdjson::SUCCESS) {
+          return bad(kind, "status.inventory.entries is not a list");
+        }
+        for (auto item : entries) {
+          inventory_entry entry;
+          if (!item.is_object() || !get_string(item, "id", entry.id) ||
+              !get_string(item, "v", entry.version)) {
+            return bad(kind, "status.inventory.entries holds an entry without string id and v");
+          }
+          view.inventory.push_back(std::move(entry));
+        }
+      }
+    }
+  }
+  return view;
+}
+
+result<workload_view> parse_workload(std::string_view json) {
+  constexpr std::string_view kind = "workload";
+  simdjson::dom::parser parser;
+  auto root = parse_root(parser, json, kind);
+  if (!root) {
+    return std::move(root).error();
+  }
+  workload_view view;
+  auto meta = parse_meta(*root, kind);
+  if (!meta) {
+    return std::move(meta).error();
+  }
+  view.meta = std::move(*meta);
+  simdjson::dom::element spec;
+  auto has_spec = section(*root, "spec", kind, spec);
+  if (!has_spec) {
+    return std::move(has_spec).error();
+  }
+  if (*has_spec && !get_int(spec, "replicas", view.spec_replicas)) {
+    return bad(kind, "spec.replicas is not an integer");
+  }
+  simdjson::dom::element status;
+  auto has_status = section(*root, "status", kind, status);
+  if (!has_status) {
+    return std::move(has_status).error();
+  }
+  if (*has_status) {
+    if (!parse_conditions(status, view.conditions)) {
+      return bad(kind, "status.conditions is malformed");
+    }
+    if (!get_int(status, "observedGeneration", view.observed_generation) ||
+        !get_int(status, "replicas", view.replicas) ||
+        !get_int(status, "updatedReplicas", view.updated_replicas) ||
+        !get_int(status, "readyReplicas", view.ready_replicas) ||
+        !get_int(status, "availableReplicas", view.available_replicas)) {
+      return bad(kind,
+                 "status.observedGeneration, replicas, updatedReplicas, readyReplicas or "
+                 "availableReplicas is not an integer");
+    }
   }
   return view;
 }
@@ -360,6 +442,20 @@ result<std::string> flux_path(std::string_view kind, std::string_view ns, std::s
 
 std::string lease_path(std::string_view ns, std::string_view name) {
   return ns_prefix("coordination.k8s.io/v1", ns) + "/leases/" + std::string(name);
+}
+
+result<std::string> workload_path(std::string_view api_version, std::string_view kind,
+                                  std::string_view ns, std::string_view name) {
+  if (kind == "HelmRelease" && (api_version == "helm.toolkit.fluxcd.io/v2" ||
+                                api_version == "helm.toolkit.fluxcd.io/v2beta2")) {
+    return ns_prefix(api_version, ns) + "/helmreleases/" + std::string(name);
+  }
+  if (kind == "Deployment" && api_version == "apps/v1") {
+    return ns_prefix(api_version, ns) + "/deployments/" + std::string(name);
+  }
+  return make_error(error_kind::invalid_input,
+                    "unsupported health check " + std::string(api_version) + " " +
+                        std::string(kind) + " (expected a HelmRelease or a Deployment)");
 }
 
 }  // namespace ferry::kube

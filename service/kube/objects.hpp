@@ -34,12 +34,35 @@ struct job_view {
 enum class job_state { running, succeeded, failed };
 job_state state_of(const job_view& job);
 
+// One entry of a Kustomization's status.inventory.entries: id "<namespace>_<name>_<group>_<kind>"
+// (cli-utils ObjMetadata) and v, the API version it was applied at.
+struct inventory_entry {
+  std::string id, version;
+};
+
 struct flux_view {
   object_meta meta;
   std::vector<condition> conditions;
   std::string last_applied_revision, last_handled_reconcile_at;
   std::string source_kind, source_name, source_namespace;
   std::int64_t observed_generation = 0;
+  // Sources: status.artifact.revision, and the commit an OCI artifact was built from
+  // (status.artifact.metadata["org.opencontainers.image.revision"], which `flux push artifact
+  // --revision` writes).
+  std::string artifact_revision, artifact_source_revision;
+  // Kustomizations: what the last apply put on the cluster.
+  std::vector<inventory_entry> inventory;
+};
+
+// A workload a health check reads: a HelmRelease (conditions, observedGeneration) or a
+// Deployment (apps/v1: spec.replicas, status replica counts, conditions).
+struct workload_view {
+  object_meta meta;
+  std::vector<condition> conditions;
+  std::int64_t observed_generation = 0;
+  // Deployment only. spec.replicas defaults to 1 (apps/v1 defaulting; kstatus reads it so).
+  std::int64_t spec_replicas = 1;
+  std::int64_t replicas = 0, updated_replicas = 0, ready_replicas = 0, available_replicas = 0;
 };
 
 struct lease_view {
@@ -59,6 +82,7 @@ result<job_view> parse_job(std::string_view json);
 // source (GitRepository, OCIRepository, ...: no sourceRef).
 result<flux_view> parse_flux(std::string_view json);
 result<lease_view> parse_lease(std::string_view json);
+result<workload_view> parse_workload(std::string_view json);
 
 std::string job_collection(std::string_view ns);
 std::string job_path(std::string_view ns, std::string_view name);
@@ -70,5 +94,9 @@ std::string pod_log_path(std::string_view ns, std::string_view pod, int tail_lin
 // HelmRepository -> source.toolkit.fluxcd.io/v1; any other kind -> invalid_input.
 result<std::string> flux_path(std::string_view kind, std::string_view ns, std::string_view name);
 std::string lease_path(std::string_view ns, std::string_view name);
+// A health check's object: HelmRelease at helm.toolkit.fluxcd.io/<version> (helmreleases),
+// Deployment at apps/v1 (deployments); any other kind -> invalid_input.
+result<std::string> workload_path(std::string_view api_version, std::string_view kind,
+                                  std::string_view ns, std::string_view name);
 
 }  // namespace ferry::kube

@@ -212,3 +212,120 @@ test('/_double/objects validates what it seeds', async () => {
   assert.equal(r.status, 422);
   assert.equal(r.body.reason, 'Invalid');
 });
+
+test('flux-mode ready with an OCIRepository or Bucket source: the artifact revision as is', async () => {
+  const artifact = (revision, extra = {}) => ({
+    revision, digest: `sha256:${'a'.repeat(64)}`, lastUpdateTime: '2026-11-24T00:00:00Z', path: 'x.tar.gz', url: 'http://source/x.tar.gz', ...extra,
+  });
+  const oci_rev = `latest@sha256:${'a'.repeat(64)}`;
+  await d.control('POST', 'objects', [
+    {
+      apiVersion: 'source.toolkit.fluxcd.io/v1', kind: 'OCIRepository', metadata: { name: 'oci', namespace: 'flux-system' },
+      spec: { interval: '5m', url: 'oci://ghcr.io/acme/fleet', ref: { tag: 'latest' } },
+      status: { artifact: artifact(oci_rev, { metadata: { 'org.opencontainers.image.revision': `main@sha1:${k_sha}` } }) },
+    },
+    {
+      apiVersion: 'source.toolkit.fluxcd.io/v1', kind: 'Bucket', metadata: { name: 'bucket', namespace: 'flux-system' },
+      spec: { interval: '5m', bucketName: 'fleet', endpoint: 'minio.example.com' },
+      status: { artifact: artifact(`sha256:${'b'.repeat(64)}`) },
+    },
+    {
+      apiVersion: 'kustomize.toolkit.fluxcd.io/v1', kind: 'Kustomization', metadata: { name: 'from-oci', namespace: 'flux-system' },
+      spec: { interval: '10m', prune: true, sourceRef: { kind: 'OCIRepository', name: 'oci' } },
+    },
+  ]);
+  await d.control('POST', 'flux-mode', { mode: 'ready', delay_ms: 0 });
+  const oci_path = '/apis/source.toolkit.fluxcd.io/v1/namespaces/flux-system/ocirepositories/oci';
+  const bucket_path = '/apis/source.toolkit.fluxcd.io/v1/namespaces/flux-system/buckets/bucket';
+  for (const path of [oci_path, bucket_path, `${k_ks}/from-oci`]) {
+    const p = await d.api('PATCH', path, { body: { metadata: { annotations: { 'reconcile.fluxcd.io/requestedAt': k_sha2 } } }, content_type: 'application/merge-patch+json' });
+    assert.equal(p.status, 200, JSON.stringify(p.body));
+  }
+  for (const path of [oci_path, bucket_path]) {
+    const s = await eventually(async () => {
+      const o = (await d.api('GET', path)).body;
+      return o.status.lastHandledReconcileAt === k_sha2 ? o : null;
+    }, 10000, `${path} handled`);
+    assert.equal(condition(s, 'Ready').status, 'True');
+  }
+  const k = await eventually(async () => {
+    const o = (await d.api('GET', `${k_ks}/from-oci`)).body;
+    return o.status && o.status.lastHandledReconcileAt === k_sha2 ? o : null;
+  }, 10000, 'kustomization handled');
+  assert.equal(k.status.lastAppliedRevision, oci_rev, 'a digest revision is not turned into a commit');
+  assert.deepEqual(await d.violations(), []);
+});
+
+test('HelmRelease and Deployment are served, validated with their published schemas', async () => {
+  const hr = '/apis/helm.toolkit.fluxcd.io/v2/namespaces/flux-system/helmreleases';
+  const r = await d.control('POST', 'objects', {
+    apiVersion: 'helm.toolkit.fluxcd.io/v2', kind: 'HelmRelease', metadata: { name: 'app', namespace: 'flux-system' },
+    spec: { interval: '5m', chart: { spec: { chart: 'app', sourceRef: { kind: 'HelmRepository', name: 'charts' } } } },
+    status: { observedGeneration: 1, conditions: [{ type: 'Ready', status: 'True', reason: 'InstallSucceeded', message: 'ok', lastTransitionTime: '2026-11-24T00:00:00Z' }] },
+  });
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  const got = await d.api('GET', `${hr}/app`);
+  assert.equal(got.status, 200);
+  assert.equal(got.body.metadata.generation, 1);
+  assert.equal((await d.api('GET', '/apis/helm.toolkit.fluxcd.io/v2beta2/namespaces/flux-system/helmreleases/app')).body.apiVersion, 'helm.toolkit.fluxcd.io/v2beta2');
+  // A HelmRelease whose interval is not a duration is refused as the CRD's pattern says.
+  const bad = await d.control('POST', 'objects', {
+    apiVersion: 'helm.toolkit.fluxcd.io/v2', kind: 'HelmRelease', metadata: { name: 'bad', namespace: 'flux-system' },
+    spec: { interval: 'often', chart: { spec: { chart: 'app', sourceRef: { kind: 'HelmRepository', name: 'charts' } } } },
+  });
+  assert.equal(bad.status, 422);
+  const dep = await d.control('POST', 'objects', {
+    apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'web', namespace: 'flux-system' },
+    spec: { selector: { matchLabels: { app: 'web' } }, template: { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'web', image: 'nginx:1.27' }] } } },
+  });
+  assert.equal(dep.status, 200, JSON.stringify(dep.body));
+  const list = await d.api('GET', '/apis/apps/v1/namespaces/flux-system/deployments');
+  assert.equal(list.body.kind, 'DeploymentList');
+  assert.equal(list.body.items[0].kind, undefined, 'built-in list items carry no kind');
+  const badDep = await d.control('POST', 'objects', {
+    apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'nosel', namespace: 'flux-system' },
+    spec: { template: { spec: { containers: [{ name: 'web', image: 'nginx:1.27' }] } } },
+  });
+  assert.equal(badDep.status, 422, 'spec.selector is required');
+});
+
+test('flux-mode helm plays helm-controller for the HelmReleases of the inventory, at their generation', async () => {
+  const hr_path = '/apis/helm.toolkit.fluxcd.io/v2/namespaces/flux-system/helmreleases';
+  const release = (name, generation_status) => ({
+    apiVersion: 'helm.toolkit.fluxcd.io/v2', kind: 'HelmRelease', metadata: { name, namespace: 'flux-system' },
+    spec: { interval: '5m', chart: { spec: { chart: name, sourceRef: { kind: 'HelmRepository', name: 'charts' } } } },
+    status: generation_status,
+  });
+  const run = async (ks, helm) => {
+    await d.control('POST', 'objects', [
+      release(`${ks}-app`, {}),
+      release(`${ks}-outside`, {}),
+      {
+        apiVersion: 'kustomize.toolkit.fluxcd.io/v1', kind: 'Kustomization', metadata: { name: ks, namespace: 'flux-system' },
+        spec: { interval: '10m', prune: true, sourceRef: { kind: 'GitRepository', name: 'flux-system' } },
+        status: { inventory: { entries: [{ id: `flux-system_${ks}-app_helm.toolkit.fluxcd.io_HelmRelease`, v: 'v2' }] } },
+      },
+    ]);
+    await d.control('POST', 'flux-mode', { mode: 'ready', delay_ms: 0, helm });
+    const p = await d.api('PATCH', `${k_ks}/${ks}`, { body: { metadata: { annotations: { 'reconcile.fluxcd.io/requestedAt': k_sha } } }, content_type: 'application/merge-patch+json' });
+    assert.equal(p.status, 200, JSON.stringify(p.body));
+    const hr = await eventually(async () => {
+      const o = (await d.api('GET', `${hr_path}/${ks}-app`)).body;
+      return o.status && o.status.observedGeneration === o.metadata.generation ? o : null;
+    }, 10000, `${ks}-app handled`);
+    const outside = (await d.api('GET', `${hr_path}/${ks}-outside`)).body;
+    assert.equal(outside.status && outside.status.observedGeneration, undefined, 'a release outside the inventory is left alone');
+    return hr;
+  };
+  const ok = await run('helm-ok', { mode: 'ready' });
+  assert.equal(condition(ok, 'Ready').status, 'True');
+  assert.equal(condition(ok, 'Ready').reason, 'UpgradeSucceeded');
+  const bad = await run('helm-bad', { mode: 'fail', message: 'image pull backoff' });
+  assert.equal(condition(bad, 'Ready').status, 'False');
+  assert.equal(condition(bad, 'Released').reason, 'UpgradeFailed');
+  assert.equal(condition(bad, 'Released').message,
+    'Helm upgrade failed for release flux-system/helm-bad-app with chart helm-bad-app: image pull backoff');
+  const refused = await d.control('POST', 'flux-mode', { mode: 'ready', helm: { mode: 'sometimes' } });
+  assert.equal(refused.status, 400);
+  assert.deepEqual(await d.violations(), []);
+});

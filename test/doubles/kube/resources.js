@@ -1,6 +1,7 @@
 'use strict';
 // The resources the double serves, their generated validators (kubernetes-models 5.1.0,
-// @kubernetes-models/flux-cd 4.0.0; ESM, so loaded with import()), and the translation of a
+// @kubernetes-models/flux-cd 4.0.0: Jobs, Pods, Leases, Deployments; Flux's GitRepository,
+// OCIRepository, Bucket, Kustomization and HelmRelease; ESM, so loaded with import()), and the translation of a
 // validator's errors into the answers a real API server gives.
 //
 // Two kinds of answer, as on a real server:
@@ -33,6 +34,35 @@ const k_resources = [
       v1: ['@kubernetes-models/flux-cd/source.toolkit.fluxcd.io/v1/GitRepository', 'GitRepository'],
       v1beta2: ['@kubernetes-models/flux-cd/source.toolkit.fluxcd.io/v1beta2/GitRepository', 'GitRepository'],
     },
+  },
+  {
+    resource: 'ocirepositories', group: 'source.toolkit.fluxcd.io', versions: ['v1', 'v1beta2'], kind: 'OCIRepository',
+    builtin: false, status_subresource: true, generation: true,
+    model: {
+      v1: ['@kubernetes-models/flux-cd/source.toolkit.fluxcd.io/v1/OCIRepository', 'OCIRepository'],
+      v1beta2: ['@kubernetes-models/flux-cd/source.toolkit.fluxcd.io/v1beta2/OCIRepository', 'OCIRepository'],
+    },
+  },
+  {
+    resource: 'buckets', group: 'source.toolkit.fluxcd.io', versions: ['v1', 'v1beta2'], kind: 'Bucket',
+    builtin: false, status_subresource: true, generation: true,
+    model: {
+      v1: ['@kubernetes-models/flux-cd/source.toolkit.fluxcd.io/v1/Bucket', 'Bucket'],
+      v1beta2: ['@kubernetes-models/flux-cd/source.toolkit.fluxcd.io/v1beta2/Bucket', 'Bucket'],
+    },
+  },
+  {
+    resource: 'helmreleases', group: 'helm.toolkit.fluxcd.io', versions: ['v2', 'v2beta2'], kind: 'HelmRelease',
+    builtin: false, status_subresource: true, generation: true,
+    model: {
+      v2: ['@kubernetes-models/flux-cd/helm.toolkit.fluxcd.io/v2/HelmRelease', 'HelmRelease'],
+      v2beta2: ['@kubernetes-models/flux-cd/helm.toolkit.fluxcd.io/v2beta2/HelmRelease', 'HelmRelease'],
+    },
+  },
+  {
+    resource: 'deployments', group: 'apps', versions: ['v1'], kind: 'Deployment', builtin: true,
+    status_subresource: true, generation: true,
+    model: { v1: ['kubernetes-models/apps/v1/Deployment', 'Deployment'] },
   },
   {
     resource: 'kustomizations', group: 'kustomize.toolkit.fluxcd.io', versions: ['v1', 'v1beta2'], kind: 'Kustomization',

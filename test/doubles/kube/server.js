@@ -160,7 +160,7 @@ class kube_double {
     this.violations = [];
     this.faults = [];
     this.jobs_mode = { mode: 'manual', delay_ms: 0, message: '', logs: '' };
-    this.flux_mode = { mode: 'manual', delay_ms: 0, message: '' };
+    this.flux_mode = { mode: 'manual', delay_ms: 0, message: '', helm: { mode: 'manual', message: '' } };
     this.pod_logs = new Map(); // "ns/pod" -> text
     this.timers = new Set();
   }
@@ -826,7 +826,7 @@ class kube_double {
     if (r.kind === 'Job' && type === 'ADDED' && !this.from_control) {
       this.later(0, () => this.start_job(ns, name, { ...this.jobs_mode }));
     }
-    if ((r.kind === 'Kustomization' || r.kind === 'GitRepository') && obj && !this.from_control) {
+    if (k_flux_reconciled.has(r.kind) && obj && !this.from_control) {
       const ann = (o) => o && o.metadata.annotations && o.metadata.annotations['reconcile.fluxcd.io/requestedAt'];
       const requested = ann(obj);
       if (requested && requested !== ann(prev)) {
@@ -1001,7 +1001,8 @@ class kube_double {
     }
     const now = iso();
     const ready = mode.mode === 'ready';
-    if (r.kind === 'GitRepository') {
+    if (r.kind !== 'Kustomization') {
+      // source-controller: GitRepository, OCIRepository, Bucket alike.
       this.set_status(r, ns, name, (g) => {
         const rev = (g.status && g.status.artifact && g.status.artifact.revision) || '';
         g.status = {
@@ -1014,13 +1015,14 @@ class kube_double {
     }
     // kustomize-controller: the applied revision is the source's artifact revision.
     const ref = obj.spec.sourceRef || {};
-    const git = ref.kind === 'GitRepository'
-      ? this.objects.get(this.key(res_table.by_resource.get('gitrepositories'), ref.namespace || ns, ref.name)) : null;
-    let rev = git && git.status && git.status.artifact && git.status.artifact.revision;
-    if (rev && /^[0-9a-f]{40}$/.test(rev)) {
+    const source_r = res_table.by_kind.get(ref.kind);
+    const source = source_r && k_flux_reconciled.has(ref.kind)
+      ? this.objects.get(this.key(source_r, ref.namespace || ns, ref.name)) : null;
+    let rev = source && source.status && source.status.artifact && source.status.artifact.revision;
+    if (rev && ref.kind === 'GitRepository' && /^[0-9a-f]{40}$/.test(rev)) {
       rev = `main@sha1:${rev}`;
     }
-    if (!rev && /^[0-9a-f]{40}$/.test(requested)) {
+    if (!rev && ref.kind === 'GitRepository' && /^[0-9a-f]{40}$/.test(requested)) {
       rev = `main@sha1:${requested}`;
     }
     this.set_status(r, ns, name, (k) => {
@@ -1038,6 +1040,35 @@ class kube_double {
       }
       k.status = st;
     });
+    if (ready && mode.helm && mode.helm.mode !== 'manual') {
+      this.later(mode.delay_ms || 0, () => this.reconcile_helm(ns, name, mode.helm));
+    }
+  }
+
+  // helm-controller, played after a Kustomization applied: each HelmRelease of its
+  // status.inventory handles its current generation, as helm-controller v2 writes it.
+  reconcile_helm(ns, name, helm) {
+    const ks = this.objects.get(this.key(res_table.by_kind.get('Kustomization'), ns, name));
+    const entries = (ks && ks.status && ks.status.inventory && ks.status.inventory.entries) || [];
+    const r = res_table.by_kind.get('HelmRelease');
+    for (const e of entries) {
+      const m = /^([^_]*)_([^_]+)_helm\.toolkit\.fluxcd\.io_HelmRelease$/.exec(e.id || '');
+      if (!m || !this.objects.get(this.key(r, m[1], m[2]))) {
+        continue;
+      }
+      const now = iso();
+      this.set_status(r, m[1], m[2], (hr) => {
+        const gen = hr.metadata.generation;
+        const chart = (hr.spec.chart && hr.spec.chart.spec && hr.spec.chart.spec.chart) || m[2];
+        const cond = (type, ok, reason, message) => ({ type, status: ok ? 'True' : 'False', reason, message, lastTransitionTime: now, observedGeneration: gen });
+        const conditions = helm.mode === 'ready'
+          ? [cond('Ready', true, 'UpgradeSucceeded', `Helm upgrade succeeded for release ${m[1]}/${m[2]}.v${gen} with chart ${chart}`),
+            cond('Released', true, 'UpgradeSucceeded', `Helm upgrade succeeded for release ${m[1]}/${m[2]}.v${gen} with chart ${chart}`)]
+          : [cond('Ready', false, 'UpgradeFailed', `Helm upgrade failed for release ${m[1]}/${m[2]} with chart ${chart}: ${helm.message || 'upgrade failed'}`),
+            cond('Released', false, 'UpgradeFailed', `Helm upgrade failed for release ${m[1]}/${m[2]} with chart ${chart}: ${helm.message || 'upgrade failed'}`)];
+        hr.status = { ...hr.status, observedGeneration: gen, conditions };
+      });
+    }
   }
 
   // ------------------------------------------------------------------ control plane
@@ -1108,7 +1139,14 @@ class kube_double {
         if (!['ready', 'fail', 'manual'].includes(body.mode)) {
           return reply(400, { error: 'mode must be ready, fail or manual' });
         }
-        this.flux_mode = { mode: body.mode, delay_ms: Number(body.delay_ms || 0), message: body.message || '' };
+        const helm = body.helm || { mode: 'manual' };
+        if (!['ready', 'fail', 'manual'].includes(helm.mode)) {
+          return reply(400, { error: 'helm.mode must be ready, fail or manual' });
+        }
+        this.flux_mode = {
+          mode: body.mode, delay_ms: Number(body.delay_ms || 0), message: body.message || '',
+          helm: { mode: helm.mode, message: helm.message || '' },
+        };
         return reply(200, this.flux_mode);
       }
       const jm = /^\/_double\/jobs\/([^/]+)\/([^/]+)\/(succeed|fail)$/.exec(p);
@@ -1192,6 +1230,9 @@ function drop_nulls(v) {
   }
   return v;
 }
+
+// The kinds whose reconcile.fluxcd.io/requestedAt the simulated Flux controllers answer.
+const k_flux_reconciled = new Set(['Kustomization', 'GitRepository', 'OCIRepository', 'Bucket']);
 
 function flux_condition(ok, reason, message, now, generation) {
   return { type: 'Ready', status: ok ? 'True' : 'False', reason, message, lastTransitionTime: now, observedGeneration: generation };

@@ -189,6 +189,46 @@ environments:
 
 // SPEC "Rules file": an environment without apply gets pull requests only; it may itself be
 // promoted from an environment that applies, and it is still an entry environment.
+TEST(parse_rules, flux_health_checks_in_flux_format_with_defaults) {
+  const auto out = parse_rules(R"(version: 1
+images: []
+environments:
+  - name: staging
+    paths: [clusters/staging]
+    apply:
+      flux:
+        name: apps
+        namespace: infra
+        healthChecks:
+          - apiVersion: helm.toolkit.fluxcd.io/v2
+            kind: HelmRelease
+            name: app
+            namespace: apps
+          - {kind: Deployment, name: web}
+  - name: production
+    paths: [clusters/production]
+    apply: {flux: {name: apps, healthChecks: []}}
+  - name: dev
+    paths: [clusters/dev]
+    apply: {flux: {name: apps}}
+)",
+                               "ferry.yaml");
+  ASSERT_TRUE(out.ok()) << out.report();
+  const auto& envs = out.value().environments;
+  const auto& staging = std::get<apply_flux>(envs[0].apply->target);
+  ASSERT_TRUE(staging.health_checks.has_value());
+  ASSERT_EQ(staging.health_checks->size(), 2u);
+  EXPECT_EQ((*staging.health_checks)[0],
+            (health_check{"helm.toolkit.fluxcd.io/v2", "HelmRelease", "app", "apps"}));
+  // apiVersion from the kind, namespace from the Kustomization (Flux's defaulting).
+  EXPECT_EQ((*staging.health_checks)[1], (health_check{"apps/v1", "Deployment", "web", "infra"}));
+  // [] turns the default off; absent keeps it (the touched HelmReleases).
+  const auto& production = std::get<apply_flux>(envs[1].apply->target);
+  ASSERT_TRUE(production.health_checks.has_value());
+  EXPECT_TRUE(production.health_checks->empty());
+  EXPECT_FALSE(std::get<apply_flux>(envs[2].apply->target).health_checks.has_value());
+}
+
 TEST(parse_rules, apply_is_optional) {
   constexpr const char* text = R"(version: 1
 images: []
@@ -439,6 +479,35 @@ const rejection k_rejections[] = {
      "version: 1\nimages: []\nenvironments:\n  - name: staging\n    paths: [a]\n"
      "    apply: {flux: {kind: HelmRelease, name: apps}}\n",
      6, 26, "apply.flux.kind must be \"Kustomization\", found \"HelmRelease\""},
+    {"healthChecks not a list",
+     "version: 1\nimages: []\nenvironments:\n  - name: staging\n    paths: [a]\n"
+     "    apply: {flux: {name: apps, healthChecks: {kind: HelmRelease}}}\n",
+     6, 46, "apply.flux.healthChecks must be a list of {apiVersion, kind, name, namespace}"},
+    {"healthChecks kind ferry cannot judge",
+     "version: 1\nimages: []\nenvironments:\n  - name: staging\n    paths: [a]\n"
+     "    apply:\n      flux:\n        name: apps\n        healthChecks:\n"
+     "          - {kind: CronJob, name: x}\n",
+     10, 20,
+     "apply.flux.healthChecks[0].kind \"CronJob\" is not one ferry can judge (supported: "
+     "HelmRelease, Deployment)"},
+    {"healthChecks apiVersion that does not fit the kind",
+     "version: 1\nimages: []\nenvironments:\n  - name: staging\n    paths: [a]\n"
+     "    apply:\n      flux:\n        name: apps\n        healthChecks:\n"
+     "          - {apiVersion: apps/v1, kind: HelmRelease, name: x}\n",
+     10, 26,
+     "apply.flux.healthChecks[0].apiVersion \"apps/v1\" for a HelmRelease must be "
+     "\"helm.toolkit.fluxcd.io/v2\" or \"helm.toolkit.fluxcd.io/v2beta2\""},
+    {"healthChecks entry without a name",
+     "version: 1\nimages: []\nenvironments:\n  - name: staging\n    paths: [a]\n"
+     "    apply:\n      flux:\n        name: apps\n        healthChecks:\n"
+     "          - kind: Deployment\n            namespace: apps\n",
+     10, 13, "apply.flux.healthChecks[0] is missing required key \"name\""},
+    {"healthChecks unknown key",
+     "version: 1\nimages: []\nenvironments:\n  - name: staging\n    paths: [a]\n"
+     "    apply:\n      flux:\n        name: apps\n        healthChecks:\n"
+     "          - {kind: Deployment, name: web, namepsace: apps}\n",
+     10, 43,
+     "unknown key \"namepsace\" in apply.flux.healthChecks[0]; did you mean \"namespace\"?"},
     {"timeout not a duration",
      "version: 1\nimages: []\nenvironments:\n  - name: staging\n    paths: [a]\n"
      "    apply: {flux: {name: apps}, timeout: 10 minutes}\n",
