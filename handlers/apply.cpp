@@ -9,10 +9,13 @@
 
 #include <chrono>
 #include <functional>
+#include <map>
 #include <utility>
 
 #include "handlers/bump_flow.hpp"
+#include "service/apply/argocd.hpp"
 #include "service/apply/environments.hpp"
+#include "service/apply/fleet.hpp"
 #include "service/apply/flux.hpp"
 #include "service/apply/health.hpp"
 #include "service/apply/job.hpp"
@@ -338,6 +341,146 @@ asio::awaitable<apply_outcome> follow_flux(const handler_settings& s, infra_repo
                           {}};
 }
 
+// The answers git gives for the revisions an object names: is each the pushed commit or a
+// descendant of it? Asked before the pure verdict, which cannot wait.
+asio::awaitable<std::map<std::string, bool>> descendants_of(infra_repo& repo,
+                                                            std::vector<std::string> revisions,
+                                                            const std::string& sha) {
+  std::map<std::string, bool> out;
+  for (auto& r : revisions) {
+    if (!text::is_commit_sha(r)) {
+      continue;
+    }
+    r = text::lower(r);
+    if (out.count(r) != 0) {
+      continue;
+    }
+    auto d = co_await repo.is_descendant(r, sha);
+    out[r] = d && *d;
+  }
+  co_return out;
+}
+
+// Follows an Argo CD Application (apply.argocd) until argocd.hpp's verdict settles or the
+// timeout passes. Every new version of the object is judged: the controller writes status with
+// the object, so a watch event is a status change.
+asio::awaitable<apply_outcome> follow_argocd(const handler_settings& s, infra_repo& repo,
+                                             const rules::environment& env, const std::string& sha,
+                                             const apply_started& started) {
+  auto& kube = *s.kube;
+  const auto& argocd = std::get<rules::apply_argocd>(env.apply->target);
+  const auto deadline = std::chrono::steady_clock::now() + env.apply->timeout;
+  std::string judged_version;
+  std::string last = "no answer from Argo CD";
+  while (true) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      break;
+    }
+    auto seen = co_await kube.follow(
+        started.object_path,
+        [&judged_version](std::string_view object) {
+          auto app = kube::parse_argocd(object);
+          return app && app->meta.resource_version != judged_version;
+        },
+        left);
+    if (!seen) {
+      if (seen.error().kind == error_kind::transient) {
+        break;
+      }
+      co_return apply_outcome{apply_outcome::state::error,
+                              started.object_name + ": " + seen.error().message,
+                              seen.error().message};
+    }
+    auto app = kube::parse_argocd(*seen);
+    if (!app) {
+      co_return apply_outcome{apply_outcome::state::error, started.object_name + ": unreadable",
+                              app.error().message};
+    }
+    std::vector<std::string> revisions{app->sync_revision, app->operation_sync_revision,
+                                       app->operation_result_revision};
+    const auto known = co_await descendants_of(repo, std::move(revisions), sha);
+    const auto progress = apply::judge_application(*app, argocd.sync, [&known](std::string_view c) {
+      auto it = known.find(std::string(c));
+      return it != known.end() && it->second;
+    });
+    if (progress.verdict == apply::argocd_verdict::succeeded) {
+      co_return apply_outcome{
+          apply_outcome::state::success, started.object_name + " is " + progress.message, {}};
+    }
+    if (progress.verdict == apply::argocd_verdict::failed) {
+      co_return apply_outcome{apply_outcome::state::failure,
+                              started.object_name + " failed: " + progress.message,
+                              progress.message};
+    }
+    last = progress.message;
+    judged_version = app->meta.resource_version;
+  }
+  co_return apply_outcome{apply_outcome::state::error,
+                          started.object_name + ": not Synced and Healthy at " + short_sha(sha) +
+                              " within " + minutes_text(env.apply->timeout) + ": " + last,
+                          last};
+}
+
+// Follows a Fleet GitRepo (apply.fleet) until fleet.hpp's verdict settles or the timeout passes.
+asio::awaitable<apply_outcome> follow_fleet(const handler_settings& s, infra_repo& repo,
+                                            const rules::environment& env, const std::string& sha,
+                                            const apply_started& started) {
+  auto& kube = *s.kube;
+  const auto deadline = std::chrono::steady_clock::now() + env.apply->timeout;
+  std::string judged_version;  // the resourceVersion last judged "waiting"
+  std::string last = "no answer from Fleet";
+  while (true) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      break;
+    }
+    auto seen = co_await kube.follow(
+        started.object_path,
+        [&judged_version](std::string_view object) {
+          auto g = kube::parse_fleet(object);
+          return g && g->meta.resource_version != judged_version;
+        },
+        left);
+    if (!seen) {
+      if (seen.error().kind == error_kind::transient) {
+        break;
+      }
+      co_return apply_outcome{apply_outcome::state::error,
+                              started.object_name + ": " + seen.error().message,
+                              seen.error().message};
+    }
+    auto g = kube::parse_fleet(*seen);
+    if (!g) {
+      co_return apply_outcome{apply_outcome::state::error, started.object_name + ": unreadable",
+                              g.error().message};
+    }
+    std::vector<std::string> revisions{g->commit};
+    const auto known = co_await descendants_of(repo, std::move(revisions), sha);
+    const auto progress = apply::judge_gitrepo(*g, [&known](std::string_view c) {
+      auto it = known.find(std::string(c));
+      return it != known.end() && it->second;
+    });
+    if (progress.verdict == apply::fleet_verdict::succeeded) {
+      co_return apply_outcome{
+          apply_outcome::state::success, started.object_name + " is " + progress.message, {}};
+    }
+    if (progress.verdict == apply::fleet_verdict::failed) {
+      co_return apply_outcome{apply_outcome::state::failure,
+                              started.object_name + " failed: " + progress.message,
+                              progress.message};
+    }
+    last = progress.message;
+    judged_version = g->meta.resource_version;
+  }
+  co_return apply_outcome{apply_outcome::state::error,
+                          started.object_name + ": not Ready at " + short_sha(sha) + " within " +
+                              minutes_text(env.apply->timeout) + ": " + last,
+                          last};
+}
+
 // Reports a refused or failed apply on the merged PR, with the detail a status cannot hold.
 asio::awaitable<void> comment_failure(infra_repo& repo, const rules::rules_file& rules,
                                       const rules::environment& env, const std::string& sha,
@@ -379,6 +522,10 @@ asio::awaitable<void> follow_apply(std::shared_ptr<const handler_settings> s, in
   apply_outcome outcome;
   if (started.kind == apply_started::mode::job) {
     outcome = co_await follow_job(*s, *env, started);
+  } else if (started.kind == apply_started::mode::argocd) {
+    outcome = co_await follow_argocd(*s, repo, *env, sha, started);
+  } else if (started.kind == apply_started::mode::fleet) {
+    outcome = co_await follow_fleet(*s, repo, *env, sha, started);
   } else {
     outcome = co_await follow_flux(*s, repo, *env, sha, started);
   }
@@ -475,6 +622,66 @@ asio::awaitable<result<apply_started>> trigger_apply(const handler_settings& s, 
              {{"job", rendered->ns + "/" + rendered->name}});
     co_return apply_started{apply_started::mode::job, kube::job_path(rendered->ns, rendered->name),
                             "Job " + rendered->ns + "/" + rendered->name};
+  }
+  if (const auto* argocd = std::get_if<rules::apply_argocd>(&env.apply->target)) {
+    const std::string path =
+        kube::argocd_application_path(argocd->namespace_name, argocd->application);
+    const std::string name = "Application " + argocd->namespace_name + "/" + argocd->application;
+    auto object = co_await s.kube->get(path);
+    if (!object) {
+      if (object.error().kind == error_kind::not_found) {
+        co_return make_error(error_kind::invalid_input, name + " does not exist");
+      }
+      co_return object.error();
+    }
+    auto app = kube::parse_argocd(*object);
+    if (!app) {
+      co_return app.error();
+    }
+    const auto action = apply::argocd_next_action(*app, sha, argocd->sync);
+    if (action == apply::argocd_action::busy) {
+      // Argo CD runs one operation at a time; overwriting another's would cancel it. The status
+      // stays pending and the redelivery (or the resume) tries again.
+      co_return make_error(error_kind::conflict,
+                           name + " has an operation at another revision in progress");
+    }
+    std::optional<std::string_view> revision;
+    if (action == apply::argocd_action::sync) {
+      revision = sha;
+    }
+    auto patched = co_await s.kube->merge_patch(path, apply::argocd_patch(revision));
+    if (!patched) {
+      co_return patched.error();
+    }
+    log.info(action == apply::argocd_action::sync ? "Argo CD sync requested"
+                                                  : "Argo CD refresh requested",
+             {{"object", argocd->namespace_name + "/" + argocd->application}});
+    co_return apply_started{apply_started::mode::argocd, path, name};
+  }
+  if (const auto* fleet = std::get_if<rules::apply_fleet>(&env.apply->target)) {
+    const std::string path = kube::fleet_gitrepo_path(fleet->namespace_name, fleet->git_repo);
+    const std::string name = "GitRepo " + fleet->namespace_name + "/" + fleet->git_repo;
+    auto object = co_await s.kube->get(path);
+    if (!object) {
+      if (object.error().kind == error_kind::not_found) {
+        co_return make_error(error_kind::invalid_input, name + " does not exist");
+      }
+      co_return object.error();
+    }
+    auto gitrepo = kube::parse_fleet(*object);
+    if (!gitrepo) {
+      co_return gitrepo.error();
+    }
+    // Fleet redeploys when spec.forceSyncGeneration changes; once per commit (the label says
+    // which), so a resumed apply does not force a second deployment.
+    if (auto patch = apply::fleet_force_sync_patch(*gitrepo, sha)) {
+      auto patched = co_await s.kube->merge_patch(path, std::move(*patch));
+      if (!patched) {
+        co_return patched.error();
+      }
+      log.info("Fleet sync forced", {{"object", fleet->namespace_name + "/" + fleet->git_repo}});
+    }
+    co_return apply_started{apply_started::mode::fleet, path, name};
   }
   const auto& flux = std::get<rules::apply_flux>(env.apply->target);
   auto kpath = kube::flux_path(flux.kind, flux.namespace_name, flux.name);

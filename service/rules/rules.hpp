@@ -77,8 +77,25 @@ struct apply_job {
   std::string template_path;  // a path in the infra repo, normalised (no "./", no trailing '/')
 };
 
+// Argo CD mode: the Application is hard-refreshed and, with `sync`, synced at the pushed
+// commit through its `operation` (docs/rules.md).
+inline constexpr std::string_view k_default_argocd_namespace = "argocd";
+struct apply_argocd {
+  std::string application;
+  std::string namespace_name{k_default_argocd_namespace};
+  bool sync = false;  // false: Argo CD's automated sync applies the refreshed revision
+};
+
+// Fleet mode: the GitRepo's spec.forceSyncGeneration is incremented and the GitRepo followed to
+// Ready at the pushed commit (docs/rules.md).
+inline constexpr std::string_view k_default_fleet_namespace = "fleet-default";
+struct apply_fleet {
+  std::string git_repo;
+  std::string namespace_name{k_default_fleet_namespace};
+};
+
 struct apply_config {
-  std::variant<apply_flux, apply_job> target;
+  std::variant<apply_flux, apply_job, apply_argocd, apply_fleet> target;
   std::chrono::seconds timeout{600};
 };
 

@@ -501,4 +501,278 @@ TEST_F(flux_health, a_bucket_source_counts_once_it_and_the_kustomization_handled
             head);
 }
 
+// Fleet mode (issue 11): ferry bumps spec.forceSyncGeneration once per commit and follows the
+// GitRepo to Ready at the pushed commit with every bundle deployment ready. A Ready left from an
+// older commit never counts; ErrApplied fails with Fleet's message; silence ends in an error.
+class fleet_apply : public apply_handler {
+ protected:
+  void SetUp() override {
+    apply_handler::SetUp();
+    if (HasFatalFailure()) {
+      return;
+    }
+    // Ready at the previous commit, as Fleet left it.
+    seed(R"({"apiVersion": "fleet.cattle.io/v1alpha1", "kind": "GitRepo",
+      "metadata": {"name": "apps", "namespace": "flux-system"},
+      "spec": {"repo": "https://github.com/dine-together/infra", "branch": "main",
+               "paths": ["clusters/staging"], "forceSyncGeneration": 7},
+      "status": {"observedGeneration": 1, "commit": ")" +
+         main_head() + R"(", "readyClusters": 1, "desiredReadyClusters": 1,
+        "summary": {"ready": 1, "desiredReady": 1},
+        "conditions": [{"type": "Ready", "status": "True"}]}})");
+  }
+
+  // The example's rules with staging applied through Fleet; the pushed head.
+  std::string push_with_fleet(const std::string& timeout = "10m") {
+    return push_staging_apply(
+        "    apply: {fleet: {gitRepo: apps, namespace: flux-system}, timeout: " + timeout + "}\n",
+        {{"clusters/staging/app/note.yaml", "note: fleet\n"}});
+  }
+
+  void fleet_mode(const std::string& body) {
+    const auto r = kube_->control(http::verb::post, "/_double/fleet-mode", body);
+    ASSERT_EQ(r.status, 200) << r.body;
+  }
+
+  std::int64_t force_sync_generation() {
+    return kube_object("GitRepo", "apps")
+        .at("spec")
+        .as_object()
+        .at("forceSyncGeneration")
+        .as_int64();
+  }
+};
+
+TEST_F(fleet_apply, a_forced_sync_ready_at_the_pushed_commit_succeeds_once) {
+  const std::string head = push_with_fleet();
+  fleet_mode(R"({"mode": "ready", "delay_ms": 20, "commit": ")" + head + R"("})");
+  auto o = open_at(head);
+  ASSERT_TRUE(o);
+  const auto started = start(*o, "staging", head);
+  ASSERT_TRUE(started.ok()) << started.error().message;
+  EXPECT_TRUE(*started);
+  EXPECT_TRUE(run_until([&] { return status_of(head, "ferry/apply/staging") == "success"; }))
+      << json::serialize(infra_state().at("statuses"));
+  EXPECT_EQ(force_sync_generation(), 8);
+  const auto description = status_description(head, "ferry/apply/staging");
+  EXPECT_NE(description.find("GitRepo flux-system/apps is Ready at " + head.substr(0, 12) +
+                             ", 1/1 bundle deployments ready"),
+            std::string::npos)
+      << description;
+  // Triggered again for the same commit (a resume): no second forced sync.
+  const ferry::log::logger log;
+  auto again =
+      run(ferry::handlers::trigger_apply(settings_, o->repo, env(o->rules, "staging"), head, log));
+  ASSERT_TRUE(again && *again) << (again ? again->error().message : "did not finish");
+  EXPECT_EQ(force_sync_generation(), 8);
+}
+
+TEST_F(fleet_apply, a_stale_ready_never_counts_and_silence_is_an_error) {
+  const std::string before = main_head();
+  const std::string head = push_with_fleet("2s");
+  // Fleet handles the forced sync but its clone still finds the previous commit: Ready, at the
+  // wrong commit.
+  fleet_mode(R"({"mode": "ready", "delay_ms": 20, "commit": ")" + before + R"("})");
+  auto o = open_at(head);
+  ASSERT_TRUE(o);
+  const auto started = start(*o, "staging", head);
+  ASSERT_TRUE(started.ok()) << started.error().message;
+  EXPECT_TRUE(run_until([&] { return status_of(head, "ferry/apply/staging") == "error"; }))
+      << json::serialize(infra_state().at("statuses"));
+  const auto description = status_description(head, "ferry/apply/staging");
+  EXPECT_NE(description.find("GitRepo flux-system/apps: not Ready at " + head.substr(0, 12) +
+                             " within 2s: at commit " + before.substr(0, 12) +
+                             ", not yet the pushed commit"),
+            std::string::npos)
+      << description;
+}
+
+TEST_F(fleet_apply, err_applied_bundles_fail_the_apply_with_fleets_message) {
+  const std::string head = push_with_fleet();
+  fleet_mode(
+      R"({"mode": "errapplied", "delay_ms": 20, "commit": ")" + head +
+      R"(", "message": "helm install failed: image ghcr.io/dine-together/app:bad not found"})");
+  auto o = open_at(head);
+  ASSERT_TRUE(o);
+  const auto started = start(*o, "staging", head);
+  ASSERT_TRUE(started.ok()) << started.error().message;
+  EXPECT_TRUE(run_until([&] { return status_of(head, "ferry/apply/staging") == "failure"; }))
+      << json::serialize(infra_state().at("statuses"));
+  const auto description = status_description(head, "ferry/apply/staging");
+  EXPECT_NE(description.find("GitRepo flux-system/apps failed: ErrApplied (1 bundle "
+                             "deployments): apps-bundle ErrApplied: helm install failed"),
+            std::string::npos)
+      << description;
+}
+
+TEST_F(fleet_apply, a_missing_gitrepo_is_refused_on_the_status) {
+  const std::string head =
+      push_staging_apply("    apply: {fleet: {gitRepo: nowhere, namespace: flux-system}}\n");
+  auto o = open_at(head);
+  ASSERT_TRUE(o);
+  const auto started = start(*o, "staging", head);
+  ASSERT_TRUE(started.ok()) << started.error().message;
+  EXPECT_FALSE(*started);
+  EXPECT_EQ(status_of(head, "ferry/apply/staging"), "failure");
+  EXPECT_NE(status_description(head, "ferry/apply/staging")
+                .find("GitRepo flux-system/nowhere does not exist"),
+            std::string::npos);
+}
+
+// Argo CD mode (issue 11): a hard refresh, and with sync: true a sync at the pushed commit
+// through the Application's operation; success is Synced and Healthy at the pushed commit with
+// the operation (if any) Succeeded. Argo CD's Application has no status subresource.
+class argocd_apply : public apply_handler {
+ protected:
+  void SetUp() override {
+    apply_handler::SetUp();
+    if (HasFatalFailure()) {
+      return;
+    }
+    seed_application(R"({"sync": {"status": "Synced", "revision": ")" + main_head() +
+                     R"("}, "health": {"status": "Healthy"}})");
+  }
+
+  void seed_application(const std::string& status, const std::string& operation = "") {
+    seed(R"({"apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
+      "metadata": {"name": "apps", "namespace": "flux-system"},
+      "spec": {"project": "default",
+               "source": {"repoURL": "https://github.com/dine-together/infra",
+                          "path": "clusters/staging", "targetRevision": "main"},
+               "destination": {"server": "https://kubernetes.default.svc", "namespace": "apps"}},)" +
+         (operation.empty() ? std::string() : R"("operation": )" + operation + ",") +
+         R"("status": )" + status + "}");
+  }
+
+  std::string push_with_argocd(bool sync, const std::string& timeout = "10m") {
+    return push_staging_apply(
+        std::string("    apply: {argocd: {application: apps, namespace: flux-system, sync: ") +
+            (sync ? "true" : "false") + "}, timeout: " + timeout + "}\n",
+        {{"clusters/staging/app/note.yaml", "note: argocd\n"}});
+  }
+
+  void argocd_mode(const std::string& body) {
+    const auto r = kube_->control(http::verb::post, "/_double/argocd-mode", body);
+    ASSERT_EQ(r.status, 200) << r.body;
+  }
+};
+
+TEST_F(argocd_apply, a_sync_at_the_pushed_commit_succeeds_synced_and_healthy) {
+  const std::string head = push_with_argocd(true);
+  argocd_mode(R"({"mode": "synced", "delay_ms": 20})");
+  auto o = open_at(head);
+  ASSERT_TRUE(o);
+  const auto started = start(*o, "staging", head);
+  ASSERT_TRUE(started.ok()) << started.error().message;
+  EXPECT_TRUE(*started);
+  EXPECT_TRUE(run_until([&] { return status_of(head, "ferry/apply/staging") == "success"; }))
+      << json::serialize(infra_state().at("statuses"));
+  const auto app = kube_object("Application", "apps");
+  const auto& op = app.at("status").as_object().at("operationState").as_object();
+  EXPECT_EQ(op.at("operation").at("sync").at("revision").as_string(), head);
+  EXPECT_EQ(op.at("operation").at("initiatedBy").at("username").as_string(), "ferry");
+  EXPECT_NE(status_description(head, "ferry/apply/staging")
+                .find("Application flux-system/apps is Synced and Healthy at " + head),
+            std::string::npos);
+}
+
+TEST_F(argocd_apply, a_failed_sync_fails_with_argo_cds_message) {
+  const std::string head = push_with_argocd(true);
+  argocd_mode(R"({"mode": "failed", "delay_ms": 20,
+                  "message": "one or more objects failed to apply, reason: Deployment.apps \"web\" is invalid"})");
+  auto o = open_at(head);
+  ASSERT_TRUE(o);
+  const auto started = start(*o, "staging", head);
+  ASSERT_TRUE(started.ok()) << started.error().message;
+  EXPECT_TRUE(run_until([&] { return status_of(head, "ferry/apply/staging") == "failure"; }))
+      << json::serialize(infra_state().at("statuses"));
+  EXPECT_NE(status_description(head, "ferry/apply/staging")
+                .find("Application flux-system/apps failed: sync Failed: one or more objects "
+                      "failed to apply"),
+            std::string::npos)
+      << status_description(head, "ferry/apply/staging");
+}
+
+TEST_F(argocd_apply, degraded_after_the_sync_fails_the_apply) {
+  const std::string head = push_with_argocd(true);
+  argocd_mode(
+      R"({"mode": "degraded", "delay_ms": 20, "message": "Deployment web: ImagePullBackOff"})");
+  auto o = open_at(head);
+  ASSERT_TRUE(o);
+  const auto started = start(*o, "staging", head);
+  ASSERT_TRUE(started.ok()) << started.error().message;
+  EXPECT_TRUE(run_until([&] { return status_of(head, "ferry/apply/staging") == "failure"; }))
+      << json::serialize(infra_state().at("statuses"));
+  EXPECT_NE(status_description(head, "ferry/apply/staging")
+                .find("failed: Degraded: Deployment web: ImagePullBackOff"),
+            std::string::npos)
+      << status_description(head, "ferry/apply/staging");
+}
+
+// Without sync, Argo CD's automated sync applies the refreshed revision. Synced and Healthy at
+// the previous commit (the state before the push) never counts; silence is an error that says
+// where it stood.
+TEST_F(argocd_apply, refresh_only_a_stale_synced_never_counts_and_silence_is_an_error) {
+  const std::string before = main_head();
+  const std::string head = push_with_argocd(false, "2s");
+  auto o = open_at(head);
+  ASSERT_TRUE(o);
+  const auto started = start(*o, "staging", head);
+  ASSERT_TRUE(started.ok()) << started.error().message;
+  const auto app = kube_object("Application", "apps");
+  EXPECT_EQ(app.at("metadata").at("annotations").at("argocd.argoproj.io/refresh").as_string(),
+            "hard");
+  EXPECT_EQ(app.if_contains("operation"), nullptr) << "no sync asked";
+  EXPECT_TRUE(run_until([&] { return status_of(head, "ferry/apply/staging") == "error"; }))
+      << json::serialize(infra_state().at("statuses"));
+  EXPECT_NE(status_description(head, "ferry/apply/staging")
+                .find("not Synced and Healthy at " + head.substr(0, 12) +
+                      " within 2s: compared at " + before),
+            std::string::npos)
+      << status_description(head, "ferry/apply/staging");
+}
+
+TEST_F(argocd_apply, refresh_only_succeeds_once_the_automated_sync_reached_the_commit) {
+  const std::string head = push_with_argocd(false);
+  auto o = open_at(head);
+  ASSERT_TRUE(o);
+  const auto started = start(*o, "staging", head);
+  ASSERT_TRUE(started.ok()) << started.error().message;
+  ASSERT_TRUE(run_until([&] {
+    return kube_requested("GET", "/apis/argoproj.io/v1alpha1/namespaces/flux-system/applications",
+                          "watch");
+  }));
+  EXPECT_EQ(status_of(head, "ferry/apply/staging"), "pending");
+  // Argo CD's automated sync, as its controller writes it.
+  seed_application(R"({"sync": {"status": "Synced", "revision": ")" + head +
+                   R"("}, "health": {"status": "Healthy"},
+      "operationState": {"phase": "Succeeded", "message": "successfully synced, all tasks run",
+        "startedAt": "2026-01-01T00:00:00Z", "operation": {"sync": {"revision": ")" +
+                   head + R"("}, "initiatedBy": {"automated": true}},
+        "syncResult": {"revision": ")" +
+                   head + R"("}}})");
+  EXPECT_TRUE(run_until([&] { return status_of(head, "ferry/apply/staging") == "success"; }))
+      << json::serialize(infra_state().at("statuses"));
+}
+
+// Argo CD runs one operation at a time: ferry never overwrites another revision's, and the
+// status stays pending for the retry.
+TEST_F(argocd_apply, an_operation_of_another_revision_is_not_overwritten) {
+  const std::string before = main_head();
+  seed_application(
+      R"({"sync": {"status": "OutOfSync", "revision": ")" + before +
+          R"("}, "health": {"status": "Healthy"}})",
+      R"({"sync": {"revision": ")" + before + R"("}, "initiatedBy": {"username": "alice"}})");
+  const std::string head = push_with_argocd(true);
+  auto o = open_at(head);
+  ASSERT_TRUE(o);
+  const auto started = start(*o, "staging", head);
+  ASSERT_FALSE(started.ok());
+  EXPECT_EQ(started.error().kind, ferry::error_kind::conflict) << started.error().message;
+  EXPECT_EQ(status_of(head, "ferry/apply/staging"), "pending");
+  EXPECT_EQ(
+      kube_object("Application", "apps").at("operation").at("sync").at("revision").as_string(),
+      before);
+}
+
 }  // namespace

@@ -329,3 +329,79 @@ test('flux-mode helm plays helm-controller for the HelmReleases of the inventory
   assert.equal(refused.status, 400);
   assert.deepEqual(await d.violations(), []);
 });
+
+test('fleet-mode: a forceSyncGeneration bump deploys the commit; GitRepo held to the transcribed Fleet schema', async () => {
+  const path = '/apis/fleet.cattle.io/v1alpha1/namespaces/fleet-default/gitrepos';
+  const seeded = await d.control('POST', 'objects', {
+    apiVersion: 'fleet.cattle.io/v1alpha1', kind: 'GitRepo', metadata: { name: 'apps', namespace: 'fleet-default' },
+    spec: { repo: 'https://github.com/acme/fleet', branch: 'main', paths: ['clusters/staging'], forceSyncGeneration: 2 },
+  });
+  assert.equal(seeded.status, 200, JSON.stringify(seeded.body));
+  await d.control('POST', 'fleet-mode', { mode: 'ready', delay_ms: 0, commit: k_sha });
+  const p = await d.api('PATCH', `${path}/apps`, { body: { spec: { forceSyncGeneration: 3 } }, content_type: 'application/merge-patch+json' });
+  assert.equal(p.status, 200, JSON.stringify(p.body));
+  assert.equal(p.body.metadata.generation, 2);
+  const g = await eventually(async () => {
+    const o = (await d.api('GET', `${path}/apps`)).body;
+    return o.status && o.status.observedGeneration === 2 ? o : null;
+  }, 10000, 'forced sync handled');
+  assert.equal(g.status.commit, k_sha);
+  assert.deepEqual(g.status.summary, { ready: 1, desiredReady: 1 });
+  assert.equal(condition(g, 'Ready').status, 'True');
+
+  await d.control('POST', 'fleet-mode', { mode: 'errapplied', delay_ms: 0, commit: k_sha2, message: 'helm install failed' });
+  await d.api('PATCH', `${path}/apps`, { body: { spec: { forceSyncGeneration: 4 } }, content_type: 'application/merge-patch+json' });
+  const e = await eventually(async () => {
+    const o = (await d.api('GET', `${path}/apps`)).body;
+    return o.status.observedGeneration === 3 ? o : null;
+  }, 10000, 'failed sync handled');
+  assert.equal(e.status.summary.errApplied, 1);
+  assert.equal(e.status.summary.nonReadyResources[0].message, 'helm install failed');
+  assert.equal(condition(e, 'Ready').status, 'False');
+  // The schema: forceSyncGeneration is an integer, the Fleet CRD says so.
+  const bad = await d.api('PATCH', `${path}/apps`, { body: { spec: { forceSyncGeneration: 'five' } }, content_type: 'application/merge-patch+json' });
+  assert.equal(bad.status, 422);
+  // A custom resource: strategic merge is refused (415).
+  const smp = await d.api('PATCH', `${path}/apps`, { body: { spec: { forceSyncGeneration: 5 } }, content_type: 'application/strategic-merge-patch+json' });
+  assert.equal(smp.status, 415);
+  await d.control('DELETE', 'violations');
+});
+
+test('argocd-mode: a hard refresh and an operation are handled as Argo CD does; the Application is held to @kubernetes-models/argo-cd', async () => {
+  const path = '/apis/argoproj.io/v1alpha1/namespaces/argocd/applications';
+  const seeded = await d.control('POST', 'objects', {
+    apiVersion: 'argoproj.io/v1alpha1', kind: 'Application', metadata: { name: 'apps', namespace: 'argocd' },
+    spec: { project: 'default', source: { repoURL: 'https://github.com/acme/fleet', path: 'clusters/staging', targetRevision: 'main' }, destination: { server: 'https://kubernetes.default.svc', namespace: 'apps' } },
+    status: { sync: { status: 'Synced', revision: k_sha }, health: { status: 'Healthy' } },
+  });
+  assert.equal(seeded.status, 200, JSON.stringify(seeded.body));
+  await d.control('POST', 'argocd-mode', { mode: 'synced', delay_ms: 0 });
+  const p = await d.api('PATCH', `${path}/apps`, {
+    body: { metadata: { annotations: { 'argocd.argoproj.io/refresh': 'hard' } }, operation: { initiatedBy: { username: 'ferry' }, sync: { revision: k_sha2 } } },
+    content_type: 'application/merge-patch+json',
+  });
+  assert.equal(p.status, 200, JSON.stringify(p.body));
+  assert.equal(p.body.status.sync.revision, k_sha, 'a client write keeps the status it sends: no status subresource');
+  const a = await eventually(async () => {
+    const o = (await d.api('GET', `${path}/apps`)).body;
+    return o.operation === undefined && o.status.operationState ? o : null;
+  }, 10000, 'operation run');
+  assert.equal(a.status.operationState.phase, 'Succeeded');
+  assert.equal(a.status.sync.revision, k_sha2);
+  assert.equal(a.status.health.status, 'Healthy');
+  assert.equal((a.metadata.annotations || {})['argocd.argoproj.io/refresh'], undefined, 'the controller removes the refresh annotation');
+
+  await d.control('POST', 'argocd-mode', { mode: 'failed', delay_ms: 0, message: 'one or more objects failed to apply' });
+  await d.api('PATCH', `${path}/apps`, { body: { operation: { sync: { revision: k_sha } } }, content_type: 'application/merge-patch+json' });
+  const f = await eventually(async () => {
+    const o = (await d.api('GET', `${path}/apps`)).body;
+    return o.operation === undefined && o.status.operationState.phase === 'Failed' ? o : null;
+  }, 10000, 'failed operation');
+  assert.equal(f.status.operationState.message, 'one or more objects failed to apply');
+  // A custom resource: strategic merge is refused (415); the schema refuses a wrong type (422).
+  const smp = await d.api('PATCH', `${path}/apps`, { body: { metadata: { labels: { a: 'b' } } }, content_type: 'application/strategic-merge-patch+json' });
+  assert.equal(smp.status, 415);
+  const bad = await d.api('PATCH', `${path}/apps`, { body: { operation: { sync: { revision: 7 } } }, content_type: 'application/merge-patch+json' });
+  assert.equal(bad.status, 422);
+  await d.control('DELETE', 'violations');
+});

@@ -161,6 +161,8 @@ class kube_double {
     this.faults = [];
     this.jobs_mode = { mode: 'manual', delay_ms: 0, message: '', logs: '' };
     this.flux_mode = { mode: 'manual', delay_ms: 0, message: '', helm: { mode: 'manual', message: '' } };
+    this.fleet_mode = { mode: 'manual', delay_ms: 0, message: '', commit: '' };
+    this.argocd_mode = { mode: 'manual', delay_ms: 0, message: '' };
     this.pod_logs = new Map(); // "ns/pod" -> text
     this.timers = new Set();
   }
@@ -826,6 +828,27 @@ class kube_double {
     if (r.kind === 'Job' && type === 'ADDED' && !this.from_control) {
       this.later(0, () => this.start_job(ns, name, { ...this.jobs_mode }));
     }
+    if (r.kind === 'Application' && obj && !this.from_control) {
+      // Argo CD's application controller acts on a refresh annotation or a new operation.
+      const refresh = (o) => (o && o.metadata.annotations && o.metadata.annotations['argocd.argoproj.io/refresh']) || '';
+      const op = (o) => (o && o.operation ? JSON.stringify(o.operation) : '');
+      if ((refresh(obj) && refresh(obj) !== refresh(prev)) || (op(obj) && op(obj) !== op(prev))) {
+        const mode = { ...this.argocd_mode };
+        if (mode.mode !== 'manual') {
+          this.later(mode.delay_ms || 0, () => this.reconcile_argocd(r, ns, name, mode));
+        }
+      }
+    }
+    if (r.kind === 'GitRepo' && obj && !this.from_control) {
+      // Fleet's gitjob controller redeploys when spec.forceSyncGeneration changes.
+      const force = (o) => (o && o.spec && o.spec.forceSyncGeneration) || 0;
+      if (force(obj) !== force(prev)) {
+        const mode = { ...this.fleet_mode };
+        if (mode.mode !== 'manual') {
+          this.later(mode.delay_ms || 0, () => this.reconcile_fleet(r, ns, name, mode));
+        }
+      }
+    }
     if (k_flux_reconciled.has(r.kind) && obj && !this.from_control) {
       const ann = (o) => o && o.metadata.annotations && o.metadata.annotations['reconcile.fluxcd.io/requestedAt'];
       const requested = ann(obj);
@@ -1071,6 +1094,61 @@ class kube_double {
     }
   }
 
+  // Fleet (gitjob + bundle controllers) after a forced sync: the GitRepo's status at the commit
+  // the clone found (fleet-mode's `commit`, as Fleet clones the branch head), its bundle
+  // deployments ready (mode ready) or one in ErrApplied with `message` (mode errapplied).
+  reconcile_fleet(r, ns, name, mode) {
+    if (!this.objects.get(this.key(r, ns, name))) {
+      return;
+    }
+    const now = iso();
+    this.set_status(r, ns, name, (g) => {
+      const ok = mode.mode === 'ready';
+      g.status = {
+        ...g.status, observedGeneration: g.metadata.generation, commit: mode.commit || (g.status && g.status.commit) || '',
+        readyClusters: ok ? 1 : 0, desiredReadyClusters: 1,
+        summary: ok ? { ready: 1, desiredReady: 1 }
+          : { ready: 0, desiredReady: 1, errApplied: 1, nonReadyResources: [{ name: `${name}-bundle`, bundleState: 'ErrApplied', message: mode.message || 'error applying the bundle' }] },
+        display: { readyBundleDeployments: ok ? '1/1' : '0/1', state: ok ? '' : 'ErrApplied', message: ok ? '' : (mode.message || ''), error: !ok },
+        conditions: [{ type: 'Ready', status: ok ? 'True' : 'False', lastUpdateTime: now, message: ok ? '' : (mode.message || 'error applying the bundle') }],
+      };
+    });
+  }
+
+  // Argo CD's application controller (no status subresource: it writes the whole object):
+  // removes the refresh annotation; runs a requested operation (mode synced, degraded or
+  // failed) and clears `operation`, recording it in status.operationState.
+  reconcile_argocd(r, ns, name, mode) {
+    if (!this.objects.get(this.key(r, ns, name))) {
+      return;
+    }
+    const now = iso();
+    this.set_status(r, ns, name, (a) => {
+      if (a.metadata.annotations) {
+        delete a.metadata.annotations['argocd.argoproj.io/refresh'];
+      }
+      const st = a.status || {};
+      st.reconciledAt = now;
+      if (a.operation) {
+        const rev = (a.operation.sync && a.operation.sync.revision) || '';
+        const ok = mode.mode !== 'failed';
+        st.operationState = {
+          operation: a.operation, phase: ok ? 'Succeeded' : 'Failed',
+          message: ok ? 'successfully synced (all tasks run)' : (mode.message || 'one or more objects failed to apply'),
+          startedAt: now, finishedAt: now, syncResult: { revision: rev },
+        };
+        if (ok) {
+          st.sync = { status: 'Synced', revision: rev };
+          st.health = mode.mode === 'degraded' ? { status: 'Degraded', message: mode.message || 'degraded' } : { status: 'Healthy' };
+        } else {
+          st.sync = { ...(st.sync || {}), status: 'OutOfSync' };
+        }
+        delete a.operation;
+      }
+      a.status = st;
+    });
+  }
+
   // ------------------------------------------------------------------ control plane
 
   async control(req, res, url, raw) {
@@ -1134,6 +1212,20 @@ class kube_double {
         }
         this.jobs_mode = { mode: body.mode, delay_ms: Number(body.delay_ms || 0), message: body.message || '', logs: body.logs || '' };
         return reply(200, this.jobs_mode);
+      }
+      if (m === 'POST' && p === '/_double/fleet-mode') {
+        if (!['ready', 'errapplied', 'manual'].includes(body.mode)) {
+          return reply(400, { error: 'mode must be ready, errapplied or manual' });
+        }
+        this.fleet_mode = { mode: body.mode, delay_ms: Number(body.delay_ms || 0), message: body.message || '', commit: body.commit || '' };
+        return reply(200, this.fleet_mode);
+      }
+      if (m === 'POST' && p === '/_double/argocd-mode') {
+        if (!['synced', 'degraded', 'failed', 'manual'].includes(body && body.mode)) {
+          return reply(400, { message: 'mode must be synced, degraded, failed or manual' });
+        }
+        this.argocd_mode = { mode: body.mode, delay_ms: Number(body.delay_ms || 0), message: body.message || '' };
+        return reply(200, this.argocd_mode);
       }
       if (m === 'POST' && p === '/_double/flux-mode') {
         if (!['ready', 'fail', 'manual'].includes(body.mode)) {

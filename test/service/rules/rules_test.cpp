@@ -229,6 +229,52 @@ environments:
   EXPECT_FALSE(std::get<apply_flux>(envs[2].apply->target).health_checks.has_value());
 }
 
+TEST(parse_rules, argocd_apply_with_its_defaults) {
+  const auto out = parse_rules(R"(version: 1
+images: []
+environments:
+  - name: staging
+    paths: [clusters/staging]
+    apply: {argocd: {application: apps-staging}}
+  - name: production
+    paths: [clusters/production]
+    promoteFrom: staging
+    apply: {argocd: {application: apps, namespace: gitops, sync: true}}
+)",
+                               "ferry.yaml");
+  ASSERT_TRUE(out.ok()) << out.report();
+  const auto& staging = std::get<apply_argocd>(out.value().environments[0].apply->target);
+  EXPECT_EQ(staging.application, "apps-staging");
+  EXPECT_EQ(staging.namespace_name, "argocd");
+  EXPECT_FALSE(staging.sync);
+  const auto& production = std::get<apply_argocd>(out.value().environments[1].apply->target);
+  EXPECT_EQ(production.namespace_name, "gitops");
+  EXPECT_TRUE(production.sync);
+}
+
+TEST(parse_rules, fleet_apply_with_its_default_namespace) {
+  const auto out = parse_rules(R"(version: 1
+images: []
+environments:
+  - name: staging
+    paths: [clusters/staging]
+    apply: {fleet: {gitRepo: apps}}
+  - name: production
+    paths: [clusters/production]
+    promoteFrom: staging
+    apply: {fleet: {gitRepo: apps-prod, namespace: fleet-local}, timeout: 20m}
+)",
+                               "ferry.yaml");
+  ASSERT_TRUE(out.ok()) << out.report();
+  const auto& staging = std::get<apply_fleet>(out.value().environments[0].apply->target);
+  EXPECT_EQ(staging.git_repo, "apps");
+  EXPECT_EQ(staging.namespace_name, "fleet-default");
+  const auto& production = std::get<apply_fleet>(out.value().environments[1].apply->target);
+  EXPECT_EQ(production.git_repo, "apps-prod");
+  EXPECT_EQ(production.namespace_name, "fleet-local");
+  EXPECT_EQ(out.value().environments[1].apply->timeout, std::chrono::minutes(20));
+}
+
 TEST(parse_rules, apply_is_optional) {
   constexpr const char* text = R"(version: 1
 images: []
@@ -508,6 +554,38 @@ const rejection k_rejections[] = {
      "          - {kind: Deployment, name: web, namepsace: apps}\n",
      10, 43,
      "unknown key \"namepsace\" in apply.flux.healthChecks[0]; did you mean \"namespace\"?"},
+    {"argocd without application",
+     "version: 1\nimages: []\nenvironments:\n  - name: staging\n    paths: [a]\n"
+     "    apply: {argocd: {sync: true}}\n",
+     6, 21, "apply.argocd is missing required key \"application\""},
+    {"argocd sync not a bool",
+     "version: 1\nimages: []\nenvironments:\n  - name: staging\n    paths: [a]\n"
+     "    apply: {argocd: {application: apps, sync: 'yes'}}\n",
+     6, 47, "apply.argocd.sync must be true or false (unquoted)"},
+    {"argocd namespace not a label",
+     "version: 1\nimages: []\nenvironments:\n  - name: staging\n    paths: [a]\n"
+     "    apply: {argocd: {application: apps, namespace: Argo_CD}}\n",
+     6, 52, "apply.argocd.namespace \"Argo_CD\" must be a Kubernetes namespace name"},
+    {"apply with both job and argocd",
+     "version: 1\nimages: []\nenvironments:\n  - name: staging\n    paths: [a]\n"
+     "    apply: {job: {namespace: ops, template: a.yaml}, argocd: {application: apps}}\n",
+     6, 54, "apply has both job and argocd; choose exactly one"},
+    {"apply with both flux and fleet",
+     "version: 1\nimages: []\nenvironments:\n  - name: staging\n    paths: [a]\n"
+     "    apply: {fleet: {gitRepo: apps}, flux: {name: apps}}\n",
+     6, 37, "apply has both fleet and flux; choose exactly one"},
+    {"fleet without gitRepo",
+     "version: 1\nimages: []\nenvironments:\n  - name: staging\n    paths: [a]\n"
+     "    apply: {fleet: {namespace: fleet-local}}\n",
+     6, 20, "apply.fleet is missing required key \"gitRepo\" (the Fleet GitRepo to sync)"},
+    {"fleet gitRepo not an object name",
+     "version: 1\nimages: []\nenvironments:\n  - name: staging\n    paths: [a]\n"
+     "    apply: {fleet: {gitRepo: Apps_1}}\n",
+     6, 30, "apply.fleet.gitRepo \"Apps_1\" must be a Kubernetes object name"},
+    {"fleet unknown key",
+     "version: 1\nimages: []\nenvironments:\n  - name: staging\n    paths: [a]\n"
+     "    apply: {fleet: {gitrepo: apps}}\n",
+     6, 21, "unknown key \"gitrepo\" in apply.fleet; did you mean \"gitRepo\"?"},
     {"timeout not a duration",
      "version: 1\nimages: []\nenvironments:\n  - name: staging\n    paths: [a]\n"
      "    apply: {flux: {name: apps}, timeout: 10 minutes}\n",
