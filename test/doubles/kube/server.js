@@ -1270,7 +1270,7 @@ class kube_double {
         return reply(200, { compacted: String(this.compacted) });
       }
       if (m === 'GET' && p === '/_double/state') {
-        return reply(200, { resourceVersion: String(this.rv), compacted: String(this.compacted), watchers: this.watchers.size, pending_controller_actions: this.timers.size, jobs_mode: this.jobs_mode, flux_mode: this.flux_mode });
+        return reply(200, { resourceVersion: String(this.rv), compacted: String(this.compacted), watchers: this.watchers.size, pending_controller_actions: this.timers.size, jobs_mode: this.jobs_mode, flux_mode: this.flux_mode, argocd_mode: this.argocd_mode, fleet_mode: this.fleet_mode });
       }
       return reply(404, { error: `no control endpoint ${m} ${p}` });
     } catch (e) {

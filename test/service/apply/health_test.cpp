@@ -66,31 +66,29 @@ TEST(judge_helmrelease, table) {
        R"({"observedGeneration":3,"conditions":[
             {"type":"Stalled","status":"True","reason":"RetriesExceeded",
              "message":"Failed to upgrade after 3 attempts"}]})",
-       health_verdict::failed, "RetriesExceeded: Failed to upgrade after 3 attempts"
-}
-,
-    {"install failed, said on Ready alone", 3,
-     R"({"observedGeneration":3,"conditions":[
+       health_verdict::failed, "RetriesExceeded: Failed to upgrade after 3 attempts"},
+      {"install failed, said on Ready alone", 3,
+       R"({"observedGeneration":3,"conditions":[
             {"type":"Ready","status":"False","reason":"InstallFailed",
              "message":"Helm install failed for release apps/app with chart app@1.2.4: timed out"}]})",
-     health_verdict::failed, "InstallFailed: Helm install failed for release apps/app"},
-    {"retrying after another error", 3,
-     R"({"observedGeneration":3,"conditions":[
+       health_verdict::failed, "InstallFailed: Helm install failed for release apps/app"},
+      {"retrying after another error", 3,
+       R"({"observedGeneration":3,"conditions":[
             {"type":"Ready","status":"False","reason":"ArtifactFailed",
              "message":"chart not found yet"}]})",
-     health_verdict::waiting, "Ready=False: chart not found yet"},
-    {"upgrading", 3,
-     R"({"observedGeneration":3,"conditions":[
+       health_verdict::waiting, "Ready=False: chart not found yet"},
+      {"upgrading", 3,
+       R"({"observedGeneration":3,"conditions":[
             {"type":"Ready","status":"Unknown","reason":"Progressing",
              "message":"Running 'upgrade' action with timeout of 5m0s"}]})",
-     health_verdict::waiting, "Ready=Unknown: Running 'upgrade'"},
-    {"no status yet", 1, "{}", health_verdict::waiting, "not handled yet"},
-};
-for (const auto& r : rows) {
-  const auto p = judge_helmrelease(parsed(helmrelease(r.generation, r.status)));
-  EXPECT_EQ(p.verdict, r.want) << r.name << ": " << p.message;
-  EXPECT_NE(p.message.find(r.message_has), std::string::npos) << r.name << ": " << p.message;
-}
+       health_verdict::waiting, "Ready=Unknown: Running 'upgrade'"},
+      {"no status yet", 1, "{}", health_verdict::waiting, "not handled yet"},
+  };
+  for (const auto& r : rows) {
+    const auto p = judge_helmrelease(parsed(helmrelease(r.generation, r.status)));
+    EXPECT_EQ(p.verdict, r.want) << r.name << ": " << p.message;
+    EXPECT_NE(p.message.find(r.message_has), std::string::npos) << r.name << ": " << p.message;
+  }
 }
 
 std::string deployment(int generation, int replicas, const std::string& status) {
