@@ -23,8 +23,7 @@ class apply_handler : public handler_double_test {
     if (HasFatalFailure()) {
       return;
     }
-    use_kube({"flux-system"});
-    seed_flux();
+    use_example_cluster();
   }
 
   // The infra repository opened and its rules read at `sha`, as the push handler does.

@@ -30,8 +30,7 @@ class push_handler : public handler_double_test {
     if (HasFatalFailure()) {
       return;
     }
-    use_kube({"flux-system"});
-    seed_flux();
+    use_example_cluster();
   }
 
   // The push webhook the double recorded for the last ref move.

@@ -87,6 +87,12 @@ class handler_double_test : public serve_double_test {
 
   // The example's Flux objects (test/support/kube_double.hpp).
   void seed_flux() { kube_->seed_example_flux(); }
+  // The cluster the example rules apply to: a Kubernetes double serving flux-system, with the
+  // Flux objects staging's apply names.
+  void use_example_cluster() {
+    use_kube({"flux-system"});
+    seed_flux();
+  }
 
   // Runs `task` on the test's io_context until it finishes (at most `deadline`); nullopt when
   // it did not.
@@ -156,23 +162,6 @@ class handler_double_test : public serve_double_test {
       n += is_github_write(r.as_object()) ? 1 : 0;
     }
     return n;
-  }
-
-  // The latest state of `context` on `sha`, as the double recorded the statuses ("" if none).
-  std::string status_of(const std::string& sha, std::string_view context) {
-    const auto state = infra_state();
-    const auto* by_sha = state.at("statuses").as_object().if_contains(sha);
-    if (by_sha == nullptr) {
-      return {};
-    }
-    std::string latest;
-    for (const auto& s : by_sha->as_array()) {
-      const auto& o = s.as_object();
-      if (o.at("context").as_string() == context) {
-        latest = std::string(o.at("state").as_string());  // recorded oldest first
-      }
-    }
-    return latest;
   }
 
   // Moves the infra repository's `ref` with `files` changed, as a person's push would; returns
