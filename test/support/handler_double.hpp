@@ -191,4 +191,17 @@ class handler_double_test : public serve_double_test {
   service::dispatch_fn dispatch_;
 };
 
+// The same with the example's cluster (use_example_cluster) from the start: for the handlers that
+// apply.
+class handler_cluster_test : public handler_double_test {
+ protected:
+  void SetUp() override {
+    handler_double_test::SetUp();
+    if (HasFatalFailure()) {
+      return;
+    }
+    use_example_cluster();
+  }
+};
+
 }  // namespace ferry::test::e2e
