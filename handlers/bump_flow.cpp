@@ -51,16 +51,9 @@ namespace bump_detail {
 asio::awaitable<service::handler_result> bump_run::run() {
   // SPEC: "no rule" is answered before any API call. This replica's view of the rules, while
   // fresh, says so without asking GitHub anything (rules_cache.hpp).
-  if (auto it = s_.rules->views.find(repo_.full());
-      it != s_.rules->views.end() && !it->second.stale &&
-      rules_cache::clock::now() - it->second.read_at <= limits::k_rules_view_max_age) {
-    const auto& rules = it->second.rules;
-    if (!rules || (rules->ok() && rules::rules_for_image(rules->value(), p_.image).empty())) {
-      log_.debug(
-          rules ? "no rule for the image in this repository" : "no rules file in this repository",
-          {{"rules_head", it->second.head}, {"from", "this replica's view of the rules"}});
-      co_return service::outcome::ignored;
-    }
+  if (const auto no_rule = s_.rules->fresh_view_names_no_rule(repo_.full(), p_.image)) {
+    log_.debug(*no_rule, {{"from", "this replica's view of the rules"}});
+    co_return service::outcome::ignored;
   }
   // Named, not braced in the co_await: GCC 12 mishandles braced temporaries across it.
   const github::call_options calls{.log = &log_};

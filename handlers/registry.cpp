@@ -1,12 +1,16 @@
 #include "handlers/registry.hpp"
 
 #include <memory>
+#include <optional>
 #include <string_view>
 #include <utility>
 #include <variant>
+#include <vector>
 
 #include "handlers/apply.hpp"
 #include "handlers/handlers.hpp"
+#include "handlers/package_published.hpp"
+#include "handlers/rules_cache.hpp"
 
 namespace ferry::handlers {
 
@@ -61,6 +65,42 @@ std::shared_ptr<const handler_settings> share_settings(handler_settings settings
 
 service::dispatch_fn make_shared_dispatcher(std::shared_ptr<const handler_settings> settings) {
   return [settings](const service::delivery& d) { return dispatch(settings, d); };
+}
+
+service::decide_fn make_shared_decider(std::shared_ptr<const handler_settings> settings) {
+  return [settings](const service::delivery& d) -> std::optional<service::handler_result> {
+    if (const auto* e = std::get_if<events::package_event>(&d.event)) {
+      package_decision decision = decide_package(*e, settings->registry_host);
+      if (!decision.promote) {
+        d.log.debug("package event ignored", {{"reason", std::move(decision.reason)}});
+        return service::outcome::ignored;
+      }
+      if (!settings->rules) {
+        return std::nullopt;
+      }
+      std::vector<const char*> reasons;
+      for (const auto& repo : settings->infra_repos) {
+        const auto no_rule =
+            settings->rules->fresh_view_names_no_rule(repo.full(), decision.promote->image);
+        if (!no_rule) {
+          return std::nullopt;
+        }
+        reasons.push_back(*no_rule);
+      }
+      for (std::size_t i = 0; i < reasons.size(); ++i) {
+        d.log.debug(reasons[i], {{"repo", settings->infra_repos[i].full()},
+                                 {"image", decision.promote->image},
+                                 {"from", "this replica's view of the rules"}});
+      }
+      return service::outcome::ignored;
+    }
+    if (const auto* e = std::get_if<events::other_event>(&d.event);
+        e != nullptr && !std::string_view(e->name).starts_with("installation")) {
+      d.log.debug("event ignored", {{"reason", "event not handled by ferry"}});
+      return service::outcome::ignored;
+    }
+    return std::nullopt;
+  };
 }
 
 service::dispatch_fn make_dispatcher(handler_settings settings) {

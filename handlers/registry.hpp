@@ -51,6 +51,10 @@ std::shared_ptr<const handler_settings> share_settings(handler_settings settings
 // pull_request; ping -> done; installation* -> done, logged; anything else -> ignored. The
 // returned function shares the settings (and their caches) between calls.
 service::dispatch_fn make_dispatcher(handler_settings settings);
+// What the registry knows without I/O (server::set_decider): package deliveries that name no
+// promotion (decide_package) or an image no infra repository's fresh rules view names, events
+// ferry does not handle, pings. Everything else is left to the dispatcher.
+service::decide_fn make_shared_decider(std::shared_ptr<const handler_settings> settings);
 // The same over settings already shared (the composition root hands them to the maintenance
 // loop too).
 service::dispatch_fn make_shared_dispatcher(std::shared_ptr<const handler_settings> settings);

@@ -21,7 +21,9 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
+#include "service/limits.hpp"
 #include "service/result.hpp"
 #include "service/rules/rules.hpp"
 
@@ -56,6 +58,27 @@ struct rules_cache {
   std::map<std::string, std::shared_ptr<view_renewal>, std::less<>> renewing;
   std::map<std::string, clock::time_point, std::less<>> not_installed;  // "owner/name" -> until
   std::map<std::string, repository_facts, std::less<>> repositories;    // "owner/name"
+
+  // This replica's view of `repo`'s rules, while fresh (limits::k_rules_view_max_age, no push
+  // seen since), says that no rule names `image` (or that there is no rules file): the
+  // reason, for the log. nullopt: the view is missing, old or stale, or a rule names it; only
+  // GitHub can tell.
+  std::optional<const char*> fresh_view_names_no_rule(std::string_view repo,
+                                                      std::string_view image) const {
+    const auto it = views.find(repo);
+    if (it == views.end() || it->second.stale ||
+        clock::now() - it->second.read_at > limits::k_rules_view_max_age) {
+      return std::nullopt;
+    }
+    const auto& rules = it->second.rules;
+    if (!rules) {
+      return "no rules file in this repository";
+    }
+    if (rules->ok() && rules::rules_for_image(rules->value(), image).empty()) {
+      return "no rule for the image in this repository";
+    }
+    return std::nullopt;
+  }
 
   // A push to `repo`'s default branch was seen: the next delivery renews the view first.
   void push_seen(const std::string& repo) {

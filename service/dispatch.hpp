@@ -6,6 +6,7 @@
 #include <boost/asio/awaitable.hpp>
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -33,6 +34,10 @@ struct delivery {
 // elsewhere, answer 2xx" and "transient, answer 5xx so GitHub records a failed delivery".
 using handler_result = result<outcome>;
 using dispatch_fn = std::function<boost::asio::awaitable<handler_result>(const delivery&)>;
+// What is known without any I/O (an event or package ferry ignores, an image this replica's fresh
+// view of the rules names nowhere): answered at once, without the deadline race and the
+// coroutines dispatch costs. nullopt: dispatch it. Must never wait and never call out.
+using decide_fn = std::function<std::optional<handler_result>(const delivery&)>;
 
 // The one mapping from a handler's result to the HTTP status GitHub sees.
 //   done -> 200, accepted -> 202, ignored -> 204;

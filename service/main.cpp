@@ -194,6 +194,7 @@ int run_serve() {
                                       .port = settings->listen_port,
                                       .webhook_secret = settings->webhook_secret},
       ferry::handlers::make_shared_dispatcher(shared_settings), log, metrics);
+  server.set_decider(ferry::handlers::make_shared_decider(shared_settings));
   auto bound = server.start();
   if (!bound) {
     std::fprintf(stderr, "ferry serve: %s\n", bound.error().message.c_str());

@@ -103,6 +103,10 @@ class server {
     ingress_.ready_source = &webhook.ingress_.ready;
   }
 
+  // Deliveries `decide` answers (from the payload and memory alone) skip dispatch and its
+  // deadline race. Call before start().
+  void set_decider(decide_fn decide) { ingress_.decide = std::move(decide); }
+
   // Open connections. Any thread may read it.
   std::size_t active_connections() const noexcept {
     return ingress_.active.load(std::memory_order_relaxed);

@@ -447,8 +447,13 @@ net::awaitable<handler_result> connection::call_dispatch(const events::event& ev
   // (its pending operation ends with operation_aborted, and so does every later co_await in it)
   // and the delivery answers 503. Nothing is lost: the handlers converge, so the redelivery
   // finishes what this one started.
-  const auto deadline_after = ctx().settings.delivery_deadline;
   const delivery d{head_.delivery, head_.event, event, dlog};
+  if (ctx().decide) {
+    if (auto decided = ctx().decide(d)) {
+      co_return std::move(*decided);
+    }
+  }
+  const auto deadline_after = ctx().settings.delivery_deadline;
   net::steady_timer deadline(stream_.get_executor(), deadline_after);
   // The timer's wait completes as a value (use_nothrow): when the handler wins, its cancelled
   // wait must not throw operation_aborted, an exception per delivery (the ingress profile found

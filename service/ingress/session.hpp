@@ -69,6 +69,9 @@ class context {
 
   const session_settings settings;
   const dispatch_fn dispatch;
+  // Optional, set before the first connection (server::set_decider): deliveries it decides
+  // never reach `dispatch`.
+  decide_fn decide;
   const ferry::log::logger log;
   ferry::service::metrics& metrics;
   const webhook_verifier verifier;

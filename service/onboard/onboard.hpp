@@ -16,12 +16,32 @@ namespace ferry::onboard {
 // The rules file's `onboarding:` section (SPEC "Rules file") applied over `base`: domain,
 // namespacePattern, ingressClass, ingressAnnotations, secretBackend (sops | externalSecrets),
 // secretStore, imagePullSecret, productionReplicas, org; `sources` belongs to onboarding pull
-// requests and is accepted here unread. Each environment of the file that `base.envs` names
-// gets its overlay under its first path (<path>/<app>), where ferry edits markers. Read
-// here with yaml-cpp rather than by service/rules: promotion never needs these keys.
-// Errors (invalid_input) as "file:line:col: message".
+// requests: it is validated here (sources_from_rules' errors), not used. Each environment of the
+// file that `base.envs` names gets its overlay under its first path (<path>/<app>), where ferry
+// edits markers. Read here with yaml-cpp rather than by service/rules: promotion never needs these
+// keys. Errors (invalid_input) as "file:line:col: message".
 result<options> options_from_rules(std::string_view rules_text, std::string_view file_name,
                                    options base);
+
+// One application repository whose compose file becomes onboarding pull requests on this
+// infra repository (`onboarding.sources`, docs/onboarding.md "Onboarding pull requests"):
+//   sources:
+//     - repo: acme/shop              # required: owner/name, an installation's repository
+//       compose: deploy/compose.yml  # default docker-compose.yml; repository-relative
+//       app: shop                    # default: the repository's name as a DNS label
+struct onboarding_source {
+  std::string repo;
+  std::string compose{"docker-compose.yml"};
+  std::string app;
+};
+
+// `onboarding.sources` of a rules file; empty when there is none. Errors (invalid_input) as
+// "file:line:col: message": not a list, an item that is not a mapping, an unknown key, a repo
+// that is not owner/name, a compose path that is absolute or leaves the repository, an app that
+// is not a DNS label of at most 40 characters, two items for the same repo and compose file,
+// or two for the same app.
+result<std::vector<onboarding_source>> sources_from_rules(std::string_view rules_text,
+                                                          std::string_view file_name);
 
 // The rules file after the new image rules: `current` empty means no file yet (a new one with
 // the environments' overlay paths). Existing rules of the same name and image are kept (not

@@ -10,6 +10,7 @@
 #include "service/onboard/onboard.hpp"
 #include "service/rules/rules.hpp"
 #include "service/rules/yaml_documents.hpp"
+#include "service/text.hpp"
 
 namespace ferry::onboard {
 namespace {
@@ -40,7 +41,128 @@ std::size_t indent_of(std::string_view line) {
   return line.find_first_not_of(' ');
 }
 
+// A compose file's path inside the application repository: relative, '/'-separated, no empty,
+// "." or ".." component (nothing outside the repository), printable ASCII without spaces.
+bool valid_repo_path(std::string_view p) {
+  if (p.empty() || p.size() > 1024 || p.front() == '/') {
+    return false;
+  }
+  std::size_t start = 0;
+  while (true) {
+    const auto slash = p.find('/', start);
+    const auto part =
+        p.substr(start, slash == std::string_view::npos ? p.size() - start : slash - start);
+    if (part.empty() || part == "." || part == "..") {
+      return false;
+    }
+    if (slash == std::string_view::npos) {
+      break;
+    }
+    start = slash + 1;
+  }
+  return std::all_of(p.begin(), p.end(), [](char c) { return c > ' ' && c < 0x7f && c != '\\'; });
+}
+
+result<std::vector<onboarding_source>> parse_sources(const YAML::Node& v,
+                                                     std::string_view file_name) {
+  const auto fail = [&](const YAML::Mark& m, const std::string& message) {
+    return make_error(error_kind::invalid_input, at(file_name, m, message));
+  };
+  if (!v.IsSequence()) {
+    return fail(
+        v.Mark(),
+        "onboarding.sources must be a list of {repo: owner/name, compose: FILE, app: NAME}");
+  }
+  std::vector<onboarding_source> out;
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    const auto item = v[i];
+    const std::string where = "onboarding.sources[" + std::to_string(i) + "]";
+    if (!item.IsMap()) {
+      return fail(item.Mark(),
+                  where + " must be a mapping {repo: owner/name, compose: FILE, app: NAME}");
+    }
+    onboarding_source src;
+    bool has_app = false;
+    for (const auto& kv : item) {
+      const auto key = kv.first.IsScalar() ? kv.first.Scalar() : std::string();
+      if (key != "repo" && key != "compose" && key != "app") {
+        return fail(kv.first.Mark(), "unknown key \"" + key + "\" in " + where +
+                                         " (valid keys: repo, compose, app)");
+      }
+      if (!kv.second.IsScalar()) {
+        return fail(kv.second.Mark(), where + "." + key + " must be a single value");
+      }
+      const auto& s = kv.second.Scalar();
+      if (key == "repo") {
+        const auto slash = s.find('/');
+        if (slash == std::string::npos ||
+            !text::is_github_owner(std::string_view(s).substr(0, slash)) ||
+            !text::is_github_repo_name(std::string_view(s).substr(slash + 1))) {
+          return fail(kv.second.Mark(),
+                      where + ".repo \"" + s + "\" is not a GitHub repository owner/name");
+        }
+        src.repo = s;
+      } else if (key == "compose") {
+        if (!valid_repo_path(s)) {
+          return fail(kv.second.Mark(),
+                      where + ".compose \"" + s +
+                          "\" must be a path inside the repository (relative, no '..')");
+        }
+        src.compose = s;
+      } else {
+        if (s.empty() || dns_label(s) != s || s.size() > 40) {
+          return fail(kv.second.Mark(), where + ".app \"" + s +
+                                            "\" must be a DNS label (a-z, 0-9, '-') of at most "
+                                            "40 characters");
+        }
+        src.app = s;
+        has_app = true;
+      }
+    }
+    if (src.repo.empty()) {
+      return fail(item.Mark(), where + " has no repo (owner/name)");
+    }
+    if (!has_app) {
+      src.app = dns_label(src.repo.substr(src.repo.find('/') + 1));
+      if (src.app.empty() || src.app.size() > 40) {
+        return fail(item.Mark(), where + ": the repository's name makes no app name; set app");
+      }
+    }
+    for (const auto& other : out) {
+      if (text::iequals(other.repo, src.repo) && other.compose == src.compose) {
+        return fail(item.Mark(), where + " repeats " + src.repo + " " + src.compose);
+      }
+      if (other.app == src.app) {
+        return fail(item.Mark(),
+                    where + ": app \"" + src.app + "\" is already onboarded from " + other.repo);
+      }
+    }
+    out.push_back(std::move(src));
+  }
+  return out;
+}
+
 }  // namespace
+
+result<std::vector<onboarding_source>> sources_from_rules(std::string_view rules_text,
+                                                          std::string_view file_name) {
+  auto docs = yaml::load_all(rules_text, 1);
+  if (docs.failed) {
+    return make_error(error_kind::invalid_input, at(file_name, docs.mark, docs.message));
+  }
+  if (docs.nodes.empty() || !docs.nodes[0].IsMap()) {
+    return std::vector<onboarding_source>{};
+  }
+  try {
+    const auto section = docs.nodes[0]["onboarding"];
+    if (!section || !section.IsMap() || !section["sources"]) {
+      return std::vector<onboarding_source>{};
+    }
+    return parse_sources(section["sources"], file_name);
+  } catch (const YAML::Exception& e) {
+    return make_error(error_kind::invalid_input, at(file_name, e.mark, e.msg));
+  }
+}
 
 result<options> options_from_rules(std::string_view rules_text, std::string_view file_name,
                                    options base) {
@@ -98,7 +220,11 @@ result<options> options_from_rules(std::string_view rules_text, std::string_view
         return v.Scalar();
       };
       if (key == "sources") {
-        continue;  // onboarding pull requests (issue 13.2), not this command
+        // Onboarding pull requests' (sources_from_rules), not this command's: checked, unused.
+        if (auto sources = parse_sources(v, file_name); !sources) {
+          return std::move(sources).error();
+        }
+        continue;
       }
       if (key == "ingressAnnotations") {
         if (!v.IsMap()) {

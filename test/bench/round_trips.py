@@ -51,13 +51,17 @@ with start(binary) as b:
         # A GraphQL query reads; a mutation writes.
         writes = sum(1 for c in calls if c["method"] != "GET" and not (
             c["path"].endswith("graphql") and str((c.get("body") or {}).get("query", "")).lstrip().startswith("query")))
-        rows.append((name, status, len(calls), writes, ms))
+        # Calls one after another finish at least `delay` apart; calls sent together finish
+        # within a few ms of each other: clusters of completion times are the round trips.
+        done = sorted(c["done_ms"] for c in calls)
+        rounds = sum(1 for i, t in enumerate(done) if i == 0 or t - done[i - 1] >= delay / 2)
+        rows.append((name, status, len(calls), rounds, writes, ms))
         if os.environ.get("BENCH_VERBOSE"):
             print(name, *[f'{c["method"]} {c["path"]} {c["status"]}' for c in calls], sep="\n  ")
     print(f"GitHub double, {delay} ms added to every REST call (token mint not counted)")
-    print("| delivery | answer | API calls | of which writes | answer time (ms) |")
-    print("|---|---|---|---|---|")
-    for name, status, n, w, ms in rows:
-        print(f"| {name} | {status} | {n} | {w} | {ms:.0f} |")
+    print("| delivery | answer | API calls | sequential round trips | of which writes | answer time (ms) |")
+    print("|---|---|---|---|---|---|")
+    for name, status, n, rounds, w, ms in rows:
+        print(f"| {name} | {status} | {n} | {rounds} | {w} | {ms:.0f} |")
     _, v = b.control("/_double/violations")
     print("violations:", v.decode())

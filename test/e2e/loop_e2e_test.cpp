@@ -109,23 +109,6 @@ class loop_e2e : public serve_double_test {
     return std::nullopt;
   }
 
-  // The latest state of `context` on `sha`, as the double recorded the statuses.
-  std::string status_of(const std::string& sha, std::string_view context) {
-    const auto state = infra_state();
-    const auto* by_sha = state.at("statuses").as_object().if_contains(sha);
-    if (by_sha == nullptr) {
-      return {};
-    }
-    std::string latest;
-    for (const auto& s : by_sha->as_array()) {
-      const auto& o = s.as_object();
-      if (str(o.at("context")) == context) {
-        latest = str(o.at("state"));  // recorded oldest first
-      }
-    }
-    return latest;
-  }
-
   std::optional<json::object> pull_for(std::string_view branch, std::string_view state = "") {
     const auto st = infra_state();
     std::optional<json::object> found;

@@ -12,21 +12,12 @@
 
 namespace {
 
-using ferry::test::e2e::handler_double_test;
+using ferry::test::e2e::handler_cluster_test;
 namespace http = boost::beast::http;
 namespace json = boost::json;
 
-class apply_handler : public handler_double_test {
+class apply_handler : public handler_cluster_test {
  protected:
-  void SetUp() override {
-    handler_double_test::SetUp();
-    if (HasFatalFailure()) {
-      return;
-    }
-    use_kube({"flux-system"});
-    seed_flux();
-  }
-
   // The infra repository opened and its rules read at `sha`, as the push handler does.
   struct opened {
     ferry::handlers::infra_repo repo;

@@ -9,7 +9,7 @@
 namespace {
 
 using ferry::service::outcome;
-using ferry::test::e2e::handler_double_test;
+using ferry::test::e2e::handler_cluster_test;
 namespace http = boost::beast::http;
 namespace json = boost::json;
 
@@ -23,17 +23,8 @@ std::string deployment_with(const std::string& env, const std::string& tag) {
   return text;
 }
 
-class push_handler : public handler_double_test {
+class push_handler : public handler_cluster_test {
  protected:
-  void SetUp() override {
-    handler_double_test::SetUp();
-    if (HasFatalFailure()) {
-      return;
-    }
-    use_kube({"flux-system"});
-    seed_flux();
-  }
-
   // The push webhook the double recorded for the last ref move.
   json::value last_push() {
     const auto all = webhooks();

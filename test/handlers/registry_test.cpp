@@ -18,9 +18,11 @@
 #include <vector>
 
 #include "handlers/registry.hpp"
+#include "handlers/rules_cache.hpp"
 #include "service/dispatch.hpp"
 #include "service/events/events.hpp"
 #include "service/log.hpp"
+#include "service/rules/rules.hpp"
 
 namespace ferry::handlers {
 namespace {
@@ -167,6 +169,71 @@ TEST(registry, push_pull_request_and_other_events_are_ignored) {
   EXPECT_EQ(run(dispatch, "pull_request", example("pull_request")).status, 204);
   EXPECT_EQ(run(dispatch, "issues", example("issues")).status, 204);
   EXPECT_EQ(run(dispatch, "star", example("star")).status, 204);
+}
+
+// The decider (server::set_decider) answers from the payload and memory alone; whatever it
+// cannot decide (nullopt) goes to the dispatcher.
+std::optional<int> decide(const service::decide_fn& decider, std::string_view event_name,
+                          std::string_view body) {
+  auto parsed = events::parse_event(event_name, body);
+  EXPECT_TRUE(parsed.ok()) << (parsed.ok() ? "" : parsed.error().message);
+  if (!parsed.ok()) {
+    return std::nullopt;
+  }
+  const log::logger logger;
+  const service::delivery d{"d-1", event_name, *parsed, logger};
+  const auto decided = decider(d);
+  if (!decided) {
+    return std::nullopt;
+  }
+  return service::http_status_for(*decided);
+}
+
+TEST(decider, packages_naming_no_promotion_and_unhandled_events_are_answered_at_once) {
+  const auto decider = make_shared_decider(share_settings({}));
+  EXPECT_EQ(decide(decider, "registry_package",
+                   fixture("registry_package.published.docker-example.json")),
+            204);
+  EXPECT_EQ(decide(decider, "star", example("star")), 204);
+  // Work that needs I/O, and what ferry logs, is the dispatcher's.
+  EXPECT_EQ(decide(decider, "ping", example("ping")), std::nullopt);
+  EXPECT_EQ(decide(decider, "installation", example("installation")), std::nullopt);
+  EXPECT_EQ(decide(decider, "push", example("push")), std::nullopt);
+  EXPECT_EQ(decide(decider, "pull_request", example("pull_request")), std::nullopt);
+}
+
+// SPEC "Rules file": an image no cached rule names is answered 204 without a GitHub call while
+// the view is at most 10 s old; the decider answers it without even starting the handler. A
+// view that is missing, stale (a push was seen) or names the image leaves it to the handler.
+TEST(decider, an_image_no_fresh_view_names_is_answered_at_once) {
+  handler_settings s;
+  s.infra_repos = {{"theryangeary", "infra"}};
+  const auto shared = share_settings(s);
+  const auto decider = make_shared_decider(shared);
+  const std::string body = fixture("package.published.ghcr-multiarch-index.json");
+  EXPECT_EQ(decide(decider, "package", body), std::nullopt);  // no view yet
+
+  const auto view_naming = [&](const std::string& image) {
+    const std::string text = "version: 1\nimages:\n  - name: x\n    image: " + image +
+                             "\n    policy: {semver: {range: '>=1.0.0'}}\nenvironments:\n"
+                             "  - name: staging\n    paths: [clusters/staging]\n";
+    auto parsed = rules::parse_rules(text, ".github/ferry.yaml");
+    EXPECT_TRUE(parsed.ok()) << parsed.report();
+    rules_cache::rules_view v;
+    v.head = std::string(40, 'a');
+    v.rules = std::make_shared<const rules::parse_outcome>(std::move(parsed));
+    v.read_at = rules_cache::clock::now();
+    shared->rules->views["theryangeary/infra"] = v;
+  };
+  view_naming("ghcr.io/theryangeary/other");
+  EXPECT_EQ(decide(decider, "package", body), 204);
+  shared->rules->push_seen("theryangeary/infra");
+  EXPECT_EQ(decide(decider, "package", body), std::nullopt);
+  view_naming("ghcr.io/theryangeary/www");
+  EXPECT_EQ(decide(decider, "package", body), std::nullopt);
+  view_naming("ghcr.io/theryangeary/other");
+  shared->rules->views["theryangeary/infra"].read_at -= limits::k_rules_view_max_age * 2;
+  EXPECT_EQ(decide(decider, "package", body), std::nullopt);
 }
 
 }  // namespace

@@ -87,6 +87,12 @@ class handler_double_test : public serve_double_test {
 
   // The example's Flux objects (test/support/kube_double.hpp).
   void seed_flux() { kube_->seed_example_flux(); }
+  // The cluster the example rules apply to: a Kubernetes double serving flux-system, with the
+  // Flux objects staging's apply names.
+  void use_example_cluster() {
+    use_kube({"flux-system"});
+    seed_flux();
+  }
 
   // Runs `task` on the test's io_context until it finishes (at most `deadline`); nullopt when
   // it did not.
@@ -158,23 +164,6 @@ class handler_double_test : public serve_double_test {
     return n;
   }
 
-  // The latest state of `context` on `sha`, as the double recorded the statuses ("" if none).
-  std::string status_of(const std::string& sha, std::string_view context) {
-    const auto state = infra_state();
-    const auto* by_sha = state.at("statuses").as_object().if_contains(sha);
-    if (by_sha == nullptr) {
-      return {};
-    }
-    std::string latest;
-    for (const auto& s : by_sha->as_array()) {
-      const auto& o = s.as_object();
-      if (o.at("context").as_string() == context) {
-        latest = std::string(o.at("state").as_string());  // recorded oldest first
-      }
-    }
-    return latest;
-  }
-
   // Moves the infra repository's `ref` with `files` changed, as a person's push would; returns
   // the new head.
   std::string push_files(const std::string& ref, const json::object& files,
@@ -200,6 +189,19 @@ class handler_double_test : public serve_double_test {
   handlers::handler_settings settings_;
   std::shared_ptr<const handlers::handler_settings> shared_;
   service::dispatch_fn dispatch_;
+};
+
+// The same with the example's cluster (use_example_cluster) from the start: for the handlers that
+// apply.
+class handler_cluster_test : public handler_double_test {
+ protected:
+  void SetUp() override {
+    handler_double_test::SetUp();
+    if (HasFatalFailure()) {
+      return;
+    }
+    use_example_cluster();
+  }
 };
 
 }  // namespace ferry::test::e2e

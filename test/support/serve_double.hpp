@@ -397,6 +397,23 @@ class serve_double_test : public ::testing::Test {
     return json::parse(s.body).as_object().at("repos").as_object().at(k_infra).as_object();
   }
 
+  // The latest state of `context` on `sha`, as the double recorded the statuses ("" if none).
+  std::string status_of(const std::string& sha, std::string_view context) {
+    const auto state = infra_state();
+    const auto* by_sha = state.at("statuses").as_object().if_contains(sha);
+    if (by_sha == nullptr) {
+      return {};
+    }
+    std::string latest;
+    for (const auto& s : by_sha->as_array()) {
+      const auto& o = s.as_object();
+      if (o.at("context").as_string() == context) {
+        latest = std::string(o.at("state").as_string());  // recorded oldest first
+      }
+    }
+    return latest;
+  }
+
   // The deliveries the double recorded after `since` (GET /_double/webhooks?since=N): what
   // GitHub would have sent for the changes made so far, in emission order.
   json::array webhooks(std::int64_t since = 0) {

@@ -596,7 +596,7 @@ class double {
   }
 
   log_request(entry) {
-    this.requests.push({ at: iso(), ...entry });
+    this.requests.push({ at: iso(), done_ms: Date.now(), ...entry });
   }
 
   // Returns the fault to inject for this request (and consumes one count), or null.
