@@ -8,11 +8,16 @@
 #include <boost/asio/this_coro.hpp>
 
 #include <chrono>
+#include <functional>
+#include <map>
 #include <utility>
 
 #include "handlers/bump_flow.hpp"
+#include "service/apply/argocd.hpp"
 #include "service/apply/environments.hpp"
+#include "service/apply/fleet.hpp"
 #include "service/apply/flux.hpp"
+#include "service/apply/health.hpp"
 #include "service/apply/job.hpp"
 #include "service/kube/client.hpp"
 #include "service/kube/objects.hpp"
@@ -119,10 +124,128 @@ asio::awaitable<apply_outcome> follow_job(const handler_settings& s, const rules
                           std::move(logs)};
 }
 
+// The source's facts the verdict needs beyond the Kustomization (flux.hpp, applied_commit): only
+// read for sources whose revision names no commit by itself.
+asio::awaitable<result<apply::source_facts>> read_source(kube::client& kube,
+                                                         const kube::flux_view& k) {
+  apply::source_facts facts;
+  facts.kind = k.source_kind;
+  if (k.source_kind != "OCIRepository" && k.source_kind != "Bucket") {
+    co_return facts;
+  }
+  auto path = kube::flux_path(k.source_kind, k.source_namespace, k.source_name);
+  if (!path) {
+    co_return path.error();
+  }
+  auto object = co_await kube.get(*path);
+  if (!object) {
+    co_return object.error();
+  }
+  auto source = kube::parse_flux(*object);
+  if (!source) {
+    co_return source.error();
+  }
+  facts.artifact_revision = source->artifact_revision;
+  facts.artifact_source_revision = source->artifact_source_revision;
+  facts.last_handled_reconcile_at = source->last_handled_reconcile_at;
+  co_return facts;
+}
+
+std::string check_name(const rules::health_check& c) {
+  return c.kind + " " + c.namespace_name + "/" + c.name;
+}
+
+// Follows each health check to Ready at its generation (health.hpp), until `deadline`. success
+// names them; failure carries the object's own message.
+asio::awaitable<apply_outcome> follow_health(kube::client& kube,
+                                             const std::vector<rules::health_check>& checks,
+                                             std::chrono::steady_clock::time_point deadline,
+                                             std::chrono::seconds timeout) {
+  for (const auto& check : checks) {
+    const std::string name = check_name(check);
+    auto path =
+        kube::workload_path(check.api_version, check.kind, check.namespace_name, check.name);
+    if (!path) {
+      co_return apply_outcome{apply_outcome::state::error, name + ": " + path.error().message,
+                              path.error().message};
+    }
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    const std::string kind = check.kind;
+    // Named, not a temporary: GCC 12 destroys a capturing temporary twice across co_await.
+    std::function<bool(std::string_view)> settled_yet = [kind](std::string_view object) {
+      auto w = kube::parse_workload(object);
+      return w && apply::judge_workload(kind, *w).verdict != apply::health_verdict::waiting;
+    };
+    const auto wait_for = std::max(left, std::chrono::milliseconds(1));
+    auto settled = co_await kube.follow(*path, settled_yet, wait_for);
+    if (!settled) {
+      if (settled.error().kind == error_kind::not_found) {
+        co_return apply_outcome{apply_outcome::state::error, name + " does not exist",
+                                settled.error().message};
+      }
+      if (settled.error().kind != error_kind::transient) {
+        co_return apply_outcome{apply_outcome::state::error, name + ": " + settled.error().message,
+                                settled.error().message};
+      }
+      // Timed out: say where it stood.
+      std::string last = settled.error().message;
+      if (auto now = co_await kube.get(*path); now) {
+        if (auto w = kube::parse_workload(*now); w) {
+          last = apply::judge_workload(kind, *w).message;
+        }
+      }
+      co_return apply_outcome{apply_outcome::state::error,
+                              name + ": not Ready within " + minutes_text(timeout) + ": " + last,
+                              last};
+    }
+    auto w = kube::parse_workload(*settled);
+    if (!w) {
+      co_return apply_outcome{apply_outcome::state::error, name + ": unreadable",
+                              w.error().message};
+    }
+    const auto verdict = apply::judge_workload(kind, *w);
+    if (verdict.verdict == apply::health_verdict::failed) {
+      co_return apply_outcome{apply_outcome::state::failure, name + " failed: " + verdict.message,
+                              verdict.message};
+    }
+  }
+  co_return apply_outcome{apply_outcome::state::success, {}, {}};
+}
+
+// The health checks of an apply: the rules' list, or the touched HelmReleases of the
+// Kustomization's inventory (health.hpp, touched_helmreleases).
+asio::awaitable<result<std::vector<rules::health_check>>> health_checks_for(
+    infra_repo& repo, const rules::environment& env, const rules::apply_flux& flux,
+    const std::string& sha, const kube::flux_view& k) {
+  if (flux.health_checks) {
+    co_return *flux.health_checks;
+  }
+  bool has_helm = false;
+  for (const auto& entry : k.inventory) {
+    const auto ref = apply::parse_inventory_id(entry.id);
+    has_helm = has_helm || (ref && ref->kind == "HelmRelease");
+  }
+  if (!has_helm) {
+    co_return std::vector<rules::health_check>{};
+  }
+  auto files = co_await repo.changed_files(sha, env.paths);
+  if (!files) {
+    co_return files.error();
+  }
+  std::vector<apply::changed_file> changed;
+  changed.reserve(files->size());
+  for (auto& f : *files) {
+    changed.push_back(apply::changed_file{std::move(f.path), std::move(f.content)});
+  }
+  co_return apply::touched_helmreleases(k.inventory, changed);
+}
+
 asio::awaitable<apply_outcome> follow_flux(const handler_settings& s, infra_repo& repo,
                                            const rules::environment& env, const std::string& sha,
                                            const apply_started& started) {
   auto& kube = *s.kube;
+  const auto& flux = std::get<rules::apply_flux>(env.apply->target);
   const auto deadline = std::chrono::steady_clock::now() + env.apply->timeout;
   std::string judged_version;  // the resourceVersion last judged "waiting"
   while (true) {
@@ -166,18 +289,43 @@ asio::awaitable<apply_outcome> follow_flux(const handler_settings& s, infra_repo
         it != k->meta.annotations.end() && it->second != sha) {
       requested = k->last_handled_reconcile_at;
     }
+    auto source = co_await read_source(kube, *k);
+    if (!source) {
+      co_return apply_outcome{apply_outcome::state::error,
+                              started.object_name + ": its source: " + source.error().message,
+                              source.error().message};
+    }
     bool descends = false;
-    if (const auto commit = apply::revision_commit(k->last_applied_revision)) {
+    if (const auto commit = apply::applied_commit(k->last_applied_revision, *source)) {
       auto d = co_await repo.is_descendant(*commit, sha);
       descends = d && *d;
     }
     const auto progress = apply::judge_kustomization(
         requested, ready != nullptr ? ready->status : "", ready != nullptr ? ready->message : "",
-        k->last_applied_revision, k->last_handled_reconcile_at,
+        k->last_applied_revision, k->last_handled_reconcile_at, *source,
         [descends](std::string_view) { return descends; });
     if (progress.verdict == apply::flux_verdict::succeeded) {
+      std::string applied = started.object_name + " is Ready at " + k->last_applied_revision;
+      auto checks = co_await health_checks_for(repo, env, flux, sha, *k);
+      if (!checks) {
+        co_return apply_outcome{apply_outcome::state::error,
+                                started.object_name + ": health checks: " + checks.error().message,
+                                checks.error().message};
+      }
+      if (checks->empty()) {
+        co_return apply_outcome{apply_outcome::state::success, std::move(applied), {}};
+      }
+      auto health = co_await follow_health(kube, *checks, deadline, env.apply->timeout);
+      if (health.kind != apply_outcome::state::success) {
+        co_return health;
+      }
+      std::string names;
+      for (const auto& c : *checks) {
+        names += (names.empty() ? "" : ", ") + check_name(c);
+      }
+      // The checked objects first: a status is cut to 140 characters.
       co_return apply_outcome{apply_outcome::state::success,
-                              started.object_name + " is Ready at " + k->last_applied_revision,
+                              "Ready at their generation: " + names + "; " + applied,
                               {}};
     }
     if (progress.verdict == apply::flux_verdict::failed) {
@@ -191,6 +339,146 @@ asio::awaitable<apply_outcome> follow_flux(const handler_settings& s, infra_repo
                           started.object_name + ": not Ready at " + short_sha(sha) + " within " +
                               minutes_text(env.apply->timeout),
                           {}};
+}
+
+// The answers git gives for the revisions an object names: is each the pushed commit or a
+// descendant of it? Asked before the pure verdict, which cannot wait.
+asio::awaitable<std::map<std::string, bool>> descendants_of(infra_repo& repo,
+                                                            std::vector<std::string> revisions,
+                                                            const std::string& sha) {
+  std::map<std::string, bool> out;
+  for (auto& r : revisions) {
+    if (!text::is_commit_sha(r)) {
+      continue;
+    }
+    r = text::lower(r);
+    if (out.count(r) != 0) {
+      continue;
+    }
+    auto d = co_await repo.is_descendant(r, sha);
+    out[r] = d && *d;
+  }
+  co_return out;
+}
+
+// Follows an Argo CD Application (apply.argocd) until argocd.hpp's verdict settles or the
+// timeout passes. Every new version of the object is judged: the controller writes status with
+// the object, so a watch event is a status change.
+asio::awaitable<apply_outcome> follow_argocd(const handler_settings& s, infra_repo& repo,
+                                             const rules::environment& env, const std::string& sha,
+                                             const apply_started& started) {
+  auto& kube = *s.kube;
+  const auto& argocd = std::get<rules::apply_argocd>(env.apply->target);
+  const auto deadline = std::chrono::steady_clock::now() + env.apply->timeout;
+  std::string judged_version;
+  std::string last = "no answer from Argo CD";
+  while (true) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      break;
+    }
+    auto seen = co_await kube.follow(
+        started.object_path,
+        [&judged_version](std::string_view object) {
+          auto app = kube::parse_argocd(object);
+          return app && app->meta.resource_version != judged_version;
+        },
+        left);
+    if (!seen) {
+      if (seen.error().kind == error_kind::transient) {
+        break;
+      }
+      co_return apply_outcome{apply_outcome::state::error,
+                              started.object_name + ": " + seen.error().message,
+                              seen.error().message};
+    }
+    auto app = kube::parse_argocd(*seen);
+    if (!app) {
+      co_return apply_outcome{apply_outcome::state::error, started.object_name + ": unreadable",
+                              app.error().message};
+    }
+    std::vector<std::string> revisions{app->sync_revision, app->operation_sync_revision,
+                                       app->operation_result_revision};
+    const auto known = co_await descendants_of(repo, std::move(revisions), sha);
+    const auto progress = apply::judge_application(*app, argocd.sync, [&known](std::string_view c) {
+      auto it = known.find(std::string(c));
+      return it != known.end() && it->second;
+    });
+    if (progress.verdict == apply::argocd_verdict::succeeded) {
+      co_return apply_outcome{
+          apply_outcome::state::success, started.object_name + " is " + progress.message, {}};
+    }
+    if (progress.verdict == apply::argocd_verdict::failed) {
+      co_return apply_outcome{apply_outcome::state::failure,
+                              started.object_name + " failed: " + progress.message,
+                              progress.message};
+    }
+    last = progress.message;
+    judged_version = app->meta.resource_version;
+  }
+  co_return apply_outcome{apply_outcome::state::error,
+                          started.object_name + ": not Synced and Healthy at " + short_sha(sha) +
+                              " within " + minutes_text(env.apply->timeout) + ": " + last,
+                          last};
+}
+
+// Follows a Fleet GitRepo (apply.fleet) until fleet.hpp's verdict settles or the timeout passes.
+asio::awaitable<apply_outcome> follow_fleet(const handler_settings& s, infra_repo& repo,
+                                            const rules::environment& env, const std::string& sha,
+                                            const apply_started& started) {
+  auto& kube = *s.kube;
+  const auto deadline = std::chrono::steady_clock::now() + env.apply->timeout;
+  std::string judged_version;  // the resourceVersion last judged "waiting"
+  std::string last = "no answer from Fleet";
+  while (true) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      break;
+    }
+    auto seen = co_await kube.follow(
+        started.object_path,
+        [&judged_version](std::string_view object) {
+          auto g = kube::parse_fleet(object);
+          return g && g->meta.resource_version != judged_version;
+        },
+        left);
+    if (!seen) {
+      if (seen.error().kind == error_kind::transient) {
+        break;
+      }
+      co_return apply_outcome{apply_outcome::state::error,
+                              started.object_name + ": " + seen.error().message,
+                              seen.error().message};
+    }
+    auto g = kube::parse_fleet(*seen);
+    if (!g) {
+      co_return apply_outcome{apply_outcome::state::error, started.object_name + ": unreadable",
+                              g.error().message};
+    }
+    std::vector<std::string> revisions{g->commit};
+    const auto known = co_await descendants_of(repo, std::move(revisions), sha);
+    const auto progress = apply::judge_gitrepo(*g, [&known](std::string_view c) {
+      auto it = known.find(std::string(c));
+      return it != known.end() && it->second;
+    });
+    if (progress.verdict == apply::fleet_verdict::succeeded) {
+      co_return apply_outcome{
+          apply_outcome::state::success, started.object_name + " is " + progress.message, {}};
+    }
+    if (progress.verdict == apply::fleet_verdict::failed) {
+      co_return apply_outcome{apply_outcome::state::failure,
+                              started.object_name + " failed: " + progress.message,
+                              progress.message};
+    }
+    last = progress.message;
+    judged_version = g->meta.resource_version;
+  }
+  co_return apply_outcome{apply_outcome::state::error,
+                          started.object_name + ": not Ready at " + short_sha(sha) + " within " +
+                              minutes_text(env.apply->timeout) + ": " + last,
+                          last};
 }
 
 // Reports a refused or failed apply on the merged PR, with the detail a status cannot hold.
@@ -234,6 +522,10 @@ asio::awaitable<void> follow_apply(std::shared_ptr<const handler_settings> s, in
   apply_outcome outcome;
   if (started.kind == apply_started::mode::job) {
     outcome = co_await follow_job(*s, *env, started);
+  } else if (started.kind == apply_started::mode::argocd) {
+    outcome = co_await follow_argocd(*s, repo, *env, sha, started);
+  } else if (started.kind == apply_started::mode::fleet) {
+    outcome = co_await follow_fleet(*s, repo, *env, sha, started);
   } else {
     outcome = co_await follow_flux(*s, repo, *env, sha, started);
   }
@@ -330,6 +622,66 @@ asio::awaitable<result<apply_started>> trigger_apply(const handler_settings& s, 
              {{"job", rendered->ns + "/" + rendered->name}});
     co_return apply_started{apply_started::mode::job, kube::job_path(rendered->ns, rendered->name),
                             "Job " + rendered->ns + "/" + rendered->name};
+  }
+  if (const auto* argocd = std::get_if<rules::apply_argocd>(&env.apply->target)) {
+    const std::string path =
+        kube::argocd_application_path(argocd->namespace_name, argocd->application);
+    const std::string name = "Application " + argocd->namespace_name + "/" + argocd->application;
+    auto object = co_await s.kube->get(path);
+    if (!object) {
+      if (object.error().kind == error_kind::not_found) {
+        co_return make_error(error_kind::invalid_input, name + " does not exist");
+      }
+      co_return object.error();
+    }
+    auto app = kube::parse_argocd(*object);
+    if (!app) {
+      co_return app.error();
+    }
+    const auto action = apply::argocd_next_action(*app, sha, argocd->sync);
+    if (action == apply::argocd_action::busy) {
+      // Argo CD runs one operation at a time; overwriting another's would cancel it. The status
+      // stays pending and the redelivery (or the resume) tries again.
+      co_return make_error(error_kind::conflict,
+                           name + " has an operation at another revision in progress");
+    }
+    std::optional<std::string_view> revision;
+    if (action == apply::argocd_action::sync) {
+      revision = sha;
+    }
+    auto patched = co_await s.kube->merge_patch(path, apply::argocd_patch(revision));
+    if (!patched) {
+      co_return patched.error();
+    }
+    log.info(action == apply::argocd_action::sync ? "Argo CD sync requested"
+                                                  : "Argo CD refresh requested",
+             {{"object", argocd->namespace_name + "/" + argocd->application}});
+    co_return apply_started{apply_started::mode::argocd, path, name};
+  }
+  if (const auto* fleet = std::get_if<rules::apply_fleet>(&env.apply->target)) {
+    const std::string path = kube::fleet_gitrepo_path(fleet->namespace_name, fleet->git_repo);
+    const std::string name = "GitRepo " + fleet->namespace_name + "/" + fleet->git_repo;
+    auto object = co_await s.kube->get(path);
+    if (!object) {
+      if (object.error().kind == error_kind::not_found) {
+        co_return make_error(error_kind::invalid_input, name + " does not exist");
+      }
+      co_return object.error();
+    }
+    auto gitrepo = kube::parse_fleet(*object);
+    if (!gitrepo) {
+      co_return gitrepo.error();
+    }
+    // Fleet redeploys when spec.forceSyncGeneration changes; once per commit (the label says
+    // which), so a resumed apply does not force a second deployment.
+    if (auto patch = apply::fleet_force_sync_patch(*gitrepo, sha)) {
+      auto patched = co_await s.kube->merge_patch(path, std::move(*patch));
+      if (!patched) {
+        co_return patched.error();
+      }
+      log.info("Fleet sync forced", {{"object", fleet->namespace_name + "/" + fleet->git_repo}});
+    }
+    co_return apply_started{apply_started::mode::fleet, path, name};
   }
   const auto& flux = std::get<rules::apply_flux>(env.apply->target);
   auto kpath = kube::flux_path(flux.kind, flux.namespace_name, flux.name);

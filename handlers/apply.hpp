@@ -1,6 +1,7 @@
 #pragma once
 // Applies after a merge (SPEC "Apply, and the promotion chain"): trigger the environment's apply
-// in the cluster (a Job from the repository's template, or a Flux reconcile request), follow it
+// in the cluster (a Job from the repository's template, a Flux reconcile request, or a Fleet
+// GitRepo's forced sync), follow it
 // with the watch API, report it as the commit status `ferry/apply/<env>`, and on success open
 // the next environment's pull request with what this environment now runs.
 //
@@ -29,8 +30,8 @@ struct apply_tracker {
 };
 
 struct apply_started {
-  enum class mode { job, flux } kind = mode::job;
-  std::string object_path;  // the Job, or the Kustomization, as an API path
+  enum class mode { job, flux, argocd, fleet } kind = mode::job;
+  std::string object_path;  // the Job, Kustomization, Application or GitRepo, as an API path
   std::string object_name;  // "Job flux-system/ferry-apply-staging-0123456789ab", for people
 };
 

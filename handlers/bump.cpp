@@ -329,6 +329,17 @@ std::vector<std::string> merge_consequences(const rules::rules_file& rules,
     out.push_back(e + " is applied at once: a Job from `" + table_cell(job->template_path) +
                   "` runs in `" + table_cell(job->namespace_name) + "` (status `ferry/apply/" +
                   table_cell(env.name) + "`)");
+  } else if (const auto* argocd = std::get_if<rules::apply_argocd>(&env.apply->target)) {
+    out.push_back(e + " is applied at once: Argo CD Application `" +
+                  table_cell(argocd->namespace_name) + "/" + table_cell(argocd->application) +
+                  (argocd->sync ? "` is refreshed and synced at the merge commit"
+                                : "` is refreshed (its automated sync applies the merge)") +
+                  " (status `ferry/apply/" + table_cell(env.name) + "`)");
+  } else if (const auto* fleet = std::get_if<rules::apply_fleet>(&env.apply->target)) {
+    out.push_back(e + " is applied at once: Fleet GitRepo `" + table_cell(fleet->namespace_name) +
+                  "/" + table_cell(fleet->git_repo) +
+                  "` is forced to sync the merge commit (status `ferry/apply/" +
+                  table_cell(env.name) + "`)");
   }
   for (const auto& next : rules.environments) {
     if (next.promote_from && *next.promote_from == env.name) {

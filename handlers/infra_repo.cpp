@@ -6,6 +6,7 @@
 #include "handlers/bump_write.hpp"
 #include "service/apply/environments.hpp"
 #include "service/git/mirror.hpp"
+#include "service/promotion/plan.hpp"
 #include "service/utf8.hpp"
 
 namespace ferry::handlers {
@@ -121,6 +122,36 @@ asio::awaitable<result<bool>> infra_repo::is_descendant(std::string commit, std:
     }
   }
   co_return co_await blocking(s_->pool, [&]() { return mirror_->is_descendant(commit, ancestor); });
+}
+
+asio::awaitable<result<std::vector<git::file>>> infra_repo::changed_files(
+    std::string sha, std::vector<std::string> prefixes) {
+  co_return co_await blocking(s_->pool, [&]() -> result<std::vector<git::file>> {
+    auto parent = mirror_->resolve(sha + "^1");
+    const std::string before = parent ? *parent : std::string(git::k_zero_oid);
+    if (!parent && parent.error().kind != error_kind::not_found) {
+      return parent.error();
+    }
+    auto paths = mirror_->changed_paths(before, sha);
+    if (!paths) {
+      return paths.error();
+    }
+    std::vector<git::file> out;
+    for (const auto& path : *paths) {
+      if (!promotion::under_paths(path, prefixes)) {
+        continue;
+      }
+      auto content = mirror_->read_file(sha, path);
+      if (!content) {
+        if (content.error().kind == error_kind::not_found) {
+          continue;  // deleted by the commit
+        }
+        return content.error();
+      }
+      out.push_back(git::file{path, std::move(*content)});
+    }
+    return out;
+  });
 }
 
 asio::awaitable<result<std::string>> infra_repo::read_file(std::string sha, std::string path) {

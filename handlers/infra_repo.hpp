@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "handlers/registry.hpp"
+#include "service/git/reads.hpp"
 #include "service/github/repo_api.hpp"
 #include "service/log.hpp"
 #include "service/markers/markers.hpp"
@@ -45,6 +46,11 @@ class infra_repo {
   boost::asio::awaitable<result<std::vector<std::string>>> changed_paths(std::string before,
                                                                          std::string after);
   boost::asio::awaitable<result<bool>> is_descendant(std::string commit, std::string ancestor);
+  // The files under `prefixes` that `sha` changed against its first parent (a merged PR's
+  // change, whether squashed, merged or rebased onto the branch: the last commit's), with their
+  // content at `sha`; deleted files are left out. A root commit: every file.
+  boost::asio::awaitable<result<std::vector<git::file>>> changed_files(
+      std::string sha, std::vector<std::string> prefixes);
   boost::asio::awaitable<result<std::string>> read_file(std::string sha, std::string path);
 
   // POST /repos/{o}/{r}/statuses/{sha}; the description is cut to GitHub's 140 characters.

@@ -314,6 +314,15 @@ inline constexpr auto k_kube_watch_retry_max = 1s;
 inline constexpr auto k_lease_duration = std::chrono::seconds(15);
 inline constexpr auto k_lease_renew_period = std::chrono::seconds(2);
 
+// --- Flux health checks (service/apply/health.hpp) ------------------------------------------
+// Files the pushed commit changed are read for the HelmReleases it touched when the rules name
+// no healthChecks. A manifest file is a few KiB; a larger one (a generated bundle) is still read
+// up to this size, and one past it counts as touching every HelmRelease of the inventory (fail
+// safe: waiting on an untouched, healthy release costs nothing). Ours.
+inline constexpr std::size_t k_health_scan_file_max = 1024u * 1024u;
+// YAML documents read per file (a bundle holds a few dozen); more: the same fail-safe rule.
+inline constexpr std::size_t k_health_scan_documents_max = 1000;
+
 // --- Apply Jobs (service/apply/job.hpp) ------------------------------------------------------
 // Set on a rendered Job only where its template has none (SPEC "Apply Job template").
 // activeDeadlineSeconds: the apply's own default timeout (SPEC: apply.timeout defaults to 10m),

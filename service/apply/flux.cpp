@@ -59,10 +59,34 @@ const char* to_string(flux_verdict v) noexcept {
   return "waiting";
 }
 
+std::optional<std::string> applied_commit(std::string_view last_applied_revision,
+                                          const source_facts& source) {
+  if (source.kind == "OCIRepository") {
+    if (source.artifact_revision != last_applied_revision ||
+        source.artifact_source_revision.empty()) {
+      return std::nullopt;
+    }
+    return revision_commit(source.artifact_source_revision);
+  }
+  if (source.kind == "Bucket") {
+    return std::nullopt;
+  }
+  return revision_commit(last_applied_revision);
+}
+
 flux_progress judge_kustomization(
     std::string_view requested, std::string_view ready_status, std::string_view ready_message,
     std::string_view last_applied_revision, std::string_view last_handled_reconcile_at,
     const std::function<bool(std::string_view commit)>& is_descendant) {
+  return judge_kustomization(requested, ready_status, ready_message, last_applied_revision,
+                             last_handled_reconcile_at, source_facts{"GitRepository", {}, {}, {}},
+                             is_descendant);
+}
+
+flux_progress judge_kustomization(
+    std::string_view requested, std::string_view ready_status, std::string_view ready_message,
+    std::string_view last_applied_revision, std::string_view last_handled_reconcile_at,
+    const source_facts& source, const std::function<bool(std::string_view commit)>& is_descendant) {
   if (requested.empty() || last_handled_reconcile_at != requested) {
     return {flux_verdict::waiting, "waiting for Flux to handle the reconcile request"};
   }
@@ -73,8 +97,22 @@ flux_progress judge_kustomization(
   if (ready_status != "True") {
     return {flux_verdict::waiting, "reconciling"};
   }
-  const auto commit = revision_commit(last_applied_revision);
+  const auto commit = applied_commit(last_applied_revision, source);
   if (!commit) {
+    const bool no_commit_source = source.kind == "Bucket" || source.kind == "OCIRepository";
+    if (no_commit_source && !last_applied_revision.empty() &&
+        source.artifact_revision == last_applied_revision &&
+        source.last_handled_reconcile_at == requested) {
+      return {flux_verdict::succeeded, "applied " + std::string(last_applied_revision) + " (the " +
+                                           source.kind +
+                                           "'s artifact names no commit: fetched after the "
+                                           "request)"};
+    }
+    if (no_commit_source) {
+      return {flux_verdict::waiting, "Ready at " + std::string(last_applied_revision) +
+                                         ", not yet the artifact " + source.kind +
+                                         " stored for the request"};
+    }
     return {flux_verdict::waiting, "Ready, but the applied revision \"" +
                                        std::string(last_applied_revision) +
                                        "\" names no git commit"};

@@ -46,4 +46,35 @@ flux_progress judge_kustomization(
     std::string_view last_applied_revision, std::string_view last_handled_reconcile_at,
     const std::function<bool(std::string_view commit)>& is_descendant);
 
+// What the Kustomization's source (spec.sourceRef) says about the artifact it serves, read
+// after the Kustomization reconciled.
+struct source_facts {
+  std::string kind;                       // GitRepository, OCIRepository or Bucket
+  std::string artifact_revision;          // status.artifact.revision
+  std::string artifact_source_revision;   // OCI: org.opencontainers.image.revision
+  std::string last_handled_reconcile_at;  // status.lastHandledReconcileAt
+};
+
+// The commit an applied revision stands for:
+// - a GitRepository's revision names it ("main@sha1:<hex>");
+// - an OCIRepository's revision is a digest ("latest@sha256:..."): the commit is the one the
+//   artifact was built from, `org.opencontainers.image.revision` in the artifact's metadata
+//   (`flux push artifact --revision="main@sha1:$(git rev-parse HEAD)"` sets it), provided the
+//   source still serves the applied artifact;
+// - a Bucket's revision is a content digest and names no commit: nullopt.
+std::optional<std::string> applied_commit(std::string_view last_applied_revision,
+                                          const source_facts& source);
+
+// judge_kustomization for any source kind. When the applied revision names a commit
+// (applied_commit), the rule above holds. When it names none (a Bucket; an OCI artifact pushed
+// without --revision), success is the best the cluster can tell: the Kustomization handled our
+// request, is Ready, and applied the artifact the source stored after handling our request too
+// (source lastHandledReconcileAt == requested and artifact revision == lastAppliedRevision).
+// Whether the bucket or registry already held the pushed commit's content then is the CI's
+// business; docs/rules.md says so.
+flux_progress judge_kustomization(
+    std::string_view requested, std::string_view ready_status, std::string_view ready_message,
+    std::string_view last_applied_revision, std::string_view last_handled_reconcile_at,
+    const source_facts& source, const std::function<bool(std::string_view commit)>& is_descendant);
+
 }  // namespace ferry::apply

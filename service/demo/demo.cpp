@@ -15,7 +15,9 @@
 
 #include "handlers/bump.hpp"
 #include "handlers/registry.hpp"
+#include "service/apply/argocd.hpp"
 #include "service/apply/environments.hpp"
+#include "service/apply/fleet.hpp"
 #include "service/apply/flux.hpp"
 #include "service/apply/job.hpp"
 #include "service/demo/embedded.hpp"
@@ -391,9 +393,16 @@ class demo {
     }
     for (const auto* env : envs.apply) {
       heading("apply " + env->name + " at " + short_sha(after) + " (dry run)");
-      const bool ok = std::holds_alternative<rules::apply_flux>(env->apply->target)
-                          ? apply_flux(*env, std::get<rules::apply_flux>(env->apply->target), after)
-                          : apply_job(*env, std::get<rules::apply_job>(env->apply->target), after);
+      bool ok = false;
+      if (const auto* flux = std::get_if<rules::apply_flux>(&env->apply->target)) {
+        ok = apply_flux(*env, *flux, after);
+      } else if (const auto* job = std::get_if<rules::apply_job>(&env->apply->target)) {
+        ok = apply_job(*env, *job, after);
+      } else if (const auto* argocd = std::get_if<rules::apply_argocd>(&env->apply->target)) {
+        ok = apply_argocd(*env, *argocd, after);
+      } else {
+        ok = apply_fleet(*env, std::get<rules::apply_fleet>(env->apply->target), after);
+      }
       if (ok) {
         applied.push_back(env);
       }
@@ -430,6 +439,34 @@ class demo {
       return false;
     }
     status(env, commit, "success", "dry run: " + verdict.message);
+    return true;
+  }
+
+  bool apply_argocd(const rules::environment& env, const rules::apply_argocd& target,
+                    const std::string& commit) {
+    std::optional<std::string_view> revision;
+    if (target.sync) {
+      revision = commit;
+    }
+    say("PATCH (application/merge-patch+json) Argo CD Application " + target.namespace_name + "/" +
+        target.application + ":");
+    say("  " + apply::argocd_patch(revision));
+    status(env, commit, "success",
+           std::string("dry run: asked Argo CD for a hard refresh") +
+               (target.sync ? " and a sync of " + short_sha(commit) : std::string()));
+    return true;
+  }
+
+  bool apply_fleet(const rules::environment& env, const rules::apply_fleet& target,
+                   const std::string& commit) {
+    kube::fleet_view gitrepo;
+    gitrepo.meta.name = target.git_repo;
+    gitrepo.meta.ns = target.namespace_name;
+    const auto patch = apply::fleet_force_sync_patch(gitrepo, commit);
+    say("PATCH (application/merge-patch+json) Fleet GitRepo " + target.namespace_name + "/" +
+        target.git_repo + ":");
+    say("  " + patch.value_or("(nothing: the sync was forced for this commit already)"));
+    status(env, commit, "success", "dry run: forced a Fleet sync of " + short_sha(commit));
     return true;
   }
 

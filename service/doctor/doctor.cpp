@@ -358,6 +358,24 @@ std::vector<access_need> apply_needs(const rules::apply_config& apply,
     out.push_back({"get", "", "pods", "log", job->namespace_name, by});
     return out;
   }
+  if (const auto* argocd = std::get_if<rules::apply_argocd>(&apply.target)) {
+    // The Application is read, watched and patched (refresh annotation, operation);
+    // manifests/components/argocd grants exactly that.
+    const std::string by = "Role/RoleBinding ferry-argocd in " + argocd->namespace_name;
+    for (const char* verb : {"get", "list", "watch", "patch"}) {
+      out.push_back({verb, "argoproj.io", "applications", "", argocd->namespace_name, by});
+    }
+    return out;
+  }
+  if (const auto* fleet = std::get_if<rules::apply_fleet>(&apply.target)) {
+    // The GitRepo is read, watched and patched (spec.forceSyncGeneration); manifests/components/
+    // fleet grants exactly that.
+    const std::string by = "Role/RoleBinding ferry-fleet in " + fleet->namespace_name;
+    for (const char* verb : {"get", "list", "watch", "patch"}) {
+      out.push_back({verb, "fleet.cattle.io", "gitrepos", "", fleet->namespace_name, by});
+    }
+    return out;
+  }
   const auto& flux = std::get<rules::apply_flux>(apply.target);
   const std::string by = "Role/RoleBinding ferry-apply in " + flux.namespace_name;
   // follow() watches the Kustomization (get, list, watch); the reconcile request is a patch.

@@ -278,6 +278,88 @@ result<flux_view> parse_flux(std::string_view json) {
     if (!get_int(status, "observedGeneration", view.observed_generation)) {
       return bad(kind, "status.observedGeneration is not an integer");
     }
+    simdjson::dom::element artifact;
+    auto has_artifact = section(status, "artifact", kind, artifact);
+    if (!has_artifact) {
+      return std::move(has_artifact).error();
+    }
+    if (*has_artifact) {
+      if (!get_string(artifact, "revision", view.artifact_revision)) {
+        return bad(kind, "status.artifact.revision is not a string");
+      }
+      std::map<std::string, std::string> metadata;
+      if (!get_string_map(artifact, "metadata", metadata)) {
+        return bad(kind, "status.artifact.metadata is not a map of strings");
+      }
+      if (auto it = metadata.find("org.opencontainers.image.revision"); it != metadata.end()) {
+        view.artifact_source_revision = it->second;
+      }
+    }
+    simdjson::dom::element inventory;
+    auto has_inventory = section(status, "inventory", kind, inventory);
+    if (!has_inventory) {
+      return std::move(has_inventory).error();
+    }
+    if (*has_inventory) {
+      simdjson::dom::element e;
+      if (inventory["entries"].get(e) == simdjson::SUCCESS && !e.is_null()) {
+        simdjson::dom::array entries;
+        if (e.get(entries) != simdjson::SUCCESS) {
+          return bad(kind, "status.inventory.entries is not a list");
+        }
+        for (auto item : entries) {
+          inventory_entry entry;
+          if (!item.is_object() || !get_string(item, "id", entry.id) ||
+              !get_string(item, "v", entry.version)) {
+            return bad(kind, "status.inventory.entries holds an entry without string id and v");
+          }
+          view.inventory.push_back(std::move(entry));
+        }
+      }
+    }
+  }
+  return view;
+}
+
+result<workload_view> parse_workload(std::string_view json) {
+  constexpr std::string_view kind = "workload";
+  simdjson::dom::parser parser;
+  auto root = parse_root(parser, json, kind);
+  if (!root) {
+    return std::move(root).error();
+  }
+  workload_view view;
+  auto meta = parse_meta(*root, kind);
+  if (!meta) {
+    return std::move(meta).error();
+  }
+  view.meta = std::move(*meta);
+  simdjson::dom::element spec;
+  auto has_spec = section(*root, "spec", kind, spec);
+  if (!has_spec) {
+    return std::move(has_spec).error();
+  }
+  if (*has_spec && !get_int(spec, "replicas", view.spec_replicas)) {
+    return bad(kind, "spec.replicas is not an integer");
+  }
+  simdjson::dom::element status;
+  auto has_status = section(*root, "status", kind, status);
+  if (!has_status) {
+    return std::move(has_status).error();
+  }
+  if (*has_status) {
+    if (!parse_conditions(status, view.conditions)) {
+      return bad(kind, "status.conditions is malformed");
+    }
+    if (!get_int(status, "observedGeneration", view.observed_generation) ||
+        !get_int(status, "replicas", view.replicas) ||
+        !get_int(status, "updatedReplicas", view.updated_replicas) ||
+        !get_int(status, "readyReplicas", view.ready_replicas) ||
+        !get_int(status, "availableReplicas", view.available_replicas)) {
+      return bad(kind,
+                 "status.observedGeneration, replicas, updatedReplicas, readyReplicas or "
+                 "availableReplicas is not an integer");
+    }
   }
   return view;
 }
@@ -360,6 +442,228 @@ result<std::string> flux_path(std::string_view kind, std::string_view ns, std::s
 
 std::string lease_path(std::string_view ns, std::string_view name) {
   return ns_prefix("coordination.k8s.io/v1", ns) + "/leases/" + std::string(name);
+}
+
+result<argocd_view> parse_argocd(std::string_view json) {
+  constexpr std::string_view kind = "Application";
+  simdjson::dom::parser parser;
+  auto root = parse_root(parser, json, kind);
+  if (!root) {
+    return std::move(root).error();
+  }
+  argocd_view view;
+  auto meta = parse_meta(*root, kind);
+  if (!meta) {
+    return std::move(meta).error();
+  }
+  view.meta = std::move(*meta);
+  simdjson::dom::element operation;
+  auto has_operation = section(*root, "operation", kind, operation);
+  if (!has_operation) {
+    return std::move(has_operation).error();
+  }
+  view.has_operation = *has_operation;
+  if (*has_operation) {
+    simdjson::dom::element sync;
+    auto has_sync = section(operation, "sync", kind, sync);
+    if (!has_sync) {
+      return std::move(has_sync).error();
+    }
+    if (*has_sync && !get_string(sync, "revision", view.operation_revision)) {
+      return bad(kind, "operation.sync.revision is not a string");
+    }
+  }
+  simdjson::dom::element status;
+  auto has_status = section(*root, "status", kind, status);
+  if (!has_status) {
+    return std::move(has_status).error();
+  }
+  if (!*has_status) {
+    return view;
+  }
+  if (!parse_conditions(status, view.conditions)) {
+    return bad(kind, "status.conditions is malformed");
+  }
+  simdjson::dom::element sync;
+  auto has_sync = section(status, "sync", kind, sync);
+  if (!has_sync) {
+    return std::move(has_sync).error();
+  }
+  if (*has_sync) {
+    if (!get_string(sync, "status", view.sync_status) ||
+        !get_string(sync, "revision", view.sync_revision)) {
+      return bad(kind, "status.sync.status or revision is not a string");
+    }
+    simdjson::dom::element revisions;
+    if (view.sync_revision.empty() && sync["revisions"].get(revisions) == simdjson::SUCCESS &&
+        !revisions.is_null()) {
+      simdjson::dom::array list;
+      if (revisions.get(list) != simdjson::SUCCESS) {
+        return bad(kind, "status.sync.revisions is not a list");
+      }
+      for (auto r : list) {
+        std::string_view s;
+        if (r.get(s) != simdjson::SUCCESS) {
+          return bad(kind, "status.sync.revisions holds a non-string");
+        }
+        if (view.sync_revision.empty()) {
+          view.sync_revision.assign(s);
+        }
+      }
+    }
+  }
+  simdjson::dom::element health;
+  auto has_health = section(status, "health", kind, health);
+  if (!has_health) {
+    return std::move(has_health).error();
+  }
+  if (*has_health && (!get_string(health, "status", view.health_status) ||
+                      !get_string(health, "message", view.health_message))) {
+    return bad(kind, "status.health.status or message is not a string");
+  }
+  simdjson::dom::element resources;
+  if (view.health_message.empty() && status["resources"].get(resources) == simdjson::SUCCESS &&
+      !resources.is_null()) {
+    simdjson::dom::array list;
+    if (resources.get(list) != simdjson::SUCCESS) {
+      return bad(kind, "status.resources is not a list");
+    }
+    for (auto r : list) {
+      simdjson::dom::element h;
+      if (!r.is_object() || r["health"].get(h) != simdjson::SUCCESS || !h.is_object()) {
+        continue;
+      }
+      std::string state, message, rkind, rns, rname;
+      if (!get_string(h, "status", state) || !get_string(h, "message", message) ||
+          !get_string(r, "kind", rkind) || !get_string(r, "namespace", rns) ||
+          !get_string(r, "name", rname)) {
+        return bad(kind, "status.resources holds a malformed entry");
+      }
+      if (state == "Degraded" && view.health_message.empty()) {
+        view.health_message = rkind + " " + (rns.empty() ? "" : rns + "/") + rname +
+                              (message.empty() ? "" : ": " + message);
+      }
+    }
+  }
+  simdjson::dom::element op_state;
+  auto has_op_state = section(status, "operationState", kind, op_state);
+  if (!has_op_state) {
+    return std::move(has_op_state).error();
+  }
+  if (*has_op_state) {
+    if (!get_string(op_state, "phase", view.operation_phase) ||
+        !get_string(op_state, "message", view.operation_message)) {
+      return bad(kind, "status.operationState.phase or message is not a string");
+    }
+    simdjson::dom::element e;
+    if (op_state.at_pointer("/operation/sync").get(e) == simdjson::SUCCESS && e.is_object() &&
+        !get_string(e, "revision", view.operation_sync_revision)) {
+      return bad(kind, "status.operationState.operation.sync.revision is not a string");
+    }
+    if (op_state["syncResult"].get(e) == simdjson::SUCCESS && e.is_object() &&
+        !get_string(e, "revision", view.operation_result_revision)) {
+      return bad(kind, "status.operationState.syncResult.revision is not a string");
+    }
+  }
+  return view;
+}
+
+std::string argocd_application_path(std::string_view ns, std::string_view name) {
+  return ns_prefix("argoproj.io/v1alpha1", ns) + "/applications/" + std::string(name);
+}
+
+result<fleet_view> parse_fleet(std::string_view json) {
+  constexpr std::string_view kind = "GitRepo";
+  simdjson::dom::parser parser;
+  auto root = parse_root(parser, json, kind);
+  if (!root) {
+    return std::move(root).error();
+  }
+  fleet_view view;
+  auto meta = parse_meta(*root, kind);
+  if (!meta) {
+    return std::move(meta).error();
+  }
+  view.meta = std::move(*meta);
+  simdjson::dom::element spec;
+  auto has_spec = section(*root, "spec", kind, spec);
+  if (!has_spec) {
+    return std::move(has_spec).error();
+  }
+  if (*has_spec && !get_int(spec, "forceSyncGeneration", view.force_sync_generation)) {
+    return bad(kind, "spec.forceSyncGeneration is not an integer");
+  }
+  simdjson::dom::element status;
+  auto has_status = section(*root, "status", kind, status);
+  if (!has_status) {
+    return std::move(has_status).error();
+  }
+  if (!*has_status) {
+    return view;
+  }
+  if (!parse_conditions(status, view.conditions)) {
+    return bad(kind, "status.conditions is malformed");
+  }
+  if (!get_int(status, "observedGeneration", view.observed_generation) ||
+      !get_string(status, "commit", view.commit)) {
+    return bad(kind, "status.observedGeneration or commit has the wrong type");
+  }
+  simdjson::dom::element summary;
+  auto has_summary = section(status, "summary", kind, summary);
+  if (!has_summary) {
+    return std::move(has_summary).error();
+  }
+  if (*has_summary) {
+    if (!get_int(summary, "ready", view.summary_ready) ||
+        !get_int(summary, "desiredReady", view.summary_desired_ready) ||
+        !get_int(summary, "errApplied", view.summary_err_applied)) {
+      return bad(kind, "status.summary ready, desiredReady or errApplied is not an integer");
+    }
+    simdjson::dom::element e;
+    if (summary["nonReadyResources"].get(e) == simdjson::SUCCESS && !e.is_null()) {
+      simdjson::dom::array list;
+      if (e.get(list) != simdjson::SUCCESS) {
+        return bad(kind, "status.summary.nonReadyResources is not a list");
+      }
+      for (auto item : list) {
+        std::string name, state, message;
+        if (!item.is_object() || !get_string(item, "name", name) ||
+            !get_string(item, "bundleState", state) || !get_string(item, "message", message)) {
+          return bad(kind, "status.summary.nonReadyResources holds a malformed entry");
+        }
+        if (view.non_ready_message.empty()) {
+          view.non_ready_message = name + " " + state + (message.empty() ? "" : ": " + message);
+        }
+      }
+    }
+  }
+  simdjson::dom::element display;
+  auto has_display = section(status, "display", kind, display);
+  if (!has_display) {
+    return std::move(has_display).error();
+  }
+  if (*has_display && !get_string(display, "message", view.display_message)) {
+    return bad(kind, "status.display.message is not a string");
+  }
+  return view;
+}
+
+std::string fleet_gitrepo_path(std::string_view ns, std::string_view name) {
+  return ns_prefix("fleet.cattle.io/v1alpha1", ns) + "/gitrepos/" + std::string(name);
+}
+
+result<std::string> workload_path(std::string_view api_version, std::string_view kind,
+                                  std::string_view ns, std::string_view name) {
+  if (kind == "HelmRelease" && (api_version == "helm.toolkit.fluxcd.io/v2" ||
+                                api_version == "helm.toolkit.fluxcd.io/v2beta2")) {
+    return ns_prefix(api_version, ns) + "/helmreleases/" + std::string(name);
+  }
+  if (kind == "Deployment" && api_version == "apps/v1") {
+    return ns_prefix(api_version, ns) + "/deployments/" + std::string(name);
+  }
+  return make_error(error_kind::invalid_input,
+                    "unsupported health check " + std::string(api_version) + " " +
+                        std::string(kind) + " (expected a HelmRelease or a Deployment)");
 }
 
 }  // namespace ferry::kube

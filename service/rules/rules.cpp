@@ -6,6 +6,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <array>
 #include <map>
 #include <set>
 #include <sstream>
@@ -448,8 +449,23 @@ constexpr std::string_view k_image_keys[] = {"name",   "namespace",      "image"
                                              "policy", "sourceBranches", "pinDigest"};
 constexpr std::string_view k_env_keys[] = {"name",        "paths",     "autoMerge",     "apply",
                                            "promoteFrom", "reviewers", "teamReviewers", "suspend"};
-constexpr std::string_view k_apply_keys[] = {"flux", "job", "timeout"};
-constexpr std::string_view k_flux_keys[] = {"kind", "name", "namespace"};
+constexpr std::string_view k_apply_keys[] = {"flux", "job", "argocd", "fleet", "timeout"};
+constexpr std::string_view k_argocd_keys[] = {"application", "namespace", "sync"};
+constexpr std::string_view k_fleet_keys[] = {"gitRepo", "namespace"};
+constexpr std::string_view k_flux_keys[] = {"kind", "name", "namespace", "healthChecks"};
+constexpr std::string_view k_health_check_keys[] = {"apiVersion", "kind", "name", "namespace"};
+
+// The kinds a health check may name, with the API versions ferry reads them at (the first is
+// the default). HelmRelease: helm.toolkit.fluxcd.io/v2 is GA since Flux v2.3, v2beta2 still
+// served; Deployment: apps/v1.
+struct health_kind {
+  std::string_view kind;
+  std::array<std::string_view, 2> api_versions;
+};
+constexpr health_kind k_health_kinds[] = {
+    {"HelmRelease", {"helm.toolkit.fluxcd.io/v2", "helm.toolkit.fluxcd.io/v2beta2"}},
+    {"Deployment", {"apps/v1", ""}},
+};
 constexpr std::string_view k_job_keys[] = {"namespace", "template"};
 constexpr std::string_view k_auto_merge_keys[] = {"method"};
 constexpr std::string_view k_filter_keys[] = {"pattern", "extract"};
@@ -692,6 +708,202 @@ std::optional<parsed_image> parse_image(validator& v, const YAML::Node& node, st
   return out;
 }
 
+// apply.flux.healthChecks: a list of {apiVersion?, kind, name, namespace?} (Flux's format).
+std::optional<std::vector<health_check>> parse_health_checks(validator& v, const entry& e) {
+  constexpr std::string_view what = "apply.flux.healthChecks";
+  if (!e.value.IsSequence()) {
+    v.error(validator::at(e), std::string(what) +
+                                  " must be a list of {apiVersion, kind, name, namespace}, found " +
+                                  describe(e.value));
+    return std::nullopt;
+  }
+  std::vector<health_check> out;
+  bool ok = true;
+  std::size_t index = 0;
+  for (const auto& item : e.value) {
+    const std::string ctx = std::string(what) + "[" + std::to_string(index++) + "]";
+    if (!v.expect_map(item, item.IsNull() ? e.key.Mark() : item.Mark(), ctx)) {
+      ok = false;
+      continue;
+    }
+    auto f = v.fields(item, k_health_check_keys, ctx);
+    health_check hc;
+    const health_kind* known = nullptr;
+    if (auto it = f.find("kind"); it != f.end()) {
+      auto s = v.non_empty_string(it->second, ctx + ".kind");
+      if (s) {
+        for (const auto& k : k_health_kinds) {
+          if (k.kind == *s) {
+            known = &k;
+          }
+        }
+        if (known == nullptr) {
+          v.error(validator::at(it->second),
+                  ctx + ".kind " + quoted(*s) +
+                      " is not one ferry can judge (supported: HelmRelease, Deployment)");
+          ok = false;
+        } else {
+          hc.kind = *s;
+        }
+      } else {
+        ok = false;
+      }
+    } else {
+      v.missing(item, "kind", ctx, " (HelmRelease or Deployment)");
+      ok = false;
+    }
+    if (auto it = f.find("apiVersion"); it != f.end()) {
+      auto s = v.non_empty_string(it->second, ctx + ".apiVersion");
+      if (s && known != nullptr) {
+        if (*s != known->api_versions[0] &&
+            (known->api_versions[1].empty() || *s != known->api_versions[1])) {
+          std::string allowed = quoted(known->api_versions[0]);
+          if (!known->api_versions[1].empty()) {
+            allowed += " or " + quoted(known->api_versions[1]);
+          }
+          v.error(validator::at(it->second),
+                  ctx + ".apiVersion " + quoted(*s) + " for a " + hc.kind + " must be " + allowed);
+          ok = false;
+        } else {
+          hc.api_version = *s;
+        }
+      } else if (!s) {
+        ok = false;
+      }
+    } else if (known != nullptr) {
+      hc.api_version = std::string(known->api_versions[0]);
+    }
+    if (auto it = f.find("name"); it != f.end()) {
+      auto s = v.non_empty_string(it->second, ctx + ".name");
+      if (s && !is_dns_subdomain(*s)) {
+        v.error(validator::at(it->second),
+                ctx + ".name " + quoted(*s) + " must be a Kubernetes object name");
+        s.reset();
+      }
+      if (s) {
+        hc.name = *s;
+      } else {
+        ok = false;
+      }
+    } else {
+      v.missing(item, "name", ctx);
+      ok = false;
+    }
+    if (auto it = f.find("namespace"); it != f.end()) {
+      auto s = v.non_empty_string(it->second, ctx + ".namespace");
+      if (s && !is_dns_label(*s, 63)) {
+        v.error(validator::at(it->second),
+                ctx + ".namespace " + quoted(*s) + " must be a Kubernetes namespace name");
+        s.reset();
+      }
+      if (s) {
+        hc.namespace_name = *s;
+      } else {
+        ok = false;
+      }
+    }
+    out.push_back(std::move(hc));
+  }
+  if (!ok) {
+    return std::nullopt;
+  }
+  return out;
+}
+
+// apply.argocd: {application, namespace (default argocd), sync (default false)}.
+std::optional<apply_argocd> parse_apply_argocd(validator& v, const entry& e) {
+  if (!v.expect_map(e.value, validator::at(e), "apply.argocd")) {
+    return std::nullopt;
+  }
+  auto f = v.fields(e.value, k_argocd_keys, "apply.argocd");
+  apply_argocd out;
+  bool ok = true;
+  if (auto it = f.find("application"); it != f.end()) {
+    auto s = v.non_empty_string(it->second, "apply.argocd.application");
+    if (s && !is_dns_subdomain(*s)) {
+      v.error(validator::at(it->second),
+              "apply.argocd.application " + quoted(*s) + " must be a Kubernetes object name");
+      s.reset();
+    }
+    if (s) {
+      out.application = *s;
+    } else {
+      ok = false;
+    }
+  } else {
+    v.missing(e.value, "application", "apply.argocd", " (the Argo CD Application to refresh)");
+    ok = false;
+  }
+  if (auto it = f.find("namespace"); it != f.end()) {
+    auto s = v.non_empty_string(it->second, "apply.argocd.namespace");
+    if (s && !is_dns_label(*s, 63)) {
+      v.error(validator::at(it->second),
+              "apply.argocd.namespace " + quoted(*s) + " must be a Kubernetes namespace name");
+      s.reset();
+    }
+    if (s) {
+      out.namespace_name = *s;
+    } else {
+      ok = false;
+    }
+  }
+  if (auto it = f.find("sync"); it != f.end()) {
+    auto b = v.bool_value(it->second, "apply.argocd.sync");
+    if (b) {
+      out.sync = *b;
+    } else {
+      ok = false;
+    }
+  }
+  if (!ok) {
+    return std::nullopt;
+  }
+  return out;
+}
+
+// apply.fleet: {gitRepo, namespace (default fleet-default)}.
+std::optional<apply_fleet> parse_apply_fleet(validator& v, const entry& e) {
+  if (!v.expect_map(e.value, validator::at(e), "apply.fleet")) {
+    return std::nullopt;
+  }
+  auto f = v.fields(e.value, k_fleet_keys, "apply.fleet");
+  apply_fleet out;
+  bool ok = true;
+  if (auto it = f.find("gitRepo"); it != f.end()) {
+    auto s = v.non_empty_string(it->second, "apply.fleet.gitRepo");
+    if (s && !is_dns_subdomain(*s)) {
+      v.error(validator::at(it->second),
+              "apply.fleet.gitRepo " + quoted(*s) + " must be a Kubernetes object name");
+      s.reset();
+    }
+    if (s) {
+      out.git_repo = *s;
+    } else {
+      ok = false;
+    }
+  } else {
+    v.missing(e.value, "gitRepo", "apply.fleet", " (the Fleet GitRepo to sync)");
+    ok = false;
+  }
+  if (auto it = f.find("namespace"); it != f.end()) {
+    auto s = v.non_empty_string(it->second, "apply.fleet.namespace");
+    if (s && !is_dns_label(*s, 63)) {
+      v.error(validator::at(it->second),
+              "apply.fleet.namespace " + quoted(*s) + " must be a Kubernetes namespace name");
+      s.reset();
+    }
+    if (s) {
+      out.namespace_name = *s;
+    } else {
+      ok = false;
+    }
+  }
+  if (!ok) {
+    return std::nullopt;
+  }
+  return out;
+}
+
 std::optional<apply_config> parse_apply(validator& v, const entry& e) {
   if (!v.expect_map(e.value, validator::at(e), "apply")) {
     return std::nullopt;
@@ -701,19 +913,45 @@ std::optional<apply_config> parse_apply(validator& v, const entry& e) {
   bool ok = true;
   const auto flux = f.find("flux");
   const auto job = f.find("job");
-  if (flux != f.end() && job != f.end()) {
-    const auto& later =
-        flux->second.key.Mark().pos > job->second.key.Mark().pos ? flux->second : job->second;
-    v.error(later.key.Mark(), "apply has both flux and job; choose exactly one");
+  const auto argocd = f.find("argocd");
+  const auto fleet = f.find("fleet");
+  // Exactly one mode; the second one in the file is the one reported.
+  std::vector<std::pair<std::string, const entry*>> modes;
+  for (const auto& it : {flux, job, argocd, fleet}) {
+    if (it != f.end()) {
+      modes.emplace_back(it->first, &it->second);
+    }
+  }
+  std::sort(modes.begin(), modes.end(), [](const auto& a, const auto& b) {
+    return a.second->key.Mark().pos < b.second->key.Mark().pos;
+  });
+  if (modes.size() > 1) {
+    v.error(modes[1].second->key.Mark(),
+            "apply has both " + modes[0].first + " and " + modes[1].first + "; choose exactly one");
     return std::nullopt;
   }
-  if (flux == f.end() && job == f.end()) {
+  if (modes.empty()) {
     v.error(validator::at(e),
-            "apply needs one of {flux: {kind: Kustomization, name: ...}} or "
-            "{job: {namespace: ..., template: ...}}");
+            "apply needs one of {flux: {kind: Kustomization, name: ...}}, "
+            "{job: {namespace: ..., template: ...}}, {argocd: {application: ...}} or "
+            "{fleet: {gitRepo: ...}}");
     return std::nullopt;
   }
-  if (flux != f.end()) {
+  if (argocd != f.end()) {
+    auto parsed = parse_apply_argocd(v, argocd->second);
+    if (parsed) {
+      out.target = std::move(*parsed);
+    } else {
+      ok = false;
+    }
+  } else if (fleet != f.end()) {
+    auto parsed = parse_apply_fleet(v, fleet->second);
+    if (parsed) {
+      out.target = std::move(*parsed);
+    } else {
+      ok = false;
+    }
+  } else if (flux != f.end()) {
     const auto& fe = flux->second;
     apply_flux af;
     if (v.expect_map(fe.value, validator::at(fe), "apply.flux")) {
@@ -753,6 +991,20 @@ std::optional<apply_config> parse_apply(validator& v, const entry& e) {
         }
         if (s) {
           af.namespace_name = *s;
+        } else {
+          ok = false;
+        }
+      }
+      if (auto it = ff.find("healthChecks"); it != ff.end()) {
+        auto checks = parse_health_checks(v, it->second);
+        if (checks) {
+          // Flux: a health check without a namespace names an object in the Kustomization's.
+          for (auto& c : *checks) {
+            if (c.namespace_name.empty()) {
+              c.namespace_name = af.namespace_name;
+            }
+          }
+          af.health_checks = std::move(*checks);
         } else {
           ok = false;
         }

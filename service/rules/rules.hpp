@@ -52,10 +52,24 @@ struct auto_merge {
   merge_method method = merge_method::squash;  // `autoMerge: true` means squash
 };
 
+// One entry of apply.flux.healthChecks, in Flux's own format (kustomize.toolkit.fluxcd.io/v1
+// NamespacedObjectKindReference: apiVersion, kind, name, namespace). Kinds ferry can judge:
+// HelmRelease (helm.toolkit.fluxcd.io/v2 or v2beta2) and Deployment (apps/v1).
+struct health_check {
+  std::string api_version;  // defaulted from the kind when the file leaves it out
+  std::string kind;
+  std::string name;
+  std::string namespace_name;  // defaulted to the Kustomization's namespace
+  bool operator==(const health_check&) const = default;
+};
+
 struct apply_flux {
   std::string kind{"Kustomization"};
   std::string name;
   std::string namespace_name{k_default_namespace};
+  // Absent: the HelmReleases of the Kustomization's inventory that the pushed commit touched
+  // (docs/rules.md, "Health checks"). An empty list: none, the Kustomization's Ready is enough.
+  std::optional<std::vector<health_check>> health_checks;
 };
 
 struct apply_job {
@@ -63,8 +77,25 @@ struct apply_job {
   std::string template_path;  // a path in the infra repo, normalised (no "./", no trailing '/')
 };
 
+// Argo CD mode: the Application is hard-refreshed and, with `sync`, synced at the pushed
+// commit through its `operation` (docs/rules.md).
+inline constexpr std::string_view k_default_argocd_namespace = "argocd";
+struct apply_argocd {
+  std::string application;
+  std::string namespace_name{k_default_argocd_namespace};
+  bool sync = false;  // false: Argo CD's automated sync applies the refreshed revision
+};
+
+// Fleet mode: the GitRepo's spec.forceSyncGeneration is incremented and the GitRepo followed to
+// Ready at the pushed commit (docs/rules.md).
+inline constexpr std::string_view k_default_fleet_namespace = "fleet-default";
+struct apply_fleet {
+  std::string git_repo;
+  std::string namespace_name{k_default_fleet_namespace};
+};
+
 struct apply_config {
-  std::variant<apply_flux, apply_job> target;
+  std::variant<apply_flux, apply_job, apply_argocd, apply_fleet> target;
   std::chrono::seconds timeout{600};
 };
 

@@ -1,4 +1,5 @@
-// libFuzzer target: the Kubernetes object views (service/kube/objects.hpp). Any input must end
+// libFuzzer target: the Kubernetes object views (service/kube/objects.hpp): Job, Flux objects
+// (with source artifacts and Kustomization inventories), Lease, workloads. Any input must end
 // in a view or an invalid_input error with a message, never a crash; a view's derived values
 // (state_of, find_condition) must be consistent with its conditions.
 
@@ -39,5 +40,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     __builtin_trap();  // the source namespace defaults to the object's
   }
   check_error(ferry::kube::parse_lease(text));
+  check_error(ferry::kube::parse_workload(text));
   return 0;
 }

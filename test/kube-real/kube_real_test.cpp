@@ -530,6 +530,11 @@ TEST_P(kube_real_overlay, the_service_account_can_do_what_ferry_needs_and_nothin
       table.push_back({"get", "source.toolkit.fluxcd.io", r, "", ns, true});
       table.push_back({"patch", "source.toolkit.fluxcd.io", r, "", ns, true});
     }
+    // Health checks: the HelmReleases a push touched are followed to Ready, never written.
+    for (const char* v : {"get", "list", "watch"}) {
+      table.push_back({v, "helm.toolkit.fluxcd.io", "helmreleases", "", ns, true});
+    }
+    table.push_back({"patch", "helm.toolkit.fluxcd.io", "helmreleases", "", ns, false});
     // ...and nothing a controller does: status stays Flux's and the Job controller's.
     table.push_back(
         {"patch", "kustomize.toolkit.fluxcd.io", "kustomizations", "status", ns, false});

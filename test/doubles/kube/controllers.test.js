@@ -212,3 +212,196 @@ test('/_double/objects validates what it seeds', async () => {
   assert.equal(r.status, 422);
   assert.equal(r.body.reason, 'Invalid');
 });
+
+test('flux-mode ready with an OCIRepository or Bucket source: the artifact revision as is', async () => {
+  const artifact = (revision, extra = {}) => ({
+    revision, digest: `sha256:${'a'.repeat(64)}`, lastUpdateTime: '2026-11-24T00:00:00Z', path: 'x.tar.gz', url: 'http://source/x.tar.gz', ...extra,
+  });
+  const oci_rev = `latest@sha256:${'a'.repeat(64)}`;
+  await d.control('POST', 'objects', [
+    {
+      apiVersion: 'source.toolkit.fluxcd.io/v1', kind: 'OCIRepository', metadata: { name: 'oci', namespace: 'flux-system' },
+      spec: { interval: '5m', url: 'oci://ghcr.io/acme/fleet', ref: { tag: 'latest' } },
+      status: { artifact: artifact(oci_rev, { metadata: { 'org.opencontainers.image.revision': `main@sha1:${k_sha}` } }) },
+    },
+    {
+      apiVersion: 'source.toolkit.fluxcd.io/v1', kind: 'Bucket', metadata: { name: 'bucket', namespace: 'flux-system' },
+      spec: { interval: '5m', bucketName: 'fleet', endpoint: 'minio.example.com' },
+      status: { artifact: artifact(`sha256:${'b'.repeat(64)}`) },
+    },
+    {
+      apiVersion: 'kustomize.toolkit.fluxcd.io/v1', kind: 'Kustomization', metadata: { name: 'from-oci', namespace: 'flux-system' },
+      spec: { interval: '10m', prune: true, sourceRef: { kind: 'OCIRepository', name: 'oci' } },
+    },
+  ]);
+  await d.control('POST', 'flux-mode', { mode: 'ready', delay_ms: 0 });
+  const oci_path = '/apis/source.toolkit.fluxcd.io/v1/namespaces/flux-system/ocirepositories/oci';
+  const bucket_path = '/apis/source.toolkit.fluxcd.io/v1/namespaces/flux-system/buckets/bucket';
+  for (const path of [oci_path, bucket_path, `${k_ks}/from-oci`]) {
+    const p = await d.api('PATCH', path, { body: { metadata: { annotations: { 'reconcile.fluxcd.io/requestedAt': k_sha2 } } }, content_type: 'application/merge-patch+json' });
+    assert.equal(p.status, 200, JSON.stringify(p.body));
+  }
+  for (const path of [oci_path, bucket_path]) {
+    const s = await eventually(async () => {
+      const o = (await d.api('GET', path)).body;
+      return o.status.lastHandledReconcileAt === k_sha2 ? o : null;
+    }, 10000, `${path} handled`);
+    assert.equal(condition(s, 'Ready').status, 'True');
+  }
+  const k = await eventually(async () => {
+    const o = (await d.api('GET', `${k_ks}/from-oci`)).body;
+    return o.status && o.status.lastHandledReconcileAt === k_sha2 ? o : null;
+  }, 10000, 'kustomization handled');
+  assert.equal(k.status.lastAppliedRevision, oci_rev, 'a digest revision is not turned into a commit');
+  assert.deepEqual(await d.violations(), []);
+});
+
+test('HelmRelease and Deployment are served, validated with their published schemas', async () => {
+  const hr = '/apis/helm.toolkit.fluxcd.io/v2/namespaces/flux-system/helmreleases';
+  const r = await d.control('POST', 'objects', {
+    apiVersion: 'helm.toolkit.fluxcd.io/v2', kind: 'HelmRelease', metadata: { name: 'app', namespace: 'flux-system' },
+    spec: { interval: '5m', chart: { spec: { chart: 'app', sourceRef: { kind: 'HelmRepository', name: 'charts' } } } },
+    status: { observedGeneration: 1, conditions: [{ type: 'Ready', status: 'True', reason: 'InstallSucceeded', message: 'ok', lastTransitionTime: '2026-11-24T00:00:00Z' }] },
+  });
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  const got = await d.api('GET', `${hr}/app`);
+  assert.equal(got.status, 200);
+  assert.equal(got.body.metadata.generation, 1);
+  assert.equal((await d.api('GET', '/apis/helm.toolkit.fluxcd.io/v2beta2/namespaces/flux-system/helmreleases/app')).body.apiVersion, 'helm.toolkit.fluxcd.io/v2beta2');
+  // A HelmRelease whose interval is not a duration is refused as the CRD's pattern says.
+  const bad = await d.control('POST', 'objects', {
+    apiVersion: 'helm.toolkit.fluxcd.io/v2', kind: 'HelmRelease', metadata: { name: 'bad', namespace: 'flux-system' },
+    spec: { interval: 'often', chart: { spec: { chart: 'app', sourceRef: { kind: 'HelmRepository', name: 'charts' } } } },
+  });
+  assert.equal(bad.status, 422);
+  const dep = await d.control('POST', 'objects', {
+    apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'web', namespace: 'flux-system' },
+    spec: { selector: { matchLabels: { app: 'web' } }, template: { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'web', image: 'nginx:1.27' }] } } },
+  });
+  assert.equal(dep.status, 200, JSON.stringify(dep.body));
+  const list = await d.api('GET', '/apis/apps/v1/namespaces/flux-system/deployments');
+  assert.equal(list.body.kind, 'DeploymentList');
+  assert.equal(list.body.items[0].kind, undefined, 'built-in list items carry no kind');
+  const badDep = await d.control('POST', 'objects', {
+    apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'nosel', namespace: 'flux-system' },
+    spec: { template: { spec: { containers: [{ name: 'web', image: 'nginx:1.27' }] } } },
+  });
+  assert.equal(badDep.status, 422, 'spec.selector is required');
+});
+
+test('flux-mode helm plays helm-controller for the HelmReleases of the inventory, at their generation', async () => {
+  const hr_path = '/apis/helm.toolkit.fluxcd.io/v2/namespaces/flux-system/helmreleases';
+  const release = (name, generation_status) => ({
+    apiVersion: 'helm.toolkit.fluxcd.io/v2', kind: 'HelmRelease', metadata: { name, namespace: 'flux-system' },
+    spec: { interval: '5m', chart: { spec: { chart: name, sourceRef: { kind: 'HelmRepository', name: 'charts' } } } },
+    status: generation_status,
+  });
+  const run = async (ks, helm) => {
+    await d.control('POST', 'objects', [
+      release(`${ks}-app`, {}),
+      release(`${ks}-outside`, {}),
+      {
+        apiVersion: 'kustomize.toolkit.fluxcd.io/v1', kind: 'Kustomization', metadata: { name: ks, namespace: 'flux-system' },
+        spec: { interval: '10m', prune: true, sourceRef: { kind: 'GitRepository', name: 'flux-system' } },
+        status: { inventory: { entries: [{ id: `flux-system_${ks}-app_helm.toolkit.fluxcd.io_HelmRelease`, v: 'v2' }] } },
+      },
+    ]);
+    await d.control('POST', 'flux-mode', { mode: 'ready', delay_ms: 0, helm });
+    const p = await d.api('PATCH', `${k_ks}/${ks}`, { body: { metadata: { annotations: { 'reconcile.fluxcd.io/requestedAt': k_sha } } }, content_type: 'application/merge-patch+json' });
+    assert.equal(p.status, 200, JSON.stringify(p.body));
+    const hr = await eventually(async () => {
+      const o = (await d.api('GET', `${hr_path}/${ks}-app`)).body;
+      return o.status && o.status.observedGeneration === o.metadata.generation ? o : null;
+    }, 10000, `${ks}-app handled`);
+    const outside = (await d.api('GET', `${hr_path}/${ks}-outside`)).body;
+    assert.equal(outside.status && outside.status.observedGeneration, undefined, 'a release outside the inventory is left alone');
+    return hr;
+  };
+  const ok = await run('helm-ok', { mode: 'ready' });
+  assert.equal(condition(ok, 'Ready').status, 'True');
+  assert.equal(condition(ok, 'Ready').reason, 'UpgradeSucceeded');
+  const bad = await run('helm-bad', { mode: 'fail', message: 'image pull backoff' });
+  assert.equal(condition(bad, 'Ready').status, 'False');
+  assert.equal(condition(bad, 'Released').reason, 'UpgradeFailed');
+  assert.equal(condition(bad, 'Released').message,
+    'Helm upgrade failed for release flux-system/helm-bad-app with chart helm-bad-app: image pull backoff');
+  const refused = await d.control('POST', 'flux-mode', { mode: 'ready', helm: { mode: 'sometimes' } });
+  assert.equal(refused.status, 400);
+  assert.deepEqual(await d.violations(), []);
+});
+
+test('fleet-mode: a forceSyncGeneration bump deploys the commit; GitRepo held to the transcribed Fleet schema', async () => {
+  const path = '/apis/fleet.cattle.io/v1alpha1/namespaces/fleet-default/gitrepos';
+  const seeded = await d.control('POST', 'objects', {
+    apiVersion: 'fleet.cattle.io/v1alpha1', kind: 'GitRepo', metadata: { name: 'apps', namespace: 'fleet-default' },
+    spec: { repo: 'https://github.com/acme/fleet', branch: 'main', paths: ['clusters/staging'], forceSyncGeneration: 2 },
+  });
+  assert.equal(seeded.status, 200, JSON.stringify(seeded.body));
+  await d.control('POST', 'fleet-mode', { mode: 'ready', delay_ms: 0, commit: k_sha });
+  const p = await d.api('PATCH', `${path}/apps`, { body: { spec: { forceSyncGeneration: 3 } }, content_type: 'application/merge-patch+json' });
+  assert.equal(p.status, 200, JSON.stringify(p.body));
+  assert.equal(p.body.metadata.generation, 2);
+  const g = await eventually(async () => {
+    const o = (await d.api('GET', `${path}/apps`)).body;
+    return o.status && o.status.observedGeneration === 2 ? o : null;
+  }, 10000, 'forced sync handled');
+  assert.equal(g.status.commit, k_sha);
+  assert.deepEqual(g.status.summary, { ready: 1, desiredReady: 1 });
+  assert.equal(condition(g, 'Ready').status, 'True');
+
+  await d.control('POST', 'fleet-mode', { mode: 'errapplied', delay_ms: 0, commit: k_sha2, message: 'helm install failed' });
+  await d.api('PATCH', `${path}/apps`, { body: { spec: { forceSyncGeneration: 4 } }, content_type: 'application/merge-patch+json' });
+  const e = await eventually(async () => {
+    const o = (await d.api('GET', `${path}/apps`)).body;
+    return o.status.observedGeneration === 3 ? o : null;
+  }, 10000, 'failed sync handled');
+  assert.equal(e.status.summary.errApplied, 1);
+  assert.equal(e.status.summary.nonReadyResources[0].message, 'helm install failed');
+  assert.equal(condition(e, 'Ready').status, 'False');
+  // The schema: forceSyncGeneration is an integer, the Fleet CRD says so.
+  const bad = await d.api('PATCH', `${path}/apps`, { body: { spec: { forceSyncGeneration: 'five' } }, content_type: 'application/merge-patch+json' });
+  assert.equal(bad.status, 422);
+  // A custom resource: strategic merge is refused (415).
+  const smp = await d.api('PATCH', `${path}/apps`, { body: { spec: { forceSyncGeneration: 5 } }, content_type: 'application/strategic-merge-patch+json' });
+  assert.equal(smp.status, 415);
+  await d.control('DELETE', 'violations');
+});
+
+test('argocd-mode: a hard refresh and an operation are handled as Argo CD does; the Application is held to @kubernetes-models/argo-cd', async () => {
+  const path = '/apis/argoproj.io/v1alpha1/namespaces/argocd/applications';
+  const seeded = await d.control('POST', 'objects', {
+    apiVersion: 'argoproj.io/v1alpha1', kind: 'Application', metadata: { name: 'apps', namespace: 'argocd' },
+    spec: { project: 'default', source: { repoURL: 'https://github.com/acme/fleet', path: 'clusters/staging', targetRevision: 'main' }, destination: { server: 'https://kubernetes.default.svc', namespace: 'apps' } },
+    status: { sync: { status: 'Synced', revision: k_sha }, health: { status: 'Healthy' } },
+  });
+  assert.equal(seeded.status, 200, JSON.stringify(seeded.body));
+  await d.control('POST', 'argocd-mode', { mode: 'synced', delay_ms: 0 });
+  const p = await d.api('PATCH', `${path}/apps`, {
+    body: { metadata: { annotations: { 'argocd.argoproj.io/refresh': 'hard' } }, operation: { initiatedBy: { username: 'ferry' }, sync: { revision: k_sha2 } } },
+    content_type: 'application/merge-patch+json',
+  });
+  assert.equal(p.status, 200, JSON.stringify(p.body));
+  assert.equal(p.body.status.sync.revision, k_sha, 'a client write keeps the status it sends: no status subresource');
+  const a = await eventually(async () => {
+    const o = (await d.api('GET', `${path}/apps`)).body;
+    return o.operation === undefined && o.status.operationState ? o : null;
+  }, 10000, 'operation run');
+  assert.equal(a.status.operationState.phase, 'Succeeded');
+  assert.equal(a.status.sync.revision, k_sha2);
+  assert.equal(a.status.health.status, 'Healthy');
+  assert.equal((a.metadata.annotations || {})['argocd.argoproj.io/refresh'], undefined, 'the controller removes the refresh annotation');
+
+  await d.control('POST', 'argocd-mode', { mode: 'failed', delay_ms: 0, message: 'one or more objects failed to apply' });
+  await d.api('PATCH', `${path}/apps`, { body: { operation: { sync: { revision: k_sha } } }, content_type: 'application/merge-patch+json' });
+  const f = await eventually(async () => {
+    const o = (await d.api('GET', `${path}/apps`)).body;
+    return o.operation === undefined && o.status.operationState.phase === 'Failed' ? o : null;
+  }, 10000, 'failed operation');
+  assert.equal(f.status.operationState.message, 'one or more objects failed to apply');
+  // A custom resource: strategic merge is refused (415); the schema refuses a wrong type (422).
+  const smp = await d.api('PATCH', `${path}/apps`, { body: { metadata: { labels: { a: 'b' } } }, content_type: 'application/strategic-merge-patch+json' });
+  assert.equal(smp.status, 415);
+  const bad = await d.api('PATCH', `${path}/apps`, { body: { operation: { sync: { revision: 7 } } }, content_type: 'application/merge-patch+json' });
+  assert.equal(bad.status, 422);
+  await d.control('DELETE', 'violations');
+});

@@ -1,6 +1,8 @@
 'use strict';
 // The resources the double serves, their generated validators (kubernetes-models 5.1.0,
-// @kubernetes-models/flux-cd 4.0.0; ESM, so loaded with import()), and the translation of a
+// @kubernetes-models/flux-cd 4.0.0, @kubernetes-models/argo-cd 4.0.0: Jobs, Pods, Leases,
+// Deployments; Flux's GitRepository, OCIRepository, Bucket, Kustomization and HelmRelease; Argo
+// CD's Application; ESM, so loaded with import()), and the translation of a
 // validator's errors into the answers a real API server gives.
 //
 // Two kinds of answer, as on a real server:
@@ -35,6 +37,49 @@ const k_resources = [
     },
   },
   {
+    resource: 'ocirepositories', group: 'source.toolkit.fluxcd.io', versions: ['v1', 'v1beta2'], kind: 'OCIRepository',
+    builtin: false, status_subresource: true, generation: true,
+    model: {
+      v1: ['@kubernetes-models/flux-cd/source.toolkit.fluxcd.io/v1/OCIRepository', 'OCIRepository'],
+      v1beta2: ['@kubernetes-models/flux-cd/source.toolkit.fluxcd.io/v1beta2/OCIRepository', 'OCIRepository'],
+    },
+  },
+  {
+    resource: 'buckets', group: 'source.toolkit.fluxcd.io', versions: ['v1', 'v1beta2'], kind: 'Bucket',
+    builtin: false, status_subresource: true, generation: true,
+    model: {
+      v1: ['@kubernetes-models/flux-cd/source.toolkit.fluxcd.io/v1/Bucket', 'Bucket'],
+      v1beta2: ['@kubernetes-models/flux-cd/source.toolkit.fluxcd.io/v1beta2/Bucket', 'Bucket'],
+    },
+  },
+  {
+    resource: 'helmreleases', group: 'helm.toolkit.fluxcd.io', versions: ['v2', 'v2beta2'], kind: 'HelmRelease',
+    builtin: false, status_subresource: true, generation: true,
+    model: {
+      v2: ['@kubernetes-models/flux-cd/helm.toolkit.fluxcd.io/v2/HelmRelease', 'HelmRelease'],
+      v2beta2: ['@kubernetes-models/flux-cd/helm.toolkit.fluxcd.io/v2beta2/HelmRelease', 'HelmRelease'],
+    },
+  },
+  {
+    // Fleet publishes no npm models: its GitRepo is held to the fields ferry uses, transcribed
+    // from rancher/fleet's Go types (fleet-gitrepo.schema.json names the source and commit).
+    resource: 'gitrepos', group: 'fleet.cattle.io', versions: ['v1alpha1'], kind: 'GitRepo',
+    builtin: false, status_subresource: true, generation: true,
+    schema: { v1alpha1: 'fleet-gitrepo.schema.json' },
+  },
+  {
+    // Argo CD's Application CRD has no status subresource: its controller writes status with the
+    // object, and a client's write keeps whatever status it sends.
+    resource: 'applications', group: 'argoproj.io', versions: ['v1alpha1'], kind: 'Application',
+    builtin: false, status_subresource: false, generation: true,
+    model: { v1alpha1: ['@kubernetes-models/argo-cd/argoproj.io/v1alpha1/Application', 'Application'] },
+  },
+  {
+    resource: 'deployments', group: 'apps', versions: ['v1'], kind: 'Deployment', builtin: true,
+    status_subresource: true, generation: true,
+    model: { v1: ['kubernetes-models/apps/v1/Deployment', 'Deployment'] },
+  },
+  {
     resource: 'kustomizations', group: 'kustomize.toolkit.fluxcd.io', versions: ['v1', 'v1beta2'], kind: 'Kustomization',
     builtin: false, status_subresource: true, generation: true,
     model: {
@@ -60,7 +105,15 @@ let validators = null; // "Kind/version" -> validate(plain object) -> ajv-style 
 async function load_validators() {
   const out = new Map();
   for (const r of k_resources) {
-    for (const [version, [spec, name]] of Object.entries(r.model)) {
+    for (const [version, file] of Object.entries(r.schema || {})) {
+      // A transcribed JSON schema, checked with ajv (the validator the generated models use).
+      const Ajv = require('ajv');
+      const ajv = new Ajv({ allErrors: true, strict: false });
+      ajv.addFormat('int64', { type: 'number', validate: (n) => Number.isSafeInteger(n) });
+      const check = ajv.compile(JSON.parse(require('fs').readFileSync(require('path').join(__dirname, file), 'utf8')));
+      out.set(`${r.kind}/${version}`, (obj) => (check(obj) ? [] : check.errors));
+    }
+    for (const [version, [spec, name]] of Object.entries(r.model || {})) {
       const cls = (await import(spec))[name];
       out.set(`${r.kind}/${version}`, (obj) => {
         try {

@@ -160,7 +160,9 @@ class kube_double {
     this.violations = [];
     this.faults = [];
     this.jobs_mode = { mode: 'manual', delay_ms: 0, message: '', logs: '' };
-    this.flux_mode = { mode: 'manual', delay_ms: 0, message: '' };
+    this.flux_mode = { mode: 'manual', delay_ms: 0, message: '', helm: { mode: 'manual', message: '' } };
+    this.fleet_mode = { mode: 'manual', delay_ms: 0, message: '', commit: '' };
+    this.argocd_mode = { mode: 'manual', delay_ms: 0, message: '' };
     this.pod_logs = new Map(); // "ns/pod" -> text
     this.timers = new Set();
   }
@@ -826,7 +828,28 @@ class kube_double {
     if (r.kind === 'Job' && type === 'ADDED' && !this.from_control) {
       this.later(0, () => this.start_job(ns, name, { ...this.jobs_mode }));
     }
-    if ((r.kind === 'Kustomization' || r.kind === 'GitRepository') && obj && !this.from_control) {
+    if (r.kind === 'Application' && obj && !this.from_control) {
+      // Argo CD's application controller acts on a refresh annotation or a new operation.
+      const refresh = (o) => (o && o.metadata.annotations && o.metadata.annotations['argocd.argoproj.io/refresh']) || '';
+      const op = (o) => (o && o.operation ? JSON.stringify(o.operation) : '');
+      if ((refresh(obj) && refresh(obj) !== refresh(prev)) || (op(obj) && op(obj) !== op(prev))) {
+        const mode = { ...this.argocd_mode };
+        if (mode.mode !== 'manual') {
+          this.later(mode.delay_ms || 0, () => this.reconcile_argocd(r, ns, name, mode));
+        }
+      }
+    }
+    if (r.kind === 'GitRepo' && obj && !this.from_control) {
+      // Fleet's gitjob controller redeploys when spec.forceSyncGeneration changes.
+      const force = (o) => (o && o.spec && o.spec.forceSyncGeneration) || 0;
+      if (force(obj) !== force(prev)) {
+        const mode = { ...this.fleet_mode };
+        if (mode.mode !== 'manual') {
+          this.later(mode.delay_ms || 0, () => this.reconcile_fleet(r, ns, name, mode));
+        }
+      }
+    }
+    if (k_flux_reconciled.has(r.kind) && obj && !this.from_control) {
       const ann = (o) => o && o.metadata.annotations && o.metadata.annotations['reconcile.fluxcd.io/requestedAt'];
       const requested = ann(obj);
       if (requested && requested !== ann(prev)) {
@@ -1001,7 +1024,8 @@ class kube_double {
     }
     const now = iso();
     const ready = mode.mode === 'ready';
-    if (r.kind === 'GitRepository') {
+    if (r.kind !== 'Kustomization') {
+      // source-controller: GitRepository, OCIRepository, Bucket alike.
       this.set_status(r, ns, name, (g) => {
         const rev = (g.status && g.status.artifact && g.status.artifact.revision) || '';
         g.status = {
@@ -1014,13 +1038,14 @@ class kube_double {
     }
     // kustomize-controller: the applied revision is the source's artifact revision.
     const ref = obj.spec.sourceRef || {};
-    const git = ref.kind === 'GitRepository'
-      ? this.objects.get(this.key(res_table.by_resource.get('gitrepositories'), ref.namespace || ns, ref.name)) : null;
-    let rev = git && git.status && git.status.artifact && git.status.artifact.revision;
-    if (rev && /^[0-9a-f]{40}$/.test(rev)) {
+    const source_r = res_table.by_kind.get(ref.kind);
+    const source = source_r && k_flux_reconciled.has(ref.kind)
+      ? this.objects.get(this.key(source_r, ref.namespace || ns, ref.name)) : null;
+    let rev = source && source.status && source.status.artifact && source.status.artifact.revision;
+    if (rev && ref.kind === 'GitRepository' && /^[0-9a-f]{40}$/.test(rev)) {
       rev = `main@sha1:${rev}`;
     }
-    if (!rev && /^[0-9a-f]{40}$/.test(requested)) {
+    if (!rev && ref.kind === 'GitRepository' && /^[0-9a-f]{40}$/.test(requested)) {
       rev = `main@sha1:${requested}`;
     }
     this.set_status(r, ns, name, (k) => {
@@ -1037,6 +1062,90 @@ class kube_double {
         st.conditions = [flux_condition(false, 'ReconciliationFailed', mode.message || 'reconciliation failed', now, k.metadata.generation)];
       }
       k.status = st;
+    });
+    if (ready && mode.helm && mode.helm.mode !== 'manual') {
+      this.later(mode.delay_ms || 0, () => this.reconcile_helm(ns, name, mode.helm));
+    }
+  }
+
+  // helm-controller, played after a Kustomization applied: each HelmRelease of its
+  // status.inventory handles its current generation, as helm-controller v2 writes it.
+  reconcile_helm(ns, name, helm) {
+    const ks = this.objects.get(this.key(res_table.by_kind.get('Kustomization'), ns, name));
+    const entries = (ks && ks.status && ks.status.inventory && ks.status.inventory.entries) || [];
+    const r = res_table.by_kind.get('HelmRelease');
+    for (const e of entries) {
+      const m = /^([^_]*)_([^_]+)_helm\.toolkit\.fluxcd\.io_HelmRelease$/.exec(e.id || '');
+      if (!m || !this.objects.get(this.key(r, m[1], m[2]))) {
+        continue;
+      }
+      const now = iso();
+      this.set_status(r, m[1], m[2], (hr) => {
+        const gen = hr.metadata.generation;
+        const chart = (hr.spec.chart && hr.spec.chart.spec && hr.spec.chart.spec.chart) || m[2];
+        const cond = (type, ok, reason, message) => ({ type, status: ok ? 'True' : 'False', reason, message, lastTransitionTime: now, observedGeneration: gen });
+        const conditions = helm.mode === 'ready'
+          ? [cond('Ready', true, 'UpgradeSucceeded', `Helm upgrade succeeded for release ${m[1]}/${m[2]}.v${gen} with chart ${chart}`),
+            cond('Released', true, 'UpgradeSucceeded', `Helm upgrade succeeded for release ${m[1]}/${m[2]}.v${gen} with chart ${chart}`)]
+          : [cond('Ready', false, 'UpgradeFailed', `Helm upgrade failed for release ${m[1]}/${m[2]} with chart ${chart}: ${helm.message || 'upgrade failed'}`),
+            cond('Released', false, 'UpgradeFailed', `Helm upgrade failed for release ${m[1]}/${m[2]} with chart ${chart}: ${helm.message || 'upgrade failed'}`)];
+        hr.status = { ...hr.status, observedGeneration: gen, conditions };
+      });
+    }
+  }
+
+  // Fleet (gitjob + bundle controllers) after a forced sync: the GitRepo's status at the commit
+  // the clone found (fleet-mode's `commit`, as Fleet clones the branch head), its bundle
+  // deployments ready (mode ready) or one in ErrApplied with `message` (mode errapplied).
+  reconcile_fleet(r, ns, name, mode) {
+    if (!this.objects.get(this.key(r, ns, name))) {
+      return;
+    }
+    const now = iso();
+    this.set_status(r, ns, name, (g) => {
+      const ok = mode.mode === 'ready';
+      g.status = {
+        ...g.status, observedGeneration: g.metadata.generation, commit: mode.commit || (g.status && g.status.commit) || '',
+        readyClusters: ok ? 1 : 0, desiredReadyClusters: 1,
+        summary: ok ? { ready: 1, desiredReady: 1 }
+          : { ready: 0, desiredReady: 1, errApplied: 1, nonReadyResources: [{ name: `${name}-bundle`, bundleState: 'ErrApplied', message: mode.message || 'error applying the bundle' }] },
+        display: { readyBundleDeployments: ok ? '1/1' : '0/1', state: ok ? '' : 'ErrApplied', message: ok ? '' : (mode.message || ''), error: !ok },
+        conditions: [{ type: 'Ready', status: ok ? 'True' : 'False', lastUpdateTime: now, message: ok ? '' : (mode.message || 'error applying the bundle') }],
+      };
+    });
+  }
+
+  // Argo CD's application controller (no status subresource: it writes the whole object):
+  // removes the refresh annotation; runs a requested operation (mode synced, degraded or
+  // failed) and clears `operation`, recording it in status.operationState.
+  reconcile_argocd(r, ns, name, mode) {
+    if (!this.objects.get(this.key(r, ns, name))) {
+      return;
+    }
+    const now = iso();
+    this.set_status(r, ns, name, (a) => {
+      if (a.metadata.annotations) {
+        delete a.metadata.annotations['argocd.argoproj.io/refresh'];
+      }
+      const st = a.status || {};
+      st.reconciledAt = now;
+      if (a.operation) {
+        const rev = (a.operation.sync && a.operation.sync.revision) || '';
+        const ok = mode.mode !== 'failed';
+        st.operationState = {
+          operation: a.operation, phase: ok ? 'Succeeded' : 'Failed',
+          message: ok ? 'successfully synced (all tasks run)' : (mode.message || 'one or more objects failed to apply'),
+          startedAt: now, finishedAt: now, syncResult: { revision: rev },
+        };
+        if (ok) {
+          st.sync = { status: 'Synced', revision: rev };
+          st.health = mode.mode === 'degraded' ? { status: 'Degraded', message: mode.message || 'degraded' } : { status: 'Healthy' };
+        } else {
+          st.sync = { ...(st.sync || {}), status: 'OutOfSync' };
+        }
+        delete a.operation;
+      }
+      a.status = st;
     });
   }
 
@@ -1104,11 +1213,32 @@ class kube_double {
         this.jobs_mode = { mode: body.mode, delay_ms: Number(body.delay_ms || 0), message: body.message || '', logs: body.logs || '' };
         return reply(200, this.jobs_mode);
       }
+      if (m === 'POST' && p === '/_double/fleet-mode') {
+        if (!['ready', 'errapplied', 'manual'].includes(body.mode)) {
+          return reply(400, { error: 'mode must be ready, errapplied or manual' });
+        }
+        this.fleet_mode = { mode: body.mode, delay_ms: Number(body.delay_ms || 0), message: body.message || '', commit: body.commit || '' };
+        return reply(200, this.fleet_mode);
+      }
+      if (m === 'POST' && p === '/_double/argocd-mode') {
+        if (!['synced', 'degraded', 'failed', 'manual'].includes(body && body.mode)) {
+          return reply(400, { message: 'mode must be synced, degraded, failed or manual' });
+        }
+        this.argocd_mode = { mode: body.mode, delay_ms: Number(body.delay_ms || 0), message: body.message || '' };
+        return reply(200, this.argocd_mode);
+      }
       if (m === 'POST' && p === '/_double/flux-mode') {
         if (!['ready', 'fail', 'manual'].includes(body.mode)) {
           return reply(400, { error: 'mode must be ready, fail or manual' });
         }
-        this.flux_mode = { mode: body.mode, delay_ms: Number(body.delay_ms || 0), message: body.message || '' };
+        const helm = body.helm || { mode: 'manual' };
+        if (!['ready', 'fail', 'manual'].includes(helm.mode)) {
+          return reply(400, { error: 'helm.mode must be ready, fail or manual' });
+        }
+        this.flux_mode = {
+          mode: body.mode, delay_ms: Number(body.delay_ms || 0), message: body.message || '',
+          helm: { mode: helm.mode, message: helm.message || '' },
+        };
         return reply(200, this.flux_mode);
       }
       const jm = /^\/_double\/jobs\/([^/]+)\/([^/]+)\/(succeed|fail)$/.exec(p);
@@ -1140,7 +1270,7 @@ class kube_double {
         return reply(200, { compacted: String(this.compacted) });
       }
       if (m === 'GET' && p === '/_double/state') {
-        return reply(200, { resourceVersion: String(this.rv), compacted: String(this.compacted), watchers: this.watchers.size, pending_controller_actions: this.timers.size, jobs_mode: this.jobs_mode, flux_mode: this.flux_mode });
+        return reply(200, { resourceVersion: String(this.rv), compacted: String(this.compacted), watchers: this.watchers.size, pending_controller_actions: this.timers.size, jobs_mode: this.jobs_mode, flux_mode: this.flux_mode, argocd_mode: this.argocd_mode, fleet_mode: this.fleet_mode });
       }
       return reply(404, { error: `no control endpoint ${m} ${p}` });
     } catch (e) {
@@ -1192,6 +1322,9 @@ function drop_nulls(v) {
   }
   return v;
 }
+
+// The kinds whose reconcile.fluxcd.io/requestedAt the simulated Flux controllers answer.
+const k_flux_reconciled = new Set(['Kustomization', 'GitRepository', 'OCIRepository', 'Bucket']);
 
 function flux_condition(ok, reason, message, now, generation) {
   return { type: 'Ready', status: ok ? 'True' : 'False', reason, message, lastTransitionTime: now, observedGeneration: generation };

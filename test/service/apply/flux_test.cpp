@@ -104,5 +104,56 @@ TEST(judge_kustomization, an_empty_request_never_matches) {
   EXPECT_EQ(p.verdict, flux_verdict::waiting);
 }
 
+// An OCIRepository's revision is a digest: the commit is the artifact's
+// org.opencontainers.image.revision, while the source still serves the applied artifact.
+TEST(judge_kustomization, an_oci_source_names_its_commit_in_the_artifact_metadata) {
+  const std::string applied = "latest@sha256:" + std::string(64, 'a');
+  const source_facts oci{"OCIRepository", applied, "main@sha1:" + k_pushed, k_pushed};
+  EXPECT_EQ(applied_commit(applied, oci), k_pushed);
+  const auto is_pushed = [](std::string_view c) { return c == k_pushed; };
+  auto p = judge_kustomization(k_pushed, "True", "", applied, k_pushed, oci, is_pushed);
+  EXPECT_EQ(p.verdict, flux_verdict::succeeded) << p.message;
+
+  // The artifact was built from an older commit: Ready at it never counts.
+  const source_facts stale{"OCIRepository", applied, "main@sha1:" + k_older, k_pushed};
+  p = judge_kustomization(k_pushed, "True", "", applied, k_pushed, stale, is_pushed);
+  EXPECT_EQ(p.verdict, flux_verdict::waiting) << p.message;
+
+  // The source moved on to another artifact since: the applied one is no longer described.
+  const source_facts moved{"OCIRepository", "latest@sha256:" + std::string(64, 'b'),
+                           "main@sha1:" + k_pushed, k_pushed};
+  EXPECT_FALSE(applied_commit(applied, moved));
+  p = judge_kustomization(k_pushed, "True", "", applied, k_pushed, moved, is_pushed);
+  EXPECT_EQ(p.verdict, flux_verdict::waiting) << p.message;
+}
+
+// A Bucket (or an OCI artifact pushed without --revision) names no commit: the source and the
+// Kustomization must both have handled our request, and the Kustomization applied the source's
+// artifact.
+TEST(judge_kustomization, a_source_without_commit_counts_once_both_handled_the_request) {
+  const std::string applied = "sha256:" + std::string(64, 'c');
+  const auto never = [](std::string_view) { return false; };
+  const source_facts bucket{"Bucket", applied, "", k_pushed};
+  auto p = judge_kustomization(k_pushed, "True", "", applied, k_pushed, bucket, never);
+  EXPECT_EQ(p.verdict, flux_verdict::succeeded) << p.message;
+  EXPECT_NE(p.message.find("names no commit"), std::string::npos) << p.message;
+
+  const source_facts not_fetched{"Bucket", applied, "", k_older};
+  p = judge_kustomization(k_pushed, "True", "", applied, k_pushed, not_fetched, never);
+  EXPECT_EQ(p.verdict, flux_verdict::waiting) << p.message;
+
+  const source_facts other_artifact{"Bucket", "sha256:" + std::string(64, 'd'), "", k_pushed};
+  p = judge_kustomization(k_pushed, "True", "", applied, k_pushed, other_artifact, never);
+  EXPECT_EQ(p.verdict, flux_verdict::waiting) << p.message;
+
+  const source_facts oci_without_revision{"OCIRepository", applied, "", k_pushed};
+  p = judge_kustomization(k_pushed, "True", "", applied, k_pushed, oci_without_revision, never);
+  EXPECT_EQ(p.verdict, flux_verdict::succeeded) << p.message;
+
+  // A Kustomization that has not handled the request yet: its Ready says nothing.
+  p = judge_kustomization(k_pushed, "True", "", applied, k_older, bucket, never);
+  EXPECT_EQ(p.verdict, flux_verdict::waiting) << p.message;
+}
+
 }  // namespace
 }  // namespace ferry::apply

@@ -96,11 +96,28 @@ TEST(doctor, denied_review_names_the_rolebinding) {
 
 TEST(doctor, flux_needs_include_the_source_kind) {
   rules::apply_config apply;
-  apply.target = rules::apply_flux{"Kustomization", "apps", "flux-system"};
+  apply.target = rules::apply_flux{"Kustomization", "apps", "flux-system", std::nullopt};
   auto needs = apply_needs(apply, flux_source_resource("GitRepository"));
   ASSERT_EQ(needs.size(), 6u);
   EXPECT_EQ(needs[5].describe(), "patch source.toolkit.fluxcd.io/gitrepositories in flux-system");
   EXPECT_FALSE(flux_source_resource("Nope"));
+}
+
+// Argo CD and Fleet modes: exactly the rights manifests/components/argocd and /fleet grant.
+TEST(doctor, argocd_and_fleet_needs_name_their_component_roles) {
+  rules::apply_config argocd;
+  argocd.target = rules::apply_argocd{"apps", "argocd", true};
+  auto needs = apply_needs(argocd, std::nullopt);
+  ASSERT_EQ(needs.size(), 4u);
+  EXPECT_EQ(needs[0].describe(), "get argoproj.io/applications in argocd");
+  EXPECT_EQ(needs[3].describe(), "patch argoproj.io/applications in argocd");
+  EXPECT_NE(needs[3].granted_by.find("ferry-argocd in argocd"), std::string::npos);
+  rules::apply_config fleet;
+  fleet.target = rules::apply_fleet{"apps", "fleet-default"};
+  needs = apply_needs(fleet, std::nullopt);
+  ASSERT_EQ(needs.size(), 4u);
+  EXPECT_EQ(needs[2].describe(), "watch fleet.cattle.io/gitrepos in fleet-default");
+  EXPECT_NE(needs[3].granted_by.find("ferry-fleet in fleet-default"), std::string::npos);
 }
 
 TEST(doctor, exit_code_fails_only_on_fail) {

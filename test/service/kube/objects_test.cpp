@@ -68,6 +68,53 @@ TEST(kube_objects, kustomization_source_namespace_defaults_to_its_own) {
   EXPECT_TRUE(source->source_kind.empty());
 }
 
+TEST(kube_objects, source_artifact_and_kustomization_inventory) {
+  auto oci = parse_flux(R"({"metadata":{"name":"apps","namespace":"flux-system"},
+    "status":{"artifact":{"revision":"latest@sha256:abc","digest":"sha256:abc",
+      "metadata":{"org.opencontainers.image.revision":"main@sha1:def",
+                  "org.opencontainers.image.source":"https://github.com/o/infra"}}}})");
+  ASSERT_TRUE(oci.ok()) << oci.error().message;
+  EXPECT_EQ(oci->artifact_revision, "latest@sha256:abc");
+  EXPECT_EQ(oci->artifact_source_revision, "main@sha1:def");
+
+  auto k = parse_flux(R"({"metadata":{"name":"apps"},"status":{"inventory":{"entries":[
+    {"id":"flux-system_app_helm.toolkit.fluxcd.io_HelmRelease","v":"v2"},
+    {"id":"apps_web_apps_Deployment","v":"v1"}]}}})");
+  ASSERT_TRUE(k.ok()) << k.error().message;
+  ASSERT_EQ(k->inventory.size(), 2u);
+  EXPECT_EQ(k->inventory[0].id, "flux-system_app_helm.toolkit.fluxcd.io_HelmRelease");
+  EXPECT_EQ(k->inventory[1].version, "v1");
+
+  EXPECT_FALSE(parse_flux(R"({"status":{"inventory":{"entries":{}}}})").ok());
+  EXPECT_FALSE(parse_flux(R"({"status":{"inventory":{"entries":[{"id":1}]}}})").ok());
+  EXPECT_FALSE(parse_flux(R"({"status":{"artifact":{"metadata":{"a":1}}}})").ok());
+}
+
+TEST(kube_objects, workloads) {
+  auto d = parse_workload(R"({"metadata":{"name":"web","generation":4},"spec":{"replicas":3},
+    "status":{"observedGeneration":4,"replicas":3,"updatedReplicas":2,"readyReplicas":1,
+      "availableReplicas":1,"conditions":[{"type":"Available","status":"False"}]}})");
+  ASSERT_TRUE(d.ok()) << d.error().message;
+  EXPECT_EQ(d->spec_replicas, 3);
+  EXPECT_EQ(d->observed_generation, 4);
+  EXPECT_EQ(d->replicas, 3);
+  EXPECT_EQ(d->updated_replicas, 2);
+  EXPECT_EQ(d->ready_replicas, 1);
+  EXPECT_EQ(d->available_replicas, 1);
+  ASSERT_NE(find_condition(d->conditions, "Available"), nullptr);
+  EXPECT_EQ(parse_workload(R"({"metadata":{"name":"x"}})")->spec_replicas, 1);
+  EXPECT_FALSE(parse_workload(R"({"spec":{"replicas":"3"}})").ok());
+  EXPECT_FALSE(parse_workload(R"({"status":{"updatedReplicas":1.5}})").ok());
+  EXPECT_FALSE(parse_workload("[]").ok());
+
+  EXPECT_EQ(*workload_path("helm.toolkit.fluxcd.io/v2", "HelmRelease", "flux-system", "app"),
+            "/apis/helm.toolkit.fluxcd.io/v2/namespaces/flux-system/helmreleases/app");
+  EXPECT_EQ(*workload_path("apps/v1", "Deployment", "apps", "web"),
+            "/apis/apps/v1/namespaces/apps/deployments/web");
+  EXPECT_FALSE(workload_path("apps/v1", "HelmRelease", "a", "b").ok());
+  EXPECT_FALSE(workload_path("batch/v1", "CronJob", "a", "b").ok());
+}
+
 TEST(kube_objects, lease_fields) {
   auto l = parse_lease(R"({"metadata":{"name":"ferry","resourceVersion":"9"},
     "spec":{"holderIdentity":"pod-a","leaseDurationSeconds":15,

@@ -189,6 +189,92 @@ environments:
 
 // SPEC "Rules file": an environment without apply gets pull requests only; it may itself be
 // promoted from an environment that applies, and it is still an entry environment.
+TEST(parse_rules, flux_health_checks_in_flux_format_with_defaults) {
+  const auto out = parse_rules(R"(version: 1
+images: []
+environments:
+  - name: staging
+    paths: [clusters/staging]
+    apply:
+      flux:
+        name: apps
+        namespace: infra
+        healthChecks:
+          - apiVersion: helm.toolkit.fluxcd.io/v2
+            kind: HelmRelease
+            name: app
+            namespace: apps
+          - {kind: Deployment, name: web}
+  - name: production
+    paths: [clusters/production]
+    apply: {flux: {name: apps, healthChecks: []}}
+  - name: dev
+    paths: [clusters/dev]
+    apply: {flux: {name: apps}}
+)",
+                               "ferry.yaml");
+  ASSERT_TRUE(out.ok()) << out.report();
+  const auto& envs = out.value().environments;
+  const auto& staging = std::get<apply_flux>(envs[0].apply->target);
+  ASSERT_TRUE(staging.health_checks.has_value());
+  ASSERT_EQ(staging.health_checks->size(), 2u);
+  EXPECT_EQ((*staging.health_checks)[0],
+            (health_check{"helm.toolkit.fluxcd.io/v2", "HelmRelease", "app", "apps"}));
+  // apiVersion from the kind, namespace from the Kustomization (Flux's defaulting).
+  EXPECT_EQ((*staging.health_checks)[1], (health_check{"apps/v1", "Deployment", "web", "infra"}));
+  // [] turns the default off; absent keeps it (the touched HelmReleases).
+  const auto& production = std::get<apply_flux>(envs[1].apply->target);
+  ASSERT_TRUE(production.health_checks.has_value());
+  EXPECT_TRUE(production.health_checks->empty());
+  EXPECT_FALSE(std::get<apply_flux>(envs[2].apply->target).health_checks.has_value());
+}
+
+TEST(parse_rules, argocd_apply_with_its_defaults) {
+  const auto out = parse_rules(R"(version: 1
+images: []
+environments:
+  - name: staging
+    paths: [clusters/staging]
+    apply: {argocd: {application: apps-staging}}
+  - name: production
+    paths: [clusters/production]
+    promoteFrom: staging
+    apply: {argocd: {application: apps, namespace: gitops, sync: true}}
+)",
+                               "ferry.yaml");
+  ASSERT_TRUE(out.ok()) << out.report();
+  const auto& staging = std::get<apply_argocd>(out.value().environments[0].apply->target);
+  EXPECT_EQ(staging.application, "apps-staging");
+  EXPECT_EQ(staging.namespace_name, "argocd");
+  EXPECT_FALSE(staging.sync);
+  const auto& production = std::get<apply_argocd>(out.value().environments[1].apply->target);
+  EXPECT_EQ(production.namespace_name, "gitops");
+  EXPECT_TRUE(production.sync);
+}
+
+TEST(parse_rules, fleet_apply_with_its_default_namespace) {
+  const auto out = parse_rules(R"(version: 1
+images: []
+environments:
+  - name: staging
+    paths: [clusters/staging]
+    apply: {fleet: {gitRepo: apps}}
+  - name: production
+    paths: [clusters/production]
+    promoteFrom: staging
+    apply: {fleet: {gitRepo: apps-prod, namespace: fleet-local}, timeout: 20m}
+)",
+                               "ferry.yaml");
+  ASSERT_TRUE(out.ok()) << out.report();
+  const auto& staging = std::get<apply_fleet>(out.value().environments[0].apply->target);
+  EXPECT_EQ(staging.git_repo, "apps");
+  EXPECT_EQ(staging.namespace_name, "fleet-default");
+  const auto& production = std::get<apply_fleet>(out.value().environments[1].apply->target);
+  EXPECT_EQ(production.git_repo, "apps-prod");
+  EXPECT_EQ(production.namespace_name, "fleet-local");
+  EXPECT_EQ(out.value().environments[1].apply->timeout, std::chrono::minutes(20));
+}
+
 TEST(parse_rules, apply_is_optional) {
   constexpr const char* text = R"(version: 1
 images: []
@@ -439,6 +525,67 @@ const rejection k_rejections[] = {
      "version: 1\nimages: []\nenvironments:\n  - name: staging\n    paths: [a]\n"
      "    apply: {flux: {kind: HelmRelease, name: apps}}\n",
      6, 26, "apply.flux.kind must be \"Kustomization\", found \"HelmRelease\""},
+    {"healthChecks not a list",
+     "version: 1\nimages: []\nenvironments:\n  - name: staging\n    paths: [a]\n"
+     "    apply: {flux: {name: apps, healthChecks: {kind: HelmRelease}}}\n",
+     6, 46, "apply.flux.healthChecks must be a list of {apiVersion, kind, name, namespace}"},
+    {"healthChecks kind ferry cannot judge",
+     "version: 1\nimages: []\nenvironments:\n  - name: staging\n    paths: [a]\n"
+     "    apply:\n      flux:\n        name: apps\n        healthChecks:\n"
+     "          - {kind: CronJob, name: x}\n",
+     10, 20,
+     "apply.flux.healthChecks[0].kind \"CronJob\" is not one ferry can judge (supported: "
+     "HelmRelease, Deployment)"},
+    {"healthChecks apiVersion that does not fit the kind",
+     "version: 1\nimages: []\nenvironments:\n  - name: staging\n    paths: [a]\n"
+     "    apply:\n      flux:\n        name: apps\n        healthChecks:\n"
+     "          - {apiVersion: apps/v1, kind: HelmRelease, name: x}\n",
+     10, 26,
+     "apply.flux.healthChecks[0].apiVersion \"apps/v1\" for a HelmRelease must be "
+     "\"helm.toolkit.fluxcd.io/v2\" or \"helm.toolkit.fluxcd.io/v2beta2\""},
+    {"healthChecks entry without a name",
+     "version: 1\nimages: []\nenvironments:\n  - name: staging\n    paths: [a]\n"
+     "    apply:\n      flux:\n        name: apps\n        healthChecks:\n"
+     "          - kind: Deployment\n            namespace: apps\n",
+     10, 13, "apply.flux.healthChecks[0] is missing required key \"name\""},
+    {"healthChecks unknown key",
+     "version: 1\nimages: []\nenvironments:\n  - name: staging\n    paths: [a]\n"
+     "    apply:\n      flux:\n        name: apps\n        healthChecks:\n"
+     "          - {kind: Deployment, name: web, namepsace: apps}\n",
+     10, 43,
+     "unknown key \"namepsace\" in apply.flux.healthChecks[0]; did you mean \"namespace\"?"},
+    {"argocd without application",
+     "version: 1\nimages: []\nenvironments:\n  - name: staging\n    paths: [a]\n"
+     "    apply: {argocd: {sync: true}}\n",
+     6, 21, "apply.argocd is missing required key \"application\""},
+    {"argocd sync not a bool",
+     "version: 1\nimages: []\nenvironments:\n  - name: staging\n    paths: [a]\n"
+     "    apply: {argocd: {application: apps, sync: 'yes'}}\n",
+     6, 47, "apply.argocd.sync must be true or false (unquoted)"},
+    {"argocd namespace not a label",
+     "version: 1\nimages: []\nenvironments:\n  - name: staging\n    paths: [a]\n"
+     "    apply: {argocd: {application: apps, namespace: Argo_CD}}\n",
+     6, 52, "apply.argocd.namespace \"Argo_CD\" must be a Kubernetes namespace name"},
+    {"apply with both job and argocd",
+     "version: 1\nimages: []\nenvironments:\n  - name: staging\n    paths: [a]\n"
+     "    apply: {job: {namespace: ops, template: a.yaml}, argocd: {application: apps}}\n",
+     6, 54, "apply has both job and argocd; choose exactly one"},
+    {"apply with both flux and fleet",
+     "version: 1\nimages: []\nenvironments:\n  - name: staging\n    paths: [a]\n"
+     "    apply: {fleet: {gitRepo: apps}, flux: {name: apps}}\n",
+     6, 37, "apply has both fleet and flux; choose exactly one"},
+    {"fleet without gitRepo",
+     "version: 1\nimages: []\nenvironments:\n  - name: staging\n    paths: [a]\n"
+     "    apply: {fleet: {namespace: fleet-local}}\n",
+     6, 20, "apply.fleet is missing required key \"gitRepo\" (the Fleet GitRepo to sync)"},
+    {"fleet gitRepo not an object name",
+     "version: 1\nimages: []\nenvironments:\n  - name: staging\n    paths: [a]\n"
+     "    apply: {fleet: {gitRepo: Apps_1}}\n",
+     6, 30, "apply.fleet.gitRepo \"Apps_1\" must be a Kubernetes object name"},
+    {"fleet unknown key",
+     "version: 1\nimages: []\nenvironments:\n  - name: staging\n    paths: [a]\n"
+     "    apply: {fleet: {gitrepo: apps}}\n",
+     6, 21, "unknown key \"gitrepo\" in apply.fleet; did you mean \"gitRepo\"?"},
     {"timeout not a duration",
      "version: 1\nimages: []\nenvironments:\n  - name: staging\n    paths: [a]\n"
      "    apply: {flux: {name: apps}, timeout: 10 minutes}\n",
