@@ -34,6 +34,7 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <tuple>
 #include <vector>
 
@@ -1178,6 +1179,412 @@ INSTANTIATE_TEST_SUITE_P(overlays, kube_real_serve, ::testing::ValuesIn(overlays
                            return n;
                          });
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(kube_real_serve);
+
+// ---- 5: the other apply modes, against the projects' CRDs, as the ServiceAccount ---------------
+//
+// Issue 11: ferry serve, as the overlay's ServiceAccount with the argocd and fleet components
+// added the way docs/rules.md tells users to, applies pushes in each mode against the real API
+// server: Flux with a HelmRelease health check, Argo CD with a sync, Fleet with a forced sync. The
+// test plays each controller by writing what the controller writes (Flux and Fleet through
+// /status; Argo CD with the object, its Application has no status subresource): first a status
+// left from the previous revision, which must not count, then the new revision's outcome. Each
+// mode ends once in success and once in failure (Fleet: in a timeout), and the audit log must show
+// no request of ferry's refused. One overlay (k3s, where Fleet is the usual GitOps tool) is
+// enough: the rights come from the components, the same for every overlay.
+
+class kube_real_modes : public kube_real_serve {
+ protected:
+  void SetUp() override {
+    require_tools();
+    if (HasFatalFailure()) {
+      return;
+    }
+    install_modes(cluster_for(GetParam()));
+    if (HasFatalFailure()) {
+      return;
+    }
+    kube_real_serve::SetUp();
+  }
+
+  // Once per cluster: gitops-crds.yaml (what installing Flux's helm-controller, Argo CD and
+  // Fleet leaves), the namespaces Argo CD and Fleet keep their objects in, and the components'
+  // RBAC rendered together with the overlay by kustomize 5 (kubectl 1.20's kustomize 2 predates
+  // components), of which only what the components add is applied.
+  static void install_modes(overlay_cluster& c) {
+    static std::set<std::string> done;
+    if (done.contains(c.overlay)) {
+      return;
+    }
+    ASSERT_TRUE(c.problems.empty()) << "bring-up failed, see the render test";
+    auto& api = *c.api;
+    const std::string kubeconfig = "--kubeconfig=" + api.kubeconfig().string();
+    const auto crds = ferry::test::run(
+        {FERRY_KUBECTL_1_20, kubeconfig, "apply", "-f", (k_here / "gitops-crds.yaml").string()}, {},
+        120s);
+    ASSERT_EQ(crds.exit_code, 0) << crds.out << crds.err;
+    ASSERT_TRUE(eventually([&] {
+      return api.request(verb::get, "/apis/helm.toolkit.fluxcd.io/v2").status == 200 &&
+             api.request(verb::get, "/apis/argoproj.io/v1alpha1").status == 200 &&
+             api.request(verb::get, "/apis/fleet.cattle.io/v1alpha1").status == 200;
+    })) << "the GitOps CRDs were not served within 60 s";
+    for (const char* ns : {"argocd", "fleet-default"}) {
+      const auto r = api.request(
+          verb::post, "/api/v1/namespaces",
+          json::serialize(json::value{
+              {"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", ns}}}}));
+      ASSERT_TRUE(r.status == 201 || r.status == 409) << r.body;
+    }
+    const auto root = c.dir / "with-components";
+    fs::create_directories(root);
+    const auto manifests = fs::path(FERRY_SOURCE_DIR) / "manifests";
+    // kustomize refuses absolute paths to other kustomizations: relative ones, as a user's own
+    // overlay would name them.
+    const auto rel = [&](const fs::path& p) { return fs::relative(p, root).string(); };
+    ferry::test::write_text(
+        root / "kustomization.yaml",
+        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - " +
+            rel(manifests / "overlays" / c.overlay) + "\ncomponents:\n  - " +
+            rel(manifests / "components" / "argocd") + "\n  - " +
+            rel(manifests / "components" / "fleet") + "\n");
+    const auto rendered = render(FERRY_KUBECTL, root);
+    ASSERT_TRUE(rendered.ok) << rendered.error;
+    json::array added;
+    for (const auto& o : rendered.objects) {
+      const auto ns = str(at(o, {"metadata", "namespace"}));
+      if (ns == "argocd" || ns == "fleet-default") {
+        added.push_back(o);
+      }
+    }
+    ASSERT_EQ(added.size(), 4U) << "a Role and a RoleBinding per component: "
+                                << json::serialize(added);
+    const auto file = c.dir / "components.json";
+    ferry::test::write_text(file, json::serialize(json::value{
+                                      {"apiVersion", "v1"}, {"kind", "List"}, {"items", added}}));
+    const auto applied =
+        ferry::test::run({FERRY_KUBECTL_1_20, kubeconfig, "apply", "-f", file.string()}, {}, 120s);
+    ASSERT_EQ(applied.exit_code, 0) << applied.out << applied.err;
+    done.insert(c.overlay);
+  }
+
+  // Moves main with staging applied by `apply_yaml` instead of the example's Flux line and a
+  // change under clusters/staging (so the push names staging), delivers the webhooks it caused,
+  // and returns the new head.
+  std::string push_staging(const std::string& apply_yaml, const std::string& note) {
+    std::string rules = ferry::test::read_text(fs::path(FERRY_SOURCE_DIR) /
+                                               "infra/example-infra/.github/ferry.yaml");
+    const std::string line =
+        "    apply: {flux: {kind: Kustomization, name: apps, namespace: flux-system}}\n";
+    const auto pos = rules.find(line);
+    EXPECT_NE(pos, std::string::npos);
+    if (pos == std::string::npos) {
+      return {};
+    }
+    rules.replace(pos, line.size(), apply_yaml);
+    const auto seq = last_webhook_seq();
+    const auto moved =
+        control(verb::post, "/_double/repos/dine-together/infra/move-ref",
+                json::serialize(
+                    json::value{{"ref", "heads/main"},
+                                {"files",
+                                 {{".github/ferry.yaml", rules},
+                                  {"clusters/staging/app/note.yaml", "note: " + note + "\n"}}}}));
+    EXPECT_EQ(moved.status / 100, 2) << moved.body;
+    if (moved.status / 100 != 2) {
+      return {};
+    }
+    const std::string head = str(at(json::parse(moved.body), {"to"}));
+    EXPECT_EQ(deliver_all_since(seq), 202) << "the push to main was not accepted for an apply";
+    return head;
+  }
+
+  std::string description_of(const std::string& sha, std::string_view context) {
+    const auto state = infra_state();
+    const auto* by_sha = state.at("statuses").as_object().if_contains(sha);
+    std::string latest;
+    if (by_sha != nullptr) {
+      for (const auto& s : by_sha->as_array()) {
+        if (str(at(s, {"context"})) == context) {
+          latest = str(at(s, {"description"}));
+        }
+      }
+    }
+    return latest;
+  }
+
+  // The apply status stays pending for two seconds while the object shows what the test wrote so
+  // far (a status of the previous revision): ferry, following the object by a watch, answers a
+  // change within milliseconds here, so a stale status it counted would show in that window.
+  bool stays_pending(const std::string& sha) {
+    const auto until = std::chrono::steady_clock::now() + 2s;
+    while (std::chrono::steady_clock::now() < until) {
+      if (status_of(sha, "ferry/apply/staging") != "pending") {
+        return false;
+      }
+      std::this_thread::sleep_for(50ms);
+    }
+    return status_of(sha, "ferry/apply/staging") == "pending";
+  }
+
+  void create(const std::string& collection, const json::value& object) {
+    ASSERT_EQ(validate_with_models(json::array{object}, dir_), "");
+    const auto r = api().request(verb::post, collection, json::serialize(object));
+    ASSERT_EQ(r.status, 201) << collection << ": " << r.body;
+  }
+  void merge_patch(const std::string& path, const json::value& patch) {
+    const auto r = api().request(verb::patch, path, json::serialize(patch), {},
+                                 "application/merge-patch+json");
+    ASSERT_EQ(r.status, 200) << path << ": " << r.body;
+  }
+  std::int64_t generation_of(const std::string& path) {
+    const auto o = get(path);
+    return o ? at(*o, {"metadata", "generation"})->to_number<std::int64_t>() : -1;
+  }
+
+  // kustomize-controller's answer for `head` (as in the Flux apply above).
+  void kustomization_ready_at(const std::string& ks_path, const std::string& head) {
+    write_status(ks_path,
+                 json::value{{"observedGeneration", generation_of(ks_path)},
+                             {"lastHandledReconcileAt", head},
+                             {"lastAttemptedRevision", "main@sha1:" + head},
+                             {"lastAppliedRevision", "main@sha1:" + head},
+                             {"conditions", json::array{json::object{
+                                                {"type", "Ready"},
+                                                {"status", "True"},
+                                                {"reason", "ReconciliationSucceeded"},
+                                                {"message", "Applied revision: main@sha1:" + head},
+                                                {"lastTransitionTime", now_rfc3339()}}}}});
+  }
+  static json::value condition(const char* type, const char* status, const char* reason,
+                               const std::string& message) {
+    return json::object{{"type", type},
+                        {"status", status},
+                        {"reason", reason},
+                        {"message", message},
+                        {"lastTransitionTime", now_rfc3339()}};
+  }
+};
+
+TEST_P(kube_real_modes, flux_health_checks_argocd_and_fleet_apply_as_the_service_account) {
+  const std::string old_head = head_of("main");
+  // The cluster is shared: earlier tests' requests (the doctor test's refused ones among them)
+  // are already in the audit log.
+  const std::size_t earlier_requests = ferry_requests().size();
+
+  // -- Flux with a HelmRelease health check. The release, as helm-controller left it: Ready at
+  //    generation 1.
+  const std::string hr_collection =
+      "/apis/helm.toolkit.fluxcd.io/v2/namespaces/flux-system/helmreleases";
+  const std::string hr_path = hr_collection + "/app";
+  const std::string ks_path =
+      "/apis/kustomize.toolkit.fluxcd.io/v1/namespaces/flux-system/kustomizations/apps";
+  const auto release = [](const std::string& version) {
+    return json::value{{"apiVersion", "helm.toolkit.fluxcd.io/v2"},
+                       {"kind", "HelmRelease"},
+                       {"metadata", {{"name", "app"}, {"namespace", "flux-system"}}},
+                       {"spec",
+                        {{"interval", "10m"},
+                         {"chart",
+                          {{"spec",
+                            {{"chart", "app"},
+                             {"version", version},
+                             {"sourceRef", {{"kind", "HelmRepository"}, {"name", "charts"}}}}}}}}}};
+  };
+  create(hr_collection, release("1.0.0"));
+  write_status(hr_path,
+               json::value{{"observedGeneration", 1},
+                           {"conditions", json::array{condition("Ready", "True", "InstallSucceeded",
+                                                                "Helm install succeeded")}}});
+  const std::string flux_rules =
+      "    apply:\n      flux:\n        name: apps\n        healthChecks:\n"
+      "          - {apiVersion: helm.toolkit.fluxcd.io/v2, kind: HelmRelease, name: app}\n"
+      "      timeout: 2m\n";
+  const std::string flux_head = push_staging(flux_rules, "flux");
+  ASSERT_FALSE(flux_head.empty());
+  ASSERT_TRUE(eventually([&] {
+    const auto ks = get(ks_path);
+    return ks && str(at(*ks, {"metadata", "annotations", "reconcile.fluxcd.io/requestedAt"})) ==
+                     flux_head;
+  })) << ferry_->log();
+  // The Kustomization applied the new chart version: generation 2, its status still generation
+  // 1's Ready. The Kustomization's Ready at the pushed commit is not enough.
+  merge_patch(hr_path, json::value{{"spec", {{"chart", {{"spec", {{"version", "1.1.0"}}}}}}}});
+  ASSERT_EQ(generation_of(hr_path), 2);
+  kustomization_ready_at(ks_path, flux_head);
+  EXPECT_TRUE(stays_pending(flux_head)) << status_of(flux_head, "ferry/apply/staging");
+  write_status(hr_path,
+               json::value{{"observedGeneration", 2},
+                           {"conditions", json::array{condition("Ready", "True", "UpgradeSucceeded",
+                                                                "Helm upgrade succeeded")}}});
+  ASSERT_TRUE(eventually([&] { return status_of(flux_head, "ferry/apply/staging") == "success"; }))
+      << status_of(flux_head, "ferry/apply/staging") << "\n"
+      << ferry_->log();
+  EXPECT_NE(description_of(flux_head, "ferry/apply/staging").find("HelmRelease flux-system/app"),
+            std::string::npos)
+      << description_of(flux_head, "ferry/apply/staging");
+  // A failed upgrade fails the next apply with Helm's message.
+  const std::string flux_head2 = push_staging(flux_rules, "flux again");
+  ASSERT_TRUE(eventually([&] {
+    const auto ks = get(ks_path);
+    return ks && str(at(*ks, {"metadata", "annotations", "reconcile.fluxcd.io/requestedAt"})) ==
+                     flux_head2;
+  })) << ferry_->log();
+  merge_patch(hr_path, json::value{{"spec", {{"chart", {{"spec", {{"version", "1.2.0"}}}}}}}});
+  kustomization_ready_at(ks_path, flux_head2);
+  write_status(hr_path, json::value{{"observedGeneration", 3},
+                                    {"conditions",
+                                     json::array{condition("Ready", "False", "UpgradeFailed",
+                                                           "Helm upgrade failed: timed out waiting "
+                                                           "for the condition")}}});
+  ASSERT_TRUE(eventually([&] { return status_of(flux_head2, "ferry/apply/staging") == "failure"; }))
+      << status_of(flux_head2, "ferry/apply/staging") << "\n"
+      << ferry_->log();
+  EXPECT_NE(description_of(flux_head2, "ferry/apply/staging").find("Helm upgrade failed"),
+            std::string::npos)
+      << description_of(flux_head2, "ferry/apply/staging");
+  const auto hr = get(hr_path);
+  ASSERT_TRUE(hr);
+  EXPECT_EQ(validate_with_models(json::array{*hr}, dir_), "");
+
+  // -- Argo CD with a sync. The Application, Synced and Healthy at the previous commit.
+  const std::string app_collection = "/apis/argoproj.io/v1alpha1/namespaces/argocd/applications";
+  const std::string app_path = app_collection + "/app-staging";
+  create(app_collection,
+         json::value{{"apiVersion", "argoproj.io/v1alpha1"},
+                     {"kind", "Application"},
+                     {"metadata", {{"name", "app-staging"}, {"namespace", "argocd"}}},
+                     {"spec",
+                      {{"project", "default"},
+                       {"source",
+                        {{"repoURL", "https://github.com/dine-together/infra"},
+                         {"path", "clusters/staging"},
+                         {"targetRevision", "main"}}},
+                       {"destination",
+                        {{"server", "https://kubernetes.default.svc"}, {"namespace", "apps"}}}}},
+                     {"status",
+                      {{"sync", {{"status", "Synced"}, {"revision", old_head}}},
+                       {"health", {{"status", "Healthy"}}}}}});
+  const std::string argo_rules =
+      "    apply: {argocd: {application: app-staging, sync: true}, "
+      "timeout: 2m}\n";
+  // Argo CD's controller after a sync: the operation's result with the object, the operation
+  // and the refresh request gone.
+  const auto argo_finishes = [&](const std::string& head, const char* phase,
+                                 const std::string& message, const char* sync_status,
+                                 const char* health) {
+    merge_patch(
+        app_path,
+        json::value{
+            {"metadata", {{"annotations", {{"argocd.argoproj.io/refresh", nullptr}}}}},
+            {"operation", nullptr},
+            {"status",
+             {{"sync", {{"status", sync_status}, {"revision", head}}},
+              {"health", {{"status", health}}},
+              {"operationState",
+               {{"phase", phase},
+                {"message", message},
+                {"startedAt", now_rfc3339()},
+                {"finishedAt", now_rfc3339()},
+                {"operation",
+                 {{"sync", {{"revision", head}}}, {"initiatedBy", {{"username", "ferry"}}}}},
+                {"syncResult",
+                 {{"revision", head},
+                  {"source", {{"repoURL", "https://github.com/dine-together/infra"}}}}}}}}}});
+  };
+  const std::string argo_head = push_staging(argo_rules, "argocd");
+  ASSERT_FALSE(argo_head.empty());
+  std::optional<json::value> app;
+  ASSERT_TRUE(eventually([&] {
+    app = get(app_path);
+    return app && str(at(*app, {"operation", "sync", "revision"})) == argo_head;
+  })) << ferry_->log();
+  EXPECT_EQ(str(at(*app, {"metadata", "annotations", "argocd.argoproj.io/refresh"})), "hard");
+  EXPECT_EQ(str(at(*app, {"operation", "initiatedBy", "username"})), "ferry");
+  EXPECT_EQ(validate_with_models(json::array{*app}, dir_), "");
+  EXPECT_TRUE(stays_pending(argo_head)) << status_of(argo_head, "ferry/apply/staging");
+  argo_finishes(argo_head, "Succeeded", "successfully synced (all tasks run)", "Synced", "Healthy");
+  ASSERT_TRUE(eventually([&] { return status_of(argo_head, "ferry/apply/staging") == "success"; }))
+      << status_of(argo_head, "ferry/apply/staging") << "\n"
+      << ferry_->log();
+  const std::string argo_head2 = push_staging(argo_rules, "argocd again");
+  ASSERT_TRUE(eventually([&] {
+    app = get(app_path);
+    return app && str(at(*app, {"operation", "sync", "revision"})) == argo_head2;
+  })) << ferry_->log();
+  argo_finishes(argo_head2, "Failed",
+                "one or more objects failed to apply, reason: Deployment.apps \"web\" is invalid",
+                "OutOfSync", "Healthy");
+  ASSERT_TRUE(eventually([&] { return status_of(argo_head2, "ferry/apply/staging") == "failure"; }))
+      << status_of(argo_head2, "ferry/apply/staging") << "\n"
+      << ferry_->log();
+  EXPECT_NE(
+      description_of(argo_head2, "ferry/apply/staging").find("one or more objects failed to apply"),
+      std::string::npos)
+      << description_of(argo_head2, "ferry/apply/staging");
+  app = get(app_path);
+  ASSERT_TRUE(app);
+  EXPECT_EQ(validate_with_models(json::array{*app}, dir_), "");
+
+  // -- Fleet. The GitRepo, Ready at the previous commit.
+  const std::string repo_collection =
+      "/apis/fleet.cattle.io/v1alpha1/namespaces/fleet-default/gitrepos";
+  const std::string repo_path = repo_collection + "/infra-staging";
+  create(repo_collection,
+         json::value{{"apiVersion", "fleet.cattle.io/v1alpha1"},
+                     {"kind", "GitRepo"},
+                     {"metadata", {{"name", "infra-staging"}, {"namespace", "fleet-default"}}},
+                     {"spec",
+                      {{"repo", "https://github.com/dine-together/infra"},
+                       {"branch", "main"},
+                       {"paths", json::array{"clusters/staging"}}}}});
+  const auto fleet_status = [&](const std::string& commit) {
+    write_status(repo_path,
+                 json::value{{"observedGeneration", generation_of(repo_path)},
+                             {"commit", commit},
+                             {"readyClusters", 1},
+                             {"desiredReadyClusters", 1},
+                             {"summary", {{"ready", 1}, {"desiredReady", 1}}},
+                             {"conditions",
+                              json::array{json::object{{"type", "Ready"}, {"status", "True"}}}}});
+  };
+  fleet_status(old_head);
+  const std::string fleet_head =
+      push_staging("    apply: {fleet: {gitRepo: infra-staging}, timeout: 2m}\n", "fleet");
+  ASSERT_FALSE(fleet_head.empty());
+  std::optional<json::value> repo;
+  ASSERT_TRUE(eventually([&] {
+    repo = get(repo_path);
+    return repo && str(at(*repo, {"metadata", "labels", "ferry.dev/commit"})) == fleet_head;
+  })) << ferry_->log();
+  EXPECT_EQ(at(*repo, {"spec", "forceSyncGeneration"})->to_number<std::int64_t>(), 1);
+  EXPECT_EQ(validate_with_models(json::array{*repo}, dir_), "");
+  // Fleet has not handled the forced sync yet: its status is the previous commit's.
+  EXPECT_TRUE(stays_pending(fleet_head)) << status_of(fleet_head, "ferry/apply/staging");
+  fleet_status(fleet_head);
+  ASSERT_TRUE(eventually([&] { return status_of(fleet_head, "ferry/apply/staging") == "success"; }))
+      << status_of(fleet_head, "ferry/apply/staging") << "\n"
+      << ferry_->log();
+  // A GitRepo Fleet never answers for: the apply ends in an error naming the wait.
+  const std::string fleet_head2 =
+      push_staging("    apply: {fleet: {gitRepo: infra-staging}, timeout: 3s}\n", "fleet again");
+  ASSERT_TRUE(eventually([&] { return status_of(fleet_head2, "ferry/apply/staging") == "error"; }))
+      << status_of(fleet_head2, "ferry/apply/staging") << "\n"
+      << ferry_->log();
+  repo = get(repo_path);
+  ASSERT_TRUE(repo);
+  EXPECT_EQ(at(*repo, {"spec", "forceSyncGeneration"})->to_number<std::int64_t>(), 2);
+
+  // Nothing ferry asked was refused.
+  std::string refused;
+  const auto requests = ferry_requests();
+  for (std::size_t i = earlier_requests; i < requests.size(); ++i) {
+    if (requests[i].second == 401 || requests[i].second == 403) {
+      refused += "\n  " + requests[i].first + " -> " + std::to_string(requests[i].second);
+    }
+  }
+  EXPECT_TRUE(refused.empty()) << "the API server refused ferry:" << refused;
+}
+
+INSTANTIATE_TEST_SUITE_P(k3s, kube_real_modes, ::testing::Values(std::string("k3s")));
 
 // No overlay or tool must fail, not pass vacuously; and the two kubectl are the two the issue
 // names: Debian 12's 1.20 (its kustomize is v2, it reports none) and one embedding kustomize 5.

@@ -1,9 +1,12 @@
 #!/usr/bin/env node
 // Validates Kubernetes objects against their kind's published OpenAPI schema, for what the
 // kube-real test cannot have the v1.20 API server check: kinds it does not serve (policy/v1
-// PodDisruptionBudget, autoscaling/v2 HorizontalPodAutoscaler) and Flux objects, whose CRDs there
-// are minimal (test/kube-real/flux-crds.yaml). Schemas: kubernetes-models (generated from
-// Kubernetes' OpenAPI document) and @kubernetes-models/flux-cd (generated from Flux's CRDs).
+// PodDisruptionBudget, autoscaling/v2 HorizontalPodAutoscaler) and the GitOps kinds, whose CRDs
+// there are minimal (test/kube-real/flux-crds.yaml, gitops-crds.yaml). Schemas: kubernetes-models
+// (generated from Kubernetes' OpenAPI document), @kubernetes-models/flux-cd and
+// @kubernetes-models/argo-cd (generated from Flux's and Argo CD's CRDs), and for Fleet, which
+// publishes no npm models, the transcription the Kubernetes double uses
+// (test/doubles/kube/fleet-gitrepo.schema.json, checked with ajv as the models are).
 //
 // Usage: node validate-models.js FILE.json   (FILE holds one object or an array of them)
 // Prints one line per object: "ok KIND NAMESPACE/NAME" or "invalid KIND NAMESPACE/NAME: reasons".
@@ -30,8 +33,30 @@ const objects = Array.isArray(input) ? input : [input];
 // group); @kubernetes-models/flux-cd does the same for the *.toolkit.fluxcd.io groups.
 function model_path(api_version, kind) {
   if (!/^([a-z0-9.-]+\/)?v[0-9]+((alpha|beta)[0-9]+)?$/.test(api_version)) return null;
-  const pkg = /\.toolkit\.fluxcd\.io\//.test(api_version) ? '@kubernetes-models/flux-cd' : 'kubernetes-models';
+  let pkg = 'kubernetes-models';
+  if (/\.toolkit\.fluxcd\.io\//.test(api_version)) pkg = '@kubernetes-models/flux-cd';
+  if (/^argoproj\.io\//.test(api_version)) pkg = '@kubernetes-models/argo-cd';
   return `${pkg}/${api_version}/${kind}`;
+}
+
+// Fleet's GitRepo: a class with the models' validate() over the transcribed schema.
+function fleet_model(api_version, kind) {
+  if (api_version !== 'fleet.cattle.io/v1alpha1' || kind !== 'GitRepo') return null;
+  const Ajv = require('ajv');
+  const ajv = new Ajv({ allErrors: true, strict: false });
+  ajv.addFormat('int64', { type: 'number', validate: (n) => Number.isSafeInteger(n) });
+  const schema = require('path').join(__dirname, '..', 'doubles', 'kube', 'fleet-gitrepo.schema.json');
+  const check = ajv.compile(JSON.parse(fs.readFileSync(schema, 'utf8')));
+  return class {
+    constructor(obj) { this.obj = obj; }
+    validate() {
+      if (!check(this.obj)) {
+        const e = new Error('invalid');
+        e.errors = check.errors;
+        throw e;
+      }
+    }
+  };
 }
 
 (async () => {
@@ -42,12 +67,14 @@ function model_path(api_version, kind) {
     const name = `${kind} ${meta.namespace || ''}/${meta.name || ''}`;
     const path = model_path(String((obj && obj.apiVersion) || ''), String(kind || ''));
     if (!path) usage(`${name}: apiVersion ${JSON.stringify(obj && obj.apiVersion)} is not group/version`);
-    let Model;
-    try {
-      // Both packages are ESM only (their exports have no "require" condition).
-      Model = (await import(path))[kind];
-    } catch (e) {
-      usage(`no model for ${obj.apiVersion} ${kind}: ${e.message}`);
+    let Model = fleet_model(String(obj.apiVersion), String(kind));
+    if (!Model) {
+      try {
+        // The packages are ESM only (their exports have no "require" condition).
+        Model = (await import(path))[kind];
+      } catch (e) {
+        usage(`no model for ${obj.apiVersion} ${kind}: ${e.message}`);
+      }
     }
     if (typeof Model !== 'function') usage(`no model for ${obj.apiVersion} ${kind}`);
     try {
