@@ -258,8 +258,12 @@ bool is_ferry_head(const head_commit_facts& c, std::optional<std::string_view> a
     return c.author_name == std::string(*app_slug) + "[bot]";
   }
   // Trailers sit at the start of a line in the message's last paragraph (git interpret-trailers).
-  const std::string needle = "\n" + std::string(k_source_commit_trailer) + ": ";
-  return c.message.find(needle) != std::string::npos;
+  for (const auto trailer : {k_source_commit_trailer, k_onboard_source_trailer}) {
+    if (c.message.find("\n" + std::string(trailer) + ": ") != std::string::npos) {
+      return true;
+    }
+  }
+  return false;
 }
 
 bool is_clean_status_error(std::string_view message) noexcept {

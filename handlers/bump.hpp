@@ -18,6 +18,9 @@ namespace ferry::handlers {
 // The trailer ferry writes in its bump commits (SPEC "Policies": what runs now can name its
 // source commit through it).
 inline constexpr std::string_view k_source_commit_trailer = "Ferry-Source-Commit";
+// The trailer of ferry's onboarding commits (handlers/onboard_push.cpp): the application
+// repository and commit the compose file was read at. Not a source commit of any image.
+inline constexpr std::string_view k_onboard_source_trailer = "Ferry-Onboard-Source";
 
 struct bump_facts {
   std::string image;                     // ghcr.io/dine-together/app
@@ -94,7 +97,8 @@ struct head_commit_facts {
 
 // A head ferry wrote: a verified commit authored by the App's bot ("<slug>[bot]", GitHub's
 // name for commits made through the Git Data API without an author), or, when the App's slug
-// is not known yet, a verified commit carrying ferry's trailer. Anything else is a person's.
+// is not known yet, a verified commit carrying one of ferry's trailers (bump or onboarding).
+// Anything else is a person's.
 bool is_ferry_head(const head_commit_facts& c, std::optional<std::string_view> app_slug);
 
 // Whether a branch already holds exactly `changes` on top of the default-branch head: the

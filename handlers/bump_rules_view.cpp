@@ -16,6 +16,7 @@
 #include "handlers/blocking.hpp"
 #include "handlers/bump_run.hpp"
 #include "handlers/handlers.hpp"
+#include "handlers/onboard_push.hpp"
 #include "service/limits.hpp"
 #include "service/promotion/plan.hpp"
 #include "service/promotion/values.hpp"
@@ -183,6 +184,10 @@ asio::awaitable<result<rules_cache::rules_view>> bump_run::rules_at(std::string 
       view.rules = nullptr;
     } else if (auto found = s_.rules->by_blob.find(*blob); found != s_.rules->by_blob.end()) {
       view.rules = found->second;
+      if (auto src = s_.rules->sources_by_blob.find(*blob);
+          src != s_.rules->sources_by_blob.end()) {
+        view.onboarding_repos = src->second;
+      }
     } else {
       auto text = co_await blocking(
           s_.pool, [this, &view]() { return mirror_->read_file(view.head, s_.rules_path); });
@@ -191,10 +196,13 @@ asio::awaitable<result<rules_cache::rules_view>> bump_run::rules_at(std::string 
       }
       view.rules =
           std::make_shared<const rules::parse_outcome>(rules::parse_rules(*text, s_.rules_path));
+      view.onboarding_repos = onboarding_repos_of(*text, s_.rules_path);
       if (s_.rules->by_blob.size() >= limits::k_rules_cache_entries) {
         s_.rules->by_blob.clear();
+        s_.rules->sources_by_blob.clear();
       }
       s_.rules->by_blob.emplace(*blob, view.rules);
+      s_.rules->sources_by_blob.emplace(*blob, view.onboarding_repos);
     }
   }
   view.read_at = rules_cache::clock::now();

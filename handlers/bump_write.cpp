@@ -128,6 +128,13 @@ asio::awaitable<result<bump_writer::branch_look>> bump_writer::look_at(
 asio::awaitable<result<std::optional<branch_state>>> bump_writer::write_branch(
     const std::string& branch, const std::vector<markers::file_change>& changes,
     const bump_facts& facts, const std::optional<pull_request>& pr, const branch_read& seen) {
+  const commit_text text{commit_message(facts), facts.to_tag};
+  co_return co_await write_branch(branch, changes, text, pr, seen);
+}
+
+asio::awaitable<result<std::optional<branch_state>>> bump_writer::write_branch(
+    const std::string& branch, const std::vector<markers::file_change>& changes,
+    const commit_text& text, const std::optional<pull_request>& pr, const branch_read& seen) {
   if (!seen.known || !seen.head) {
     // A new branch at the default head (conflict when it exists: the caller reads it), then the
     // commit on it, compare-and-swap on that head. Two writes.
@@ -138,7 +145,7 @@ asio::awaitable<result<std::optional<branch_state>>> bump_writer::write_branch(
     branch_look none;
     none.empty = true;
     none.on_head = true;
-    auto commit = co_await commit_via_graphql(branch, head, none, changes, facts);
+    auto commit = co_await commit_via_graphql(branch, head, none, changes, text.message);
     if (!commit) {
       co_return commit.error();
     }
@@ -161,7 +168,7 @@ asio::awaitable<result<std::optional<branch_state>>> bump_writer::write_branch(
              {{"branch", branch}, {"head", at}});
     if (pr) {
       auto c = co_await api.create_comment(pr->number, "ferry did not move `" + branch + "` to `" +
-                                                           facts.to_tag + "`: its head " + at +
+                                                           text.what + "`: its head " + at +
                                                            " is not a commit ferry wrote.");
       if (!c) {
         co_return c.error();
@@ -172,7 +179,7 @@ asio::awaitable<result<std::optional<branch_state>>> bump_writer::write_branch(
   result<std::string> commit = make_error(error_kind::internal, "no commit made");
   if (look->on_head && look->plain_files) {
     // One write: the commit on top of `at`, compare-and-swap by expectedHeadOid.
-    commit = co_await commit_via_graphql(branch, at, *look, changes, facts);
+    commit = co_await commit_via_graphql(branch, at, *look, changes, text.message);
   } else {
     // The commit through the Git Data API on the default head's tree, with parents that make it
     // a fast forward from `at` (and a merge of the default head when the branch is behind it),
@@ -185,7 +192,7 @@ asio::awaitable<result<std::optional<branch_state>>> bump_writer::write_branch(
     } else {
       parents = {at, head};
     }
-    auto made = co_await create_commit(changes, facts, parents);
+    auto made = co_await create_commit(changes, text.message, parents);
     if (!made) {
       co_return made.error();
     }
@@ -207,7 +214,7 @@ asio::awaitable<result<std::optional<branch_state>>> bump_writer::write_branch(
 // `changes`.
 asio::awaitable<result<std::string>> bump_writer::commit_via_graphql(
     const std::string& branch, const std::string& at, const branch_look& look,
-    const std::vector<markers::file_change>& changes, const bump_facts& facts) {
+    const std::vector<markers::file_change>& changes, const std::string& message) {
   auto edits = co_await blocking(
       settings.pool,
       [&]() -> result<std::pair<std::vector<github::tree_file>, std::vector<std::string>>> {
@@ -235,7 +242,6 @@ asio::awaitable<result<std::string>> bump_writer::commit_via_graphql(
   if (!edits) {
     co_return edits.error();
   }
-  const std::string message = commit_message(facts);
   const auto cut = message.find("\n\n");
   const std::string headline = message.substr(0, std::min(cut, message.find('\n')));
   std::string body = cut == std::string::npos ? std::string() : message.substr(cut + 2);
@@ -249,7 +255,7 @@ asio::awaitable<result<std::string>> bump_writer::commit_via_graphql(
 // API without author or committer: GitHub signs it, so it shows as verified (SPEC). Each file
 // keeps its mode; the content is the edit's bytes, nothing re-emitted.
 asio::awaitable<result<std::string>> bump_writer::create_commit(
-    const std::vector<markers::file_change>& changes, const bump_facts& facts,
+    const std::vector<markers::file_change>& changes, const std::string& message,
     const std::vector<std::string>& parents) {
   // The base tree from the mirror, which holds `head` (no GET git/commits round trip).
   auto base_tree = co_await blocking(settings.pool, [&]() { return mirror.tree_id(head); });
@@ -269,7 +275,7 @@ asio::awaitable<result<std::string>> bump_writer::create_commit(
   if (!tree) {
     co_return tree.error();
   }
-  co_return co_await api.create_commit(commit_message(facts), *tree, parents);
+  co_return co_await api.create_commit(message, *tree, parents);
 }
 
 asio::awaitable<result<void>> bump_writer::converge_pr(const rules::environment& env,
@@ -277,15 +283,34 @@ asio::awaitable<result<void>> bump_writer::converge_pr(const rules::environment&
                                                        std::optional<pull_request> pr,
                                                        const bump_facts& facts,
                                                        const branch_state& written) {
-  const std::string title = pr_title(facts);
-  const std::string body = pr_body(facts);
+  pr_shape shape;
+  shape.title = pr_title(facts);
+  shape.body = pr_body(facts);
+  shape.labels = {"ferry", "env:" + env.name};
+  shape.reviewers = env.reviewers;
+  shape.team_reviewers = env.team_reviewers;
+  shape.merge = env.merge;
+  auto converged = co_await converge_pr(shape, branch, std::move(pr), written, env.name);
+  if (converged && written.wrote && settings.metrics != nullptr) {
+    settings.metrics->promotions.with({env.name, facts.rule_name}).inc();
+  }
+  co_return converged;
+}
+
+asio::awaitable<result<void>> bump_writer::converge_pr(const pr_shape& shape,
+                                                       const std::string& branch,
+                                                       std::optional<pull_request> pr,
+                                                       const branch_state& written,
+                                                       std::string_view lead_env) {
+  const std::string& title = shape.title;
+  const std::string& body = shape.body;
   if (!pr) {
     auto created = co_await api.create_pull(title, branch, default_branch, body);
     if (created) {
       pr = std::move(*created);
       count_pr("opened");
-      if (settings.metrics != nullptr) {
-        settings.metrics->lead_time.with({lead_stage, env.name})
+      if (settings.metrics != nullptr && !lead_env.empty()) {
+        settings.metrics->lead_time.with({lead_stage, lead_env})
             .observe(
                 std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
       }
@@ -313,18 +338,14 @@ asio::awaitable<result<void>> bump_writer::converge_pr(const rules::environment&
     }
     count_pr("updated");
   }
-  if (written.wrote && settings.metrics != nullptr) {
-    settings.metrics->promotions.with({env.name, facts.rule_name}).inc();
-  }
-  co_return co_await finish(env, *pr, written.head);
+  co_return co_await finish(shape, *pr, written.head);
 }
 
 // Labels `ferry` and `env:<env>`, the environment's reviewers and auto-merge, whatever of them
 // the PR lacks: one GraphQL mutation for the parts whose node ids the delivery's read resolved
 // (all of them once the labels exist in the repository), REST by name for the rest (REST also
 // creates a label the repository does not have yet).
-asio::awaitable<result<void>> bump_writer::finish(const rules::environment& env,
-                                                  const pull_request& pr,
+asio::awaitable<result<void>> bump_writer::finish(const pr_shape& shape, const pull_request& pr,
                                                   const std::string& written) {
   auto id_of = [](const std::map<std::string, std::string>* ids,
                   const std::string& name) -> const std::string* {
@@ -355,12 +376,12 @@ asio::awaitable<result<void>> bump_writer::finish(const rules::environment& env,
   std::vector<std::string> rest_labels;
   std::vector<std::string> rest_users;
   std::vector<std::string> rest_teams;
-  const std::vector<std::string> want_labels{"ferry", "env:" + env.name};
+  const std::vector<std::string>& want_labels = shape.labels;
   split(want_labels, pr.labels, ids ? &ids->label_ids : nullptr, gql.label_ids, rest_labels);
-  split(env.reviewers, pr.reviewers, ids ? &ids->user_ids : nullptr, gql.user_ids, rest_users);
-  split(env.team_reviewers, pr.teams, ids ? &ids->team_ids : nullptr, gql.team_ids, rest_teams);
-  if (env.merge.enabled && !pr.auto_merge) {
-    gql.merge_method = text::upper(rules::to_string(env.merge.method));
+  split(shape.reviewers, pr.reviewers, ids ? &ids->user_ids : nullptr, gql.user_ids, rest_users);
+  split(shape.team_reviewers, pr.teams, ids ? &ids->team_ids : nullptr, gql.team_ids, rest_teams);
+  if (shape.merge.enabled && !pr.auto_merge) {
+    gql.merge_method = text::upper(rules::to_string(shape.merge.method));
   }
   if (!rest_labels.empty()) {
     // Both labels: REST adds to what is there, and one call creates what is missing.
@@ -400,7 +421,7 @@ asio::awaitable<result<void>> bump_writer::finish(const rules::environment& env,
     if (finished->failed.size() > 1 || !is_clean_status_error(e->message)) {
       co_return github::graphql_failure(finished->failed);
     }
-    co_return co_await merge_now(env, pr, written);
+    co_return co_await merge_now(shape, pr, written);
   }
   co_return ok_v;
 }
@@ -408,10 +429,9 @@ asio::awaitable<result<void>> bump_writer::finish(const rules::environment& env,
 // GitHub refuses auto-merge on a PR that could merge right now ("clean status"): merge it through
 // REST with the same method and the head ferry wrote (SPEC). A merge GitHub refuses (405) leaves
 // the PR open with a comment.
-asio::awaitable<result<void>> bump_writer::merge_now(const rules::environment& env,
-                                                     const pull_request& pr,
+asio::awaitable<result<void>> bump_writer::merge_now(const pr_shape& shape, const pull_request& pr,
                                                      const std::string& written) {
-  const std::string method = rules::to_string(env.merge.method);
+  const std::string method = rules::to_string(shape.merge.method);
   auto merged = co_await api.merge_pull(pr.number, method, written);
   if (merged) {
     count_pr("merged");

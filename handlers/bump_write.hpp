@@ -50,6 +50,23 @@ struct branch_read {
   std::optional<std::string> head;  // when known: the head, nullopt when there is no branch
 };
 
+// What a commit says, for writes other than a tag bump (onboarding pull requests): the message,
+// and what a comment names when a head ferry did not write is left alone.
+struct commit_text {
+  std::string message;
+  std::string what;
+};
+
+// What a pull request must carry: title, body, labels, reviewers and auto-merge.
+struct pr_shape {
+  std::string title;
+  std::string body;
+  std::vector<std::string> labels;
+  std::vector<std::string> reviewers;
+  std::vector<std::string> team_reviewers;
+  rules::auto_merge merge{};
+};
+
 // One environment's writes on the infra repository of one delivery. References only: it lives
 // within the flow's run.
 struct bump_writer {
@@ -79,6 +96,11 @@ struct bump_writer {
       const std::string& branch, const std::vector<markers::file_change>& changes,
       const bump_facts& facts, const std::optional<github::pull_request>& pr,
       const branch_read& seen);
+  // The same for any commit (onboarding pull requests).
+  boost::asio::awaitable<result<std::optional<branch_state>>> write_branch(
+      const std::string& branch, const std::vector<markers::file_change>& changes,
+      const commit_text& text, const std::optional<github::pull_request>& pr,
+      const branch_read& seen);
 
   // Opens the PR (or adopts the one a concurrent delivery opened) and converges its title,
   // body, labels `ferry` and `env:<env>`, reviewers and auto-merge.
@@ -87,6 +109,12 @@ struct bump_writer {
                                                    std::optional<github::pull_request> pr,
                                                    const bump_facts& facts,
                                                    const branch_state& written);
+  // The same for any pull request: opened (or adopted) and brought to `shape`. `lead_env`, when
+  // not empty, names the environment whose ferry_lead_time_seconds an opened PR ends.
+  boost::asio::awaitable<result<void>> converge_pr(const pr_shape& shape, const std::string& branch,
+                                                   std::optional<github::pull_request> pr,
+                                                   const branch_state& written,
+                                                   std::string_view lead_env = {});
 
  private:
   struct branch_look;
@@ -94,14 +122,13 @@ struct bump_writer {
       const std::string& at, const std::vector<markers::file_change>& changes);
   boost::asio::awaitable<result<std::string>> commit_via_graphql(
       const std::string& branch, const std::string& at, const branch_look& look,
-      const std::vector<markers::file_change>& changes, const bump_facts& facts);
+      const std::vector<markers::file_change>& changes, const std::string& message);
   boost::asio::awaitable<result<std::string>> create_commit(
-      const std::vector<markers::file_change>& changes, const bump_facts& facts,
+      const std::vector<markers::file_change>& changes, const std::string& message,
       const std::vector<std::string>& parents);
-  boost::asio::awaitable<result<void>> finish(const rules::environment& env,
-                                              const github::pull_request& pr,
+  boost::asio::awaitable<result<void>> finish(const pr_shape& shape, const github::pull_request& pr,
                                               const std::string& written);
-  boost::asio::awaitable<result<void>> merge_now(const rules::environment& env,
+  boost::asio::awaitable<result<void>> merge_now(const pr_shape& shape,
                                                  const github::pull_request& pr,
                                                  const std::string& written);
   void count_pr(std::string_view action) const;

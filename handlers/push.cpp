@@ -1,11 +1,13 @@
 // `push` to an infra repository's default branch (SPEC "Behaviour by event"): the rules file's
 // validity goes on the new head as `ferry/rules`, and every environment whose paths the push
 // changed is applied (all of them when `before` is zero or the push was forced). The delivery
-// answers 202 while applies are followed, 200 when nothing needed applying.
+// answers 202 while applies are followed, 200 when nothing needed applying. A push to any other
+// repository may be an application's compose file: handlers/onboard_push.cpp.
 #include "handlers/apply.hpp"
 
 #include "handlers/handlers.hpp"
 #include "handlers/infra_repo.hpp"
+#include "handlers/onboard_push.hpp"
 #include "handlers/rules_cache.hpp"
 #include "service/apply/environments.hpp"
 #include "service/git/reads.hpp"
@@ -28,8 +30,8 @@ handler_task handle_push(const service::delivery& d, const events::push_event& e
   // Decided from the payload alone, before any API call.
   const auto repo_name = infra_repo_of(*s, e.repository.full_name);
   if (!repo_name) {
-    d.log.debug("push ignored", {{"reason", "not an infra repository"}});
-    co_return service::outcome::ignored;
+    // An application repository: onboarding pull requests, if an infra repository lists it.
+    co_return co_await handle_app_push(d, e, std::move(s));
   }
   if (e.deleted || e.ref != "refs/heads/" + e.repository.default_branch ||
       !text::is_commit_sha(e.after)) {

@@ -94,6 +94,21 @@ service::decide_fn make_shared_decider(std::shared_ptr<const handler_settings> s
       }
       return service::outcome::ignored;
     }
+    if (const auto* e = std::get_if<events::push_event>(&d.event);
+        e != nullptr && settings->rules && !infra_repo_of(*settings, e->repository.full_name)) {
+      // A push to an application repository no infra repository's fresh view lists under
+      // `onboarding.sources` (rules_cache.hpp); the handler asks GitHub otherwise.
+      bool unlisted = true;
+      for (const auto& repo : settings->infra_repos) {
+        unlisted = unlisted && settings->rules->fresh_view_lists_no_source(repo.full(),
+                                                                           e->repository.full_name);
+      }
+      if (unlisted) {
+        d.log.debug("push ignored", {{"reason", "no infra repository lists it for onboarding"},
+                                     {"from", "this replica's view of the rules"}});
+        return service::outcome::ignored;
+      }
+    }
     if (const auto* e = std::get_if<events::other_event>(&d.event);
         e != nullptr && !std::string_view(e->name).starts_with("installation")) {
       d.log.debug("event ignored", {{"reason", "event not handled by ferry"}});

@@ -22,6 +22,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "service/limits.hpp"
 #include "service/result.hpp"
@@ -43,6 +44,9 @@ struct rules_cache {
     std::shared_ptr<const rules::parse_outcome> rules;  // null: no rules file at `head`
     clock::time_point read_at{};
     bool stale = false;  // a push to the default branch was handled here since
+    // The repositories `onboarding.sources` lists there (lower-case owner/name); null: not
+    // known (an invalid section names none).
+    std::shared_ptr<const std::vector<std::string>> onboarding_repos;
   };
   // The renewal of one view in flight; the deliveries that need it meanwhile wait on `done`
   // (cancelled when `outcome` is set, or when the renewing delivery is abandoned).
@@ -54,6 +58,9 @@ struct rules_cache {
   };
 
   std::map<std::string, std::shared_ptr<const rules::parse_outcome>, std::less<>> by_blob;
+  // The same blobs' onboarding sources (rules_view::onboarding_repos), cleared with by_blob.
+  std::map<std::string, std::shared_ptr<const std::vector<std::string>>, std::less<>>
+      sources_by_blob;
   std::map<std::string, rules_view, std::less<>> views;  // "owner/name"
   std::map<std::string, std::shared_ptr<view_renewal>, std::less<>> renewing;
   std::map<std::string, clock::time_point, std::less<>> not_installed;  // "owner/name" -> until
@@ -78,6 +85,35 @@ struct rules_cache {
       return "no rule for the image in this repository";
     }
     return std::nullopt;
+  }
+
+  // This replica's view of `repo`'s rules, while fresh, says that `onboarding.sources` does not
+  // list `source` (owner/name, any case) or that there is no rules file: the reason, for the
+  // log. nullopt: only GitHub can tell.
+  std::optional<const char*> fresh_view_lists_no_source(std::string_view repo,
+                                                        std::string_view source) const {
+    const auto it = views.find(repo);
+    if (it == views.end() || it->second.stale ||
+        clock::now() - it->second.read_at > limits::k_rules_view_max_age) {
+      return std::nullopt;
+    }
+    if (!it->second.rules) {
+      return "no rules file in this repository";
+    }
+    const auto& listed = it->second.onboarding_repos;
+    if (!listed) {
+      return std::nullopt;
+    }
+    std::string lower(source);
+    for (auto& c : lower) {
+      c = (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+    }
+    for (const auto& r : *listed) {
+      if (r == lower) {
+        return std::nullopt;
+      }
+    }
+    return "onboarding.sources does not list the repository";
   }
 
   // A push to `repo`'s default branch was seen: the next delivery renews the view first.

@@ -289,6 +289,33 @@ void set_labels(package_event& e, const field_value& v) {
   e.label_source = label(v.el, "source", "org.opencontainers.image.source");
 }
 
+// GitHub's caps on a push payload (schema, webhook-push): 2048 commits, 3000 files a commit.
+constexpr std::size_t k_push_commits_cap = 2048;
+constexpr std::size_t k_push_files_cap = 3000;
+
+void set_commit_count(push_event& e, const field_value& v) {
+  e.commit_count = v.el.get_array().value_unsafe().size();
+  if (e.commit_count >= k_push_commits_cap) {
+    e.files_complete = false;
+  }
+}
+
+// One commit's file list; a list at the cap, or an entry that is not a string, makes the
+// push's file lists incomplete rather than the delivery an error.
+void add_paths(push_event& e, const field_value& v, std::vector<std::string>& to) {
+  const simdjson::dom::array items = v.el.get_array().value_unsafe();
+  if (items.size() >= k_push_files_cap) {
+    e.files_complete = false;
+  }
+  for (const element item : items) {
+    if (!item.is_string()) {
+      e.files_complete = false;
+      continue;
+    }
+    to.emplace_back(item.get_string().value_unsafe());
+  }
+}
+
 // Repository fields shared by every event; the owner's presence differs by event (schema).
 // Macros, because the tables are constexpr and their paths are string literals joined at
 // compile time; a function would need storage for the joined paths.
@@ -375,6 +402,14 @@ constexpr field_spec<push_event> k_push_specs[] = {
     {{"pusher", presence::required, json_type::object}},
     {{"pusher.name", presence::required, json_type::string},
      [](push_event& e, const field_value& v) { e.pusher = v.str; }},
+    // Required by the schema; read as optional, since only onboarding needs it.
+    {{"commits", presence::optional, json_type::array}, &set_commit_count},
+    {{"commits[].added", presence::optional, json_type::array},
+     [](push_event& e, const field_value& v) { add_paths(e, v, e.touched); }},
+    {{"commits[].modified", presence::optional, json_type::array},
+     [](push_event& e, const field_value& v) { add_paths(e, v, e.touched); }},
+    {{"commits[].removed", presence::optional, json_type::array},
+     [](push_event& e, const field_value& v) { add_paths(e, v, e.removed); }},
 };
 
 constexpr field_spec<pull_request_event> k_pull_request_specs[] = {

@@ -64,6 +64,13 @@ struct push_event {
   std::optional<std::int64_t> installation_id;
   std::string head_commit_id;  // empty when head_commit is null (a branch deletion)
   std::string pusher;          // pusher.name (the schema's pusher has no login)
+  // What the pushed commits did to files (commits[].added / modified / removed), for onboarding
+  // pull requests. GitHub lists at most 2048 commits and 3000 files a commit (schema), so
+  // `files_complete` is false when a list may be cut there, or holds something not a string.
+  std::vector<std::string> touched;  // added or modified, in payload order (may repeat)
+  std::vector<std::string> removed;
+  std::size_t commit_count = 0;
+  bool files_complete = true;
 };
 
 struct pull_request_event {

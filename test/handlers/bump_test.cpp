@@ -163,6 +163,9 @@ TEST(is_ferry_head, falls_back_to_the_trailer_before_the_slug_is_known) {
       is_ferry_head({"x", true, "ferry: bump\n\nFerry-Source-Commit: abc\n"}, std::nullopt));
   EXPECT_FALSE(is_ferry_head({"x", true, "a person's commit\n"}, std::nullopt));
   EXPECT_FALSE(is_ferry_head({"x", false, "t\n\nFerry-Source-Commit: abc\n"}, std::nullopt));
+  EXPECT_TRUE(is_ferry_head({"x", true, "ferry: onboard shop\n\nFerry-Onboard-Source: a/b@abc\n"},
+                            std::nullopt));
+  EXPECT_FALSE(is_ferry_head({"x", false, "t\n\nFerry-Onboard-Source: a/b@abc\n"}, std::nullopt));
 }
 
 TEST(branch_carries, exactly_the_changes_on_top_of_the_head) {

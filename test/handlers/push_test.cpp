@@ -62,7 +62,7 @@ class push_handler : public handler_cluster_test {
   }
 };
 
-TEST_F(push_handler, a_push_to_a_repository_that_is_not_an_infra_repo_is_ignored_without_a_call) {
+TEST_F(push_handler, a_push_to_a_repository_that_is_not_an_infra_repo_applies_nothing) {
   push_files("heads/main",
              {{"clusters/staging/app/deployment.yaml", deployment_with("staging", "sha-9f8e7d6")}});
   auto push = last_push();
@@ -71,11 +71,18 @@ TEST_F(push_handler, a_push_to_a_repository_that_is_not_an_infra_repo_is_ignored
   repository["name"] = "app";
   ASSERT_EQ(control(http::verb::delete_, "/_double/requests").status / 100, 2);
 
-  const auto r = dispatch_recorded(push);
+  // An application repository: the rules are read for `onboarding.sources` (none here), nothing
+  // is written or applied; this replica's fresh view then answers the next push with no call.
+  auto r = dispatch_recorded(push);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(*r, outcome::ignored);
+  EXPECT_EQ(github_writes(), 0) << json::serialize(requests());
+  EXPECT_TRUE(requested_at().empty());
+  ASSERT_EQ(control(http::verb::delete_, "/_double/requests").status / 100, 2);
+  r = dispatch_recorded(push);
   ASSERT_TRUE(r.ok()) << r.error().message;
   EXPECT_EQ(*r, outcome::ignored);
   EXPECT_TRUE(requests().empty()) << json::serialize(requests());
-  EXPECT_TRUE(requested_at().empty());
 }
 
 TEST_F(push_handler, a_push_to_another_branch_is_ignored_without_a_call) {

@@ -198,8 +198,14 @@ TEST(decider, packages_naming_no_promotion_and_unhandled_events_are_answered_at_
   // Work that needs I/O, and what ferry logs, is the dispatcher's.
   EXPECT_EQ(decide(decider, "ping", example("ping")), std::nullopt);
   EXPECT_EQ(decide(decider, "installation", example("installation")), std::nullopt);
-  EXPECT_EQ(decide(decider, "push", example("push")), std::nullopt);
   EXPECT_EQ(decide(decider, "pull_request", example("pull_request")), std::nullopt);
+  // A push to a repository that is not an infra repository: with none configured, nothing can
+  // list it for onboarding; with one whose rules this replica has not read, only GitHub can tell.
+  EXPECT_EQ(decide(decider, "push", example("push")), 204);
+  handler_settings with_infra;
+  with_infra.infra_repos = {{"dine-together", "infra"}};
+  EXPECT_EQ(decide(make_shared_decider(share_settings(with_infra)), "push", example("push")),
+            std::nullopt);
 }
 
 // SPEC "Rules file": an image no cached rule names is answered 204 without a GitHub call while
