@@ -445,6 +445,38 @@ constexpr field_spec<pull_request_event> k_pull_request_specs[] = {
     FERRY_REPOSITORY_FIELDS(pull_request_event, presence::required, presence::required),
 };
 
+constexpr field_spec<status_event> k_status_specs[] = {
+    {{"sha", presence::required, json_type::string},
+     [](status_event& e, const field_value& v) { e.sha = v.str; }},
+    {{"context", presence::required, json_type::string},
+     [](status_event& e, const field_value& v) { e.context = v.str; }},
+    {{"state", presence::required, json_type::string},
+     [](status_event& e, const field_value& v) { e.state = v.str; }},
+    // Required but nullable in the schema.
+    {{"description", presence::optional, json_type::string},
+     [](status_event& e, const field_value& v) { e.description = v.str; }},
+    {{"target_url", presence::optional, json_type::string},
+     [](status_event& e, const field_value& v) { e.target_url = v.str; }},
+    FERRY_REPOSITORY_FIELDS(status_event, presence::required, presence::required),
+};
+
+constexpr field_spec<check_run_event> k_check_run_specs[] = {
+    {{"action", presence::required, json_type::string}, &set_action<check_run_event>},
+    {{"check_run", presence::required, json_type::object}},
+    {{"check_run.head_sha", presence::required, json_type::string},
+     [](check_run_event& e, const field_value& v) { e.head_sha = v.str; }},
+    {{"check_run.name", presence::required, json_type::string},
+     [](check_run_event& e, const field_value& v) { e.name = v.str; }},
+    {{"check_run.status", presence::required, json_type::string},
+     [](check_run_event& e, const field_value& v) { e.status = v.str; }},
+    // Required but nullable in the schema: null until the run completes.
+    {{"check_run.conclusion", presence::optional, json_type::string},
+     [](check_run_event& e, const field_value& v) { e.conclusion = v.str; }},
+    {{"check_run.html_url", presence::optional, json_type::string},
+     [](check_run_event& e, const field_value& v) { e.html_url = v.str; }},
+    FERRY_REPOSITORY_FIELDS(check_run_event, presence::required, presence::required),
+};
+
 constexpr field_spec<ping_event> k_ping_specs[] = {
     {{"zen", presence::optional, json_type::string},
      [](ping_event& e, const field_value& v) { e.zen = v.str; }},
@@ -476,12 +508,15 @@ constexpr auto k_package = make_table(k_package_specs);
 constexpr auto k_registry_package = make_table(k_registry_package_specs);
 constexpr auto k_push = make_table(k_push_specs);
 constexpr auto k_pull_request = make_table(k_pull_request_specs);
+constexpr auto k_status = make_table(k_status_specs);
+constexpr auto k_check_run = make_table(k_check_run_specs);
 constexpr auto k_ping = make_table(k_ping_specs);
 constexpr auto k_installation = make_table(k_installation_specs);
 
 constexpr std::string_view k_typed_names[] = {
-    "package",      "registry_package",         "push", "pull_request", "ping",
-    "installation", "installation_repositories"};
+    "package",      "registry_package", "push",
+    "pull_request", "status",           "check_run",
+    "ping",         "installation",     "installation_repositories"};
 
 template <typename T, std::size_t N>
 ferry::result<event> parse_with(const table<T, N>& t, const element& root, T out) {
@@ -502,8 +537,9 @@ ferry::result<event> parse_root(std::string_view name, const element& root) {
     return name == "package" ? parse_with(k_package, root, std::move(e))
                              : parse_with(k_registry_package, root, std::move(e));
   }
-  const bool typed = name == "push" || name == "pull_request" || name == "ping" ||
-                     name == "installation" || name == "installation_repositories";
+  const bool typed = name == "push" || name == "pull_request" || name == "status" ||
+                     name == "check_run" || name == "ping" || name == "installation" ||
+                     name == "installation_repositories";
   if (typed && !root.is_object()) {
     return type_error("body", json_type::object, root);
   }
@@ -512,6 +548,12 @@ ferry::result<event> parse_root(std::string_view name, const element& root) {
   }
   if (name == "pull_request") {
     return parse_with(k_pull_request, root, pull_request_event{});
+  }
+  if (name == "status") {
+    return parse_with(k_status, root, status_event{});
+  }
+  if (name == "check_run") {
+    return parse_with(k_check_run, root, check_run_event{});
   }
   if (name == "ping") {
     return parse_with(k_ping, root, ping_event{});
@@ -569,6 +611,12 @@ std::span<const field_descriptor> fields_read(std::string_view event_name) noexc
   }
   if (event_name == "pull_request") {
     return k_pull_request.descriptors;
+  }
+  if (event_name == "status") {
+    return k_status.descriptors;
+  }
+  if (event_name == "check_run") {
+    return k_check_run.descriptors;
   }
   if (event_name == "ping") {
     return k_ping.descriptors;

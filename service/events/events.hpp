@@ -90,6 +90,29 @@ struct pull_request_event {
   std::optional<std::int64_t> installation_id;
 };
 
+// `status`: a commit status was created (a CI job, an end-to-end suite, or ferry itself).
+struct status_event {
+  std::string sha;
+  std::string context;
+  std::string state;  // pending, success, failure, error
+  std::string description;
+  std::string target_url;
+  repository_info repository;
+  std::optional<std::int64_t> installation_id;
+};
+
+// `check_run`: a check run was created, completed, rerequested or requested an action.
+struct check_run_event {
+  std::string action;  // "completed" is the one gates wait for
+  std::string head_sha;
+  std::string name;
+  std::string status;      // queued, in_progress, completed, pending
+  std::string conclusion;  // empty until completed (null in the payload)
+  std::string html_url;
+  repository_info repository;
+  std::optional<std::int64_t> installation_id;
+};
+
 struct ping_event {
   std::string zen;
   std::int64_t hook_id = 0;  // 0 when absent
@@ -107,8 +130,8 @@ struct other_event {
   std::string name;
 };
 
-using event = std::variant<package_event, push_event, pull_request_event, ping_event,
-                           installation_event, other_event>;
+using event = std::variant<package_event, push_event, pull_request_event, status_event,
+                           check_run_event, ping_event, installation_event, other_event>;
 
 // Parses a delivery body for the X-GitHub-Event name. Malformed, truncated, wrongly typed or
 // missing required fields give error_kind::invalid_input with a message naming the field, e.g.

@@ -160,7 +160,23 @@ result<std::vector<pull_request>> parse_pulls(std::string_view json) {
 result<std::vector<commit_status>> parse_statuses(std::string_view json) {
   return parse_list<commit_status>(json, "list statuses", [](element v) {
     return std::optional<commit_status>(
-        commit_status{text(v, {"context"}), text(v, {"state"}), text(v, {"description"})});
+        commit_status{text(v, {"context"}), text(v, {"state"}), text(v, {"description"}),
+                      text(v, {"created_at"}), text(v, {"target_url"})});
+  });
+}
+
+result<std::vector<check_run>> parse_check_runs(std::string_view json) {
+  return parse_with(json, "list check runs", [](element v) -> result<std::vector<check_run>> {
+    simdjson::dom::array runs;
+    if (v["check_runs"].get(runs) != simdjson::SUCCESS) {
+      return broken("list check runs", "no check_runs");
+    }
+    std::vector<check_run> out;
+    for (auto r : runs) {
+      out.push_back(check_run{text(r, {"name"}), text(r, {"status"}), text(r, {"conclusion"}),
+                              text(r, {"html_url"})});
+    }
+    return out;
   });
 }
 

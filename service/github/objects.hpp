@@ -59,6 +59,16 @@ struct commit_status {
   std::string context;
   std::string state;  // error, failure, pending, success
   std::string description;
+  std::string created_at;  // ISO 8601, as GitHub writes it
+  std::string target_url;
+};
+
+// GET /repos/{o}/{r}/commits/{ref}/check-runs: one check run (checks/list-for-ref).
+struct check_run {
+  std::string name;
+  std::string status;      // queued, in_progress, completed, ...
+  std::string conclusion;  // empty until completed
+  std::string html_url;
 };
 
 // GET /repos/{o}/{r}/compare/{base}...{head}: head against base.
@@ -115,6 +125,8 @@ result<std::string> parse_commit_on_branch(std::string_view json);
 result<pull_request> parse_pull(std::string_view json);
 result<std::vector<pull_request>> parse_pulls(std::string_view json);
 result<std::vector<commit_status>> parse_statuses(std::string_view json);
+// The page's `check_runs` (the answer is an object with total_count, not a list).
+result<std::vector<check_run>> parse_check_runs(std::string_view json);
 result<comparison> parse_comparison(std::string_view json);
 result<release> parse_release(std::string_view json);
 result<std::vector<pull_file>> parse_pull_files(std::string_view json);

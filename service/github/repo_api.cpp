@@ -420,6 +420,14 @@ asio::awaitable<result<std::vector<commit_status>>> repo_api::statuses(std::stri
   co_return all_pages<commit_status>(pages, parse_statuses);
 }
 
+asio::awaitable<result<std::vector<check_run>>> repo_api::check_runs(std::string_view sha,
+                                                                     int max_pages) {
+  auto pages = co_await client_->rest_pages(
+      path("/commits/" + escape_segment(sha) + "/check-runs?per_page=100"), installation_,
+      max_pages, options());
+  co_return all_pages<check_run>(pages, parse_check_runs);
+}
+
 asio::awaitable<result<void>> repo_api::create_comment(std::int64_t number,
                                                        std::string_view body_text) {
   json::object body;

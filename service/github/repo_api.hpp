@@ -126,6 +126,11 @@ class repo_api {
   boost::asio::awaitable<result<std::vector<commit_status>>> statuses(std::string_view sha,
                                                                       int max_pages);
 
+  // GET commits/{sha}/check-runs, at most max_pages of 100 (the newest run per name first:
+  // GitHub's filter=latest, the default).
+  boost::asio::awaitable<result<std::vector<check_run>>> check_runs(std::string_view sha,
+                                                                    int max_pages);
+
   // POST issues/{n}/comments
   boost::asio::awaitable<result<void>> create_comment(std::int64_t number, std::string_view body);
   // GET issues/{n}/comments, every page.

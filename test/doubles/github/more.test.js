@@ -282,3 +282,40 @@ test('GraphQL: queries and mutations run against GitHub\'s schema; what it refus
   assert.ok(v.every((x) => x.kind === 'graphql'));
   await d.control('DELETE', 'violations');
 });
+
+test('status and check_run: delivered only when subscribed; check runs listed latest per name, held to the description', async () => {
+  await d.clear_violations();
+  const sha = await branch_with('gates-reports', { 'clusters/staging/app.yaml': 'tag: v3\n' });
+  const seq = async () => {
+    const all = (await d.control('GET', 'webhooks')).body;
+    return all.length ? all[all.length - 1].seq : 0;
+  };
+  // Not subscribed (the App manifest's events): a status and a check run deliver nothing.
+  let since = await seq();
+  assert.equal((await d.control('POST', 'ci', { repo: 'acme/infra', sha, context: 'e2e', state: 'success' })).status, 201);
+  assert.equal((await d.control('POST', 'ci', { repo: 'acme/infra', sha, name: 'smoke', status: 'completed', conclusion: 'failure' })).status, 201);
+  assert.deepEqual((await d.control('GET', `webhooks?since=${since}`)).body, []);
+  // Subscribed: one delivery each, valid against @octokit/openapi-webhooks (or a violation).
+  assert.equal((await d.control('POST', 'app/events', { events: ['package', 'push', 'pull_request', 'status', 'check_run'], permissions: { checks: 'read' } })).status, 204);
+  since = await seq();
+  await d.control('POST', 'ci', { repo: 'acme/infra', sha, name: 'smoke', status: 'completed', conclusion: 'success' });
+  await d.api('POST', `${repo}/statuses/${sha}`, { auth: tok(), body: { state: 'failure', context: 'e2e', description: '3 failed' } });
+  const hooks = (await d.control('GET', `webhooks?since=${since}`)).body;
+  assert.deepEqual(hooks.map((h) => `${h.event}${h.payload.action ? '.' + h.payload.action : ''}`), ['check_run.completed', 'status']);
+  assert.equal(hooks[0].payload.check_run.head_sha, sha);
+  assert.equal(hooks[0].payload.check_run.conclusion, 'success');
+  assert.equal(hooks[1].payload.context, 'e2e');
+  assert.equal(hooks[1].payload.state, 'failure');
+  assert.equal(hooks[1].payload.sha, sha);
+  const app = await d.api('GET', '/app', { auth: `Bearer ${d.app_jwt()}` });
+  assert.ok(app.body.events.includes('check_run'));
+  assert.equal(app.body.permissions.checks, 'read');
+  // The latest run per name.
+  const runs = await d.api('GET', `${repo}/commits/${sha}/check-runs?per_page=100`, { auth: tok() });
+  assert.equal(runs.status, 200, JSON.stringify(runs.body));
+  assert.equal(runs.body.total_count, 1);
+  assert.equal(runs.body.check_runs[0].name, 'smoke');
+  assert.equal(runs.body.check_runs[0].conclusion, 'success');
+  assert.deepEqual(await d.violations(), []);
+  assert.equal((await d.control('POST', 'app/events', { events: ['package', 'push', 'pull_request', 'registry_package'] })).status, 204);
+});

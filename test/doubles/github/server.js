@@ -94,6 +94,12 @@ class double {
       // POST /_double/app/hook-config changes it. GitHub answers "********" for a secret that
       // is set and leaves the field out otherwise.
       hook_config: { url: 'https://ferry.example.com/webhook', content_type: 'json', insecure_ssl: '0', secret: '********' },
+      // What the App is subscribed to, and may read: GitHub delivers only subscribed events
+      // (docs: "Using webhooks with GitHub Apps"). POST /_double/app/events changes the events
+      // and adds permissions (gates need status, check_run and checks: read, which
+      // infra/github-app-manifest.json leaves out).
+      events: ['package', 'push', 'pull_request', 'registry_package'],
+      permissions: { contents: 'write', pull_requests: 'write', statuses: 'write', metadata: 'read', packages: 'read' },
     };
     if (opts.app_public_key) {
       this.public_key = crypto.createPublicKey(fs.readFileSync(opts.app_public_key));
@@ -246,6 +252,16 @@ class double {
     };
   }
 
+  check_run_json(r, c) {
+    return {
+      id: c.id, node_id: this.node_id('CR', c.id), head_sha: c.sha, external_id: '', name: c.name,
+      url: `${this.base}/repos/${r.owner}/${r.name}/check-runs/${c.id}`, html_url: `https://github.com/${r.owner}/${r.name}/runs/${c.id}`,
+      details_url: `https://github.com/${r.owner}/${r.name}/runs/${c.id}`, status: c.status, conclusion: c.conclusion, started_at: c.started_at, completed_at: c.completed_at,
+      output: { title: null, summary: null, text: null, annotations_count: 0, annotations_url: `${this.base}/repos/${r.owner}/${r.name}/check-runs/${c.id}/annotations` },
+      pull_requests: [],
+    };
+  }
+
   comment_json(r, c) {
     return {
       id: c.id, node_id: this.node_id('IC', c.id), url: `${this.base}/repos/${r.owner}/${r.name}/issues/comments/${c.id}`,
@@ -261,8 +277,8 @@ class double {
       access_tokens_url: `${this.base}/app/installations/${inst.id}/access_tokens`,
       repositories_url: `${this.base}/installation/repositories`, html_url: `${this.base}/organizations/${inst.account}/settings/installations/${inst.id}`,
       app_id: this.app.id, client_id: this.app.client_id, target_id: this.user(inst.account).id, target_type: 'Organization',
-      permissions: { contents: 'write', pull_requests: 'write', statuses: 'write', metadata: 'read', packages: 'read' },
-      events: ['package', 'push', 'pull_request', 'registry_package'], created_at: inst.created_at, updated_at: inst.created_at,
+      permissions: { ...this.app.permissions },
+      events: [...this.app.events], created_at: inst.created_at, updated_at: inst.created_at,
       single_file_name: null, app_slug: this.app.slug, suspended_by: null, suspended_at: null,
     };
   }
@@ -313,7 +329,7 @@ class double {
     await must(repo_dir, ['symbolic-ref', 'HEAD', `refs/heads/${branch}`]);
     const r = {
       owner, name, id: this.id(), installation_id: Number(installation_id), default_branch: branch, dir: repo_dir, git,
-      pulls: [], comments: new Map(), statuses: new Map(), next_number: 1, auto_merge_clean: true, created_at: iso(),
+      pulls: [], comments: new Map(), statuses: new Map(), check_runs: new Map(), next_number: 1, auto_merge_clean: true, created_at: iso(),
       labels: new Set(labels || []), // the repository's labels (REST creates one when it first adds it)
       created_commits: [], // {sha, via}: every commit the API wrote, for tests counting writes
     };
@@ -399,6 +415,29 @@ class double {
     const w = { seq: ++this.webhook_seq, event, delivery_id: crypto.randomUUID(), payload: built.payload };
     this.webhooks.push(w);
     return w;
+  }
+
+  // `status` (webhook-status) for a new commit status, when the App subscribes to it.
+  async status_webhook(r, s, actor) {
+    if (!this.app.events.includes('status')) {
+      return null;
+    }
+    const commit = this.commit_json(r, await r.git.commit(s.sha));
+    return this.record_webhook('status', null, {
+      id: s.id, sha: s.sha, name: `${r.owner}/${r.name}`, commit, target_url: s.target_url, context: s.context,
+      description: s.description, state: s.state, branches: [], created_at: s.created_at, updated_at: s.created_at,
+      ...this.hook_common(r, actor, 'status'),
+    });
+  }
+
+  // `check_run` (webhook-check-run-<action>) for a check run's change, when subscribed.
+  check_run_webhook(r, c, action, actor) {
+    if (!this.app.events.includes('check_run')) {
+      return null;
+    }
+    return this.record_webhook('check_run', action, {
+      action, check_run: this.check_run_json(r, c), ...this.hook_common(r, actor, 'check_run'),
+    });
   }
 
   // The repository object of a webhook: the REST one plus the fields webhooks add (owner.name,
@@ -893,8 +932,8 @@ class double {
       id: this.app.id, slug: this.app.slug, client_id: this.app.client_id, node_id: this.node_id('A', this.app.id),
       owner: this.user('ferry-dev', 'Organization'), name: 'ferry', description: 'ferry (double)',
       external_url: 'https://ferry.invalid', html_url: `${this.base}/apps/${this.app.slug}`, created_at: '2024-01-01T00:00:00Z',
-      updated_at: '2024-01-01T00:00:00Z', permissions: { contents: 'write', pull_requests: 'write', statuses: 'write', metadata: 'read', packages: 'read' },
-      events: ['package', 'push', 'pull_request', 'registry_package'], installations_count: this.installations.size,
+      updated_at: '2024-01-01T00:00:00Z', permissions: { ...this.app.permissions },
+      events: [...this.app.events], installations_count: this.installations.size,
     });
 
     t['GET /app/installations/{installation_id}'] = async (ctx) => {
@@ -1482,7 +1521,23 @@ class double {
         r.statuses.set(sha, []);
       }
       r.statuses.get(sha).push(s);
+      await this.status_webhook(r, s, this.bot_actor());
       return ok(this.status_json(r, s), 201, { location: `${this.base}/repos/${r.owner}/${r.name}/statuses/${sha}` });
+    };
+
+    // The latest check run per name (GitHub's default filter=latest), newest first.
+    t['GET /repos/{owner}/{repo}/commits/{ref}/check-runs'] = async (ctx) => {
+      const r = ctx.repo;
+      const sha = await this.resolve(r, ctx.params.ref);
+      if (!sha) {
+        return unprocessable(`No commit found for SHA: ${ctx.params.ref}`);
+      }
+      const latest = new Map();
+      for (const c of r.check_runs.get(sha) || []) {
+        latest.set(c.name, c);
+      }
+      const runs = [...latest.values()].reverse();
+      return ok({ total_count: runs.length, check_runs: page(ctx, runs).map((c) => this.check_run_json(r, c)) }, 200, next_link(ctx, runs));
     };
 
     t['GET /repos/{owner}/{repo}/commits/{ref}/statuses'] = async (ctx) => {
@@ -2131,6 +2186,43 @@ class double {
     if (m === 'DELETE' && p === '/_double/violations') {
       this.violations = [];
       return reply(204);
+    }
+    if (m === 'POST' && p === '/_double/app/events') {
+      if (!Array.isArray(body.events) || body.events.some((e) => typeof e !== 'string')) {
+        return reply(400, { message: 'events must be a list of event names' });
+      }
+      this.app.events = [...body.events];
+      // Permissions granted alongside (gates read check runs with checks: read).
+      Object.assign(this.app.permissions, body.permissions || {});
+      return reply(204);
+    }
+    // Another App (CI, an end-to-end suite) reports on a commit: a commit status
+    // {repo, sha, context, state, description?} or a check run {repo, sha, name, status,
+    // conclusion?}. Recorded with its webhook, as GitHub would deliver it to a subscribed App.
+    if (m === 'POST' && p === '/_double/ci') {
+      const [owner, name] = String(body.repo || '').split('/');
+      const r = this.repos.get(`${owner}/${name}`.toLowerCase());
+      if (!r || !/^[0-9a-f]{40}$/.test(String(body.sha))) {
+        return reply(400, { message: 'repo (owner/name) and sha (40 hex) are required' });
+      }
+      const ci = this.person_actor('ci-bot');
+      if (body.context) {
+        const s = { id: this.id(), sha: body.sha, state: body.state, context: body.context, description: body.description ?? null, target_url: body.target_url ?? null, created_at: iso() };
+        if (!r.statuses.has(s.sha)) {
+          r.statuses.set(s.sha, []);
+        }
+        r.statuses.get(s.sha).push(s);
+        await this.status_webhook(r, s, ci);
+        return reply(201, this.status_json(r, s));
+      }
+      const done = body.status === 'completed';
+      const c = { id: this.id(), sha: body.sha, name: body.name, status: body.status || 'queued', conclusion: done ? body.conclusion : null, started_at: iso(), completed_at: done ? iso() : null };
+      if (!r.check_runs.has(c.sha)) {
+        r.check_runs.set(c.sha, []);
+      }
+      r.check_runs.get(c.sha).push(c);
+      this.check_run_webhook(r, c, done ? 'completed' : 'created', ci);
+      return reply(201, this.check_run_json(r, c));
     }
     if (m === 'GET' && p === '/_double/webhooks') {
       const since = Number(url.searchParams.get('since') || 0);

@@ -130,6 +130,27 @@ void expect_pull_request(const pull_request_event& e, const json::value& root) {
   EXPECT_EQ(e.installation_id, int_at(root, "installation.id"));
 }
 
+void expect_status(const status_event& e, const json::value& root) {
+  EXPECT_EQ(e.sha, str_at(root, "sha"));
+  EXPECT_EQ(e.context, str_at(root, "context"));
+  EXPECT_EQ(e.state, str_at(root, "state"));
+  EXPECT_EQ(e.description, str_at(root, "description"));
+  EXPECT_EQ(e.target_url, str_at(root, "target_url"));
+  expect_repository(e.repository, root, true);
+  EXPECT_EQ(e.installation_id, int_at(root, "installation.id"));
+}
+
+void expect_check_run(const check_run_event& e, const json::value& root) {
+  EXPECT_EQ(e.action, str_at(root, "action"));
+  EXPECT_EQ(e.head_sha, str_at(root, "check_run.head_sha"));
+  EXPECT_EQ(e.name, str_at(root, "check_run.name"));
+  EXPECT_EQ(e.status, str_at(root, "check_run.status"));
+  EXPECT_EQ(e.conclusion, str_at(root, "check_run.conclusion"));
+  EXPECT_EQ(e.html_url, str_at(root, "check_run.html_url"));
+  expect_repository(e.repository, root, true);
+  EXPECT_EQ(e.installation_id, int_at(root, "installation.id"));
+}
+
 void expect_ping(const ping_event& e, const json::value& root) {
   EXPECT_EQ(e.zen, str_at(root, "zen"));
   EXPECT_EQ(e.hook_id, int_at(root, "hook_id").value_or(0));
@@ -183,6 +204,10 @@ TEST(events_examples, every_example_of_every_typed_event_parses_to_what_it_says)
             expect_push(e, example);
           } else if constexpr (std::is_same_v<T, pull_request_event>) {
             expect_pull_request(e, example);
+          } else if constexpr (std::is_same_v<T, status_event>) {
+            expect_status(e, example);
+          } else if constexpr (std::is_same_v<T, check_run_event>) {
+            expect_check_run(e, example);
           } else if constexpr (std::is_same_v<T, ping_event>) {
             expect_ping(e, example);
           } else if constexpr (std::is_same_v<T, installation_event>) {

@@ -60,6 +60,8 @@ TEST(events_schema, tables_agree_with_the_schema_of_each_event) {
                           "pull-request-synchronize"}) {
     expect_agrees("pull_request", key, check_mode::strict);
   }
+  expect_agrees("status", "status", check_mode::strict);
+  expect_agrees("check_run", "check-run-completed", check_mode::strict);
   expect_agrees("ping", "ping", check_mode::strict);
   expect_agrees("installation", "installation-created", check_mode::strict);
   expect_agrees("installation_repositories", "installation-repositories-added", check_mode::strict);
@@ -74,6 +76,11 @@ TEST(events_schema, nothing_required_that_another_action_may_omit) {
   EXPECT_GE(pr_keys.size(), 15u);
   for (const auto& key : pr_keys) {
     expect_agrees("pull_request", key, check_mode::required_only);
+  }
+  const auto check_run_keys = webhook_keys_with_prefix("check-run-");
+  EXPECT_GE(check_run_keys.size(), 4u);
+  for (const auto& key : check_run_keys) {
+    expect_agrees("check_run", key, check_mode::required_only);
   }
   const auto installation_keys = webhook_keys_with_prefix(
       "installation-", {"installation-repositories", "installation-target"});
