@@ -276,6 +276,10 @@ inline constexpr int k_apply_log_lines = 40;
 inline constexpr std::size_t k_apply_comment_detail_max = 8000;
 // A final apply status is posted this many times before giving up (the resume retries later).
 inline constexpr int k_status_post_attempts = 3;
+// Pages of 100 read of a commit's statuses or check runs: GitHub keeps at most 1000 statuses per
+// sha and context (docs.github.com, "Create a commit status"); ferry's own few plus a CI's fit
+// in 300 on any commit ferry follows.
+inline constexpr int k_status_pages = 3;
 // Default-branch commits whose pending `ferry/apply/*` statuses a new Lease holder resumes.
 inline constexpr int k_resume_commits = 10;
 // GitHub keeps webhook deliveries for three days; SPEC: sweep "the last three days".

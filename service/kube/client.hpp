@@ -21,6 +21,7 @@
 #include <string_view>
 
 #include "service/config.hpp"
+#include "service/kube/objects.hpp"
 #include "service/limits.hpp"
 #include "service/log.hpp"
 #include "service/result.hpp"
@@ -109,12 +110,5 @@ class client {
   explicit client(std::unique_ptr<impl> p);
   std::unique_ptr<impl> impl_;
 };
-
-// Kubernetes MicroTime (metav1.MicroTime, RFC 3339 with microseconds, UTC):
-// "2026-11-24T01:02:03.000000Z".
-std::string format_micro_time(std::chrono::system_clock::time_point t);
-// Accepts RFC 3339 UTC times with or without a fraction ("...:03Z", "...:03.5Z",
-// "...:03.000000Z"); nullopt otherwise.
-std::optional<std::chrono::system_clock::time_point> parse_micro_time(std::string_view text);
 
 }  // namespace ferry::kube

@@ -3,6 +3,10 @@
 #include <simdjson.h>
 
 #include <array>
+#include <cctype>
+#include <charconv>
+#include <cstdio>
+#include <ctime>
 #include <limits>
 #include <utility>
 
@@ -648,6 +652,46 @@ result<fleet_view> parse_fleet(std::string_view json) {
   return view;
 }
 
+result<canary_view> parse_canary(std::string_view json) {
+  constexpr std::string_view kind = "Canary";
+  simdjson::dom::parser parser;
+  auto root = parse_root(parser, json, kind);
+  if (!root) {
+    return std::move(root).error();
+  }
+  canary_view view;
+  auto meta = parse_meta(*root, kind);
+  if (!meta) {
+    return std::move(meta).error();
+  }
+  view.meta = std::move(*meta);
+  simdjson::dom::element status;
+  auto has_status = section(*root, "status", kind, status);
+  if (!has_status) {
+    return std::move(has_status).error();
+  }
+  if (!*has_status) {
+    return view;
+  }
+  if (!get_string(status, "phase", view.phase) ||
+      !get_string(status, "lastTransitionTime", view.last_transition_time)) {
+    return bad(kind, "status.phase or status.lastTransitionTime is not a string");
+  }
+  if (!parse_conditions(status, view.conditions)) {
+    return bad(kind, "status.conditions is malformed");
+  }
+  // The CRD types it `number`; Flagger writes a Go int. Only shown to people, so a value of
+  // another shape is left at 0 rather than refusing the object.
+  if (!get_int(status, "canaryWeight", view.canary_weight)) {
+    view.canary_weight = 0;
+  }
+  return view;
+}
+
+std::string flagger_canary_path(std::string_view ns, std::string_view name) {
+  return ns_prefix("flagger.app/v1beta1", ns) + "/canaries/" + std::string(name);
+}
+
 std::string fleet_gitrepo_path(std::string_view ns, std::string_view name) {
   return ns_prefix("fleet.cattle.io/v1alpha1", ns) + "/gitrepos/" + std::string(name);
 }
@@ -664,6 +708,72 @@ result<std::string> workload_path(std::string_view api_version, std::string_view
   return make_error(error_kind::invalid_input,
                     "unsupported health check " + std::string(api_version) + " " +
                         std::string(kind) + " (expected a HelmRelease or a Deployment)");
+}
+
+std::string format_micro_time(std::chrono::system_clock::time_point t) {
+  const auto us =
+      std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count();
+  std::time_t secs = static_cast<std::time_t>(us / 1'000'000);
+  long long frac = us % 1'000'000;
+  if (frac < 0) {
+    frac += 1'000'000;
+    --secs;
+  }
+  std::tm tm{};
+  ::gmtime_r(&secs, &tm);
+  char buf[96];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%06lldZ", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
+  return buf;
+}
+
+std::optional<std::chrono::system_clock::time_point> parse_micro_time(std::string_view text) {
+  // YYYY-MM-DDTHH:MM:SS[.fraction]Z
+  if (text.size() < 20 || text.back() != 'Z') {
+    return std::nullopt;
+  }
+  auto num = [&](std::size_t pos, std::size_t len, int& out) {
+    const char* b = text.data() + pos;
+    auto [p, ec] = std::from_chars(b, b + len, out);
+    return ec == std::errc{} && p == b + len;
+  };
+  std::tm tm{};
+  int year = 0, mon = 0, day = 0, hour = 0, min = 0, sec = 0;
+  if (text[4] != '-' || text[7] != '-' || (text[10] != 'T' && text[10] != 't') || text[13] != ':' ||
+      text[16] != ':' || !num(0, 4, year) || !num(5, 2, mon) || !num(8, 2, day) ||
+      !num(11, 2, hour) || !num(14, 2, min) || !num(17, 2, sec)) {
+    return std::nullopt;
+  }
+  if (mon < 1 || mon > 12 || day < 1 || day > 31 || hour > 23 || min > 59 || sec > 60) {
+    return std::nullopt;
+  }
+  long long micros = 0;
+  std::string_view rest = text.substr(19, text.size() - 20);
+  if (!rest.empty()) {
+    if (rest.front() != '.' || rest.size() < 2 || rest.size() > 10) {
+      return std::nullopt;
+    }
+    rest.remove_prefix(1);
+    long long scale = 100000;
+    for (std::size_t i = 0; i < rest.size(); ++i) {
+      if (std::isdigit(static_cast<unsigned char>(rest[i])) == 0) {
+        return std::nullopt;
+      }
+      if (i < 6) {
+        micros += (rest[i] - '0') * scale;
+        scale /= 10;
+      }
+    }
+  }
+  tm.tm_year = year - 1900;
+  tm.tm_mon = mon - 1;
+  tm.tm_mday = day;
+  tm.tm_hour = hour;
+  tm.tm_min = min;
+  tm.tm_sec = sec;
+  const std::time_t secs = ::timegm(&tm);
+  return std::chrono::system_clock::time_point(std::chrono::seconds(secs)) +
+         std::chrono::microseconds(micros);
 }
 
 }  // namespace ferry::kube

@@ -4,8 +4,10 @@
 // The views hold only what ferry decides on; the full JSON stays with the caller when it needs
 // to write an object back (optimistic concurrency needs metadata.resourceVersion).
 
+#include <chrono>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -98,6 +100,16 @@ struct fleet_view {
   std::string display_message;  // status.display.message
 };
 
+// A Flagger Canary (flagger.app/v1beta1; fields from fluxcd/flagger
+// pkg/apis/flagger/v1beta1/status.go, CanaryStatus and CanaryCondition).
+struct canary_view {
+  object_meta meta;
+  std::string phase;                  // status.phase: Progressing, Succeeded, Failed, ...
+  std::string last_transition_time;   // status.lastTransitionTime (RFC 3339): the phase's start
+  std::int64_t canary_weight = 0;     // status.canaryWeight, 0 when absent or not an integer
+  std::vector<condition> conditions;  // status.conditions: Promoted, with Flagger's message
+};
+
 struct lease_view {
   object_meta meta;
   std::string holder;
@@ -105,6 +117,13 @@ struct lease_view {
   std::string acquire_time, renew_time;
   int transitions = 0;
 };
+
+// Kubernetes MicroTime (metav1.MicroTime, RFC 3339 with microseconds, UTC):
+// "2026-11-24T01:02:03.000000Z".
+std::string format_micro_time(std::chrono::system_clock::time_point t);
+// Accepts RFC 3339 UTC times with or without a fraction ("...:03Z", "...:03.5Z",
+// "...:03.000000Z"); nullopt otherwise.
+std::optional<std::chrono::system_clock::time_point> parse_micro_time(std::string_view text);
 
 // The first condition of this type, or nullptr.
 const condition* find_condition(const std::vector<condition>& conditions, std::string_view type);
@@ -118,6 +137,7 @@ result<lease_view> parse_lease(std::string_view json);
 result<workload_view> parse_workload(std::string_view json);
 result<fleet_view> parse_fleet(std::string_view json);
 result<argocd_view> parse_argocd(std::string_view json);
+result<canary_view> parse_canary(std::string_view json);
 
 std::string job_collection(std::string_view ns);
 std::string job_path(std::string_view ns, std::string_view name);
@@ -133,6 +153,8 @@ std::string lease_path(std::string_view ns, std::string_view name);
 std::string argocd_application_path(std::string_view ns, std::string_view name);
 // A Fleet GitRepo: /apis/fleet.cattle.io/v1alpha1/namespaces/<ns>/gitrepos/<name>.
 std::string fleet_gitrepo_path(std::string_view ns, std::string_view name);
+// A Flagger Canary: /apis/flagger.app/v1beta1/namespaces/<ns>/canaries/<name>.
+std::string flagger_canary_path(std::string_view ns, std::string_view name);
 // A health check's object: HelmRelease at helm.toolkit.fluxcd.io/<version> (helmreleases),
 // Deployment at apps/v1 (deployments); any other kind -> invalid_input.
 result<std::string> workload_path(std::string_view api_version, std::string_view kind,

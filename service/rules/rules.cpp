@@ -447,8 +447,11 @@ class validator {
 constexpr std::string_view k_top_keys[] = {"version", "images", "environments", "onboarding"};
 constexpr std::string_view k_image_keys[] = {"name",   "namespace",      "image",    "filterTags",
                                              "policy", "sourceBranches", "pinDigest"};
-constexpr std::string_view k_env_keys[] = {"name",        "paths",     "autoMerge",     "apply",
-                                           "promoteFrom", "reviewers", "teamReviewers", "suspend"};
+constexpr std::string_view k_env_keys[] = {"name",      "paths",         "autoMerge",
+                                           "apply",     "gates",         "promoteFrom",
+                                           "reviewers", "teamReviewers", "suspend"};
+constexpr std::string_view k_gates_keys[] = {"flagger", "statuses", "timeout"};
+constexpr std::string_view k_flagger_keys[] = {"canary", "namespace"};
 constexpr std::string_view k_apply_keys[] = {"flux", "job", "argocd", "fleet", "timeout"};
 constexpr std::string_view k_argocd_keys[] = {"application", "namespace", "sync"};
 constexpr std::string_view k_fleet_keys[] = {"gitRepo", "namespace"};
@@ -484,6 +487,7 @@ struct parsed_env {
   environment env;
   YAML::Mark name_mark;
   YAML::Mark promote_mark;
+  YAML::Mark gates_mark;
   bool has_name = false;
 };
 
@@ -1083,6 +1087,98 @@ std::optional<apply_config> parse_apply(validator& v, const entry& e) {
   return out;
 }
 
+// gates: {flagger: {canary, namespace}, statuses: [context, ...], timeout (default 30m)}.
+std::optional<gates_config> parse_gates(validator& v, const entry& e) {
+  if (!v.expect_map(e.value, validator::at(e), "gates")) {
+    return std::nullopt;
+  }
+  auto f = v.fields(e.value, k_gates_keys, "gates");
+  gates_config out;
+  bool ok = true;
+  if (auto it = f.find("flagger"); it != f.end()) {
+    const auto& fe = it->second;
+    if (v.expect_map(fe.value, validator::at(fe), "gates.flagger")) {
+      auto ff = v.fields(fe.value, k_flagger_keys, "gates.flagger");
+      gate_flagger g;
+      if (auto c = ff.find("canary"); c != ff.end()) {
+        auto s = v.non_empty_string(c->second, "gates.flagger.canary");
+        if (s && !is_dns_subdomain(*s)) {
+          v.error(validator::at(c->second),
+                  "gates.flagger.canary " + quoted(*s) + " must be a Kubernetes object name");
+          s.reset();
+        }
+        ok = ok && s.has_value();
+        g.canary = s.value_or("");
+      } else {
+        v.missing(fe.value, "canary", "gates.flagger", " (the Flagger Canary to wait for)");
+        ok = false;
+      }
+      if (auto n = ff.find("namespace"); n != ff.end()) {
+        auto s = v.non_empty_string(n->second, "gates.flagger.namespace");
+        if (s && !is_dns_label(*s, 63)) {
+          v.error(validator::at(n->second),
+                  "gates.flagger.namespace " + quoted(*s) + " must be a Kubernetes namespace name");
+          s.reset();
+        }
+        ok = ok && s.has_value();
+        g.namespace_name = s.value_or("");
+      } else {
+        v.missing(fe.value, "namespace", "gates.flagger", " (the Canary's namespace)");
+        ok = false;
+      }
+      out.flagger = std::move(g);
+    } else {
+      ok = false;
+    }
+  }
+  if (auto it = f.find("statuses"); it != f.end()) {
+    if (auto l = v.string_list(it->second, "gates.statuses", false)) {
+      std::size_t i = 0;
+      for (const auto& context : *l) {
+        const auto mark = it->second.value[i++].Mark();
+        if (context.starts_with("ferry/")) {
+          v.error(mark, "gates.statuses: " + quoted(context) +
+                            " is one of ferry's own statuses; gates wait for other checks "
+                            "(CI, end-to-end suites)");
+          ok = false;
+        } else if (std::find(out.statuses.begin(), out.statuses.end(), context) !=
+                   out.statuses.end()) {
+          v.error(mark, "gates.statuses lists " + quoted(context) + " twice");
+          ok = false;
+        } else {
+          out.statuses.push_back(context);
+        }
+      }
+    } else {
+      ok = false;
+    }
+  }
+  if (auto it = f.find("timeout"); it != f.end()) {
+    auto s = v.string_value(it->second, "gates.timeout");
+    auto d = s ? parse_duration(*s) : std::nullopt;
+    if (s && (!d || d->count() <= 0 || *d > limits::k_apply_timeout_max)) {
+      v.error(validator::at(it->second),
+              "gates.timeout " + quoted(*s) +
+                  " must be a duration such as 30m, 90s or 2h (above 0, at most 24h)");
+      d.reset();
+    }
+    if (d) {
+      out.timeout = *d;
+    } else {
+      ok = false;
+    }
+  }
+  if (ok && !out.flagger && out.statuses.empty()) {
+    v.error(validator::at(e),
+            "gates needs flagger: {canary: ..., namespace: ...} or statuses: [context, ...]");
+    ok = false;
+  }
+  if (!ok) {
+    return std::nullopt;
+  }
+  return out;
+}
+
 std::optional<auto_merge> parse_auto_merge(validator& v, const entry& e) {
   if (e.value.IsScalar()) {
     auto b = v.bool_value(e, "autoMerge");
@@ -1185,6 +1281,14 @@ std::optional<parsed_env> parse_environment(validator& v, const YAML::Node& node
       ok = false;
     }
   }
+  if (auto it = f.find("gates"); it != f.end()) {
+    if (auto g = parse_gates(v, it->second)) {
+      out.env.gates = std::move(*g);
+      out.gates_mark = it->second.key.Mark();
+    } else {
+      ok = false;
+    }
+  }
   if (auto it = f.find("promoteFrom"); it != f.end()) {
     if (auto s = v.non_empty_string(it->second, "promoteFrom")) {
       out.env.promote_from = *s;
@@ -1213,6 +1317,13 @@ std::optional<parsed_env> parse_environment(validator& v, const YAML::Node& node
     } else {
       ok = false;
     }
+  }
+  if (out.env.gates && !out.env.apply) {
+    // Gates are checked after this environment's apply succeeded; without one they never are.
+    v.error(out.gates_mark,
+            "gates need an apply on the same environment: they are checked after its apply "
+            "succeeded, before the environments promoted from it get their pull requests");
+    ok = false;
   }
   if (!ok && !out.has_name) {
     return std::nullopt;

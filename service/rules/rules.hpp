@@ -99,6 +99,21 @@ struct apply_config {
   std::chrono::seconds timeout{600};
 };
 
+// Gates before promotion (docs/rules.md, "Gates"): after this environment's apply succeeded,
+// every gate must pass before the environments promoted from it get their pull requests.
+struct gate_flagger {
+  std::string canary;          // a flagger.app/v1beta1 Canary
+  std::string namespace_name;  // required: Canaries live in their application's namespace
+};
+
+struct gates_config {
+  std::optional<gate_flagger> flagger;
+  // Commit statuses or check runs (by context / name) that must be successful on the merged
+  // commit. None of them may be one of ferry's own ("ferry/..."): ferry writes those.
+  std::vector<std::string> statuses;
+  std::chrono::seconds timeout{1800};  // from the apply's success; SPEC leaves it open: 30m
+};
+
 struct environment {
   std::string name;
   std::vector<std::string> paths;  // normalised repository-relative paths ("." = whole repo)
@@ -108,6 +123,8 @@ struct environment {
   // "Rules file"). Such an environment cannot be named by promoteFrom: nothing reports when
   // its merge is live, so nothing could follow it.
   std::optional<apply_config> apply;
+  // Absent: promotion follows the apply's success at once.
+  std::optional<gates_config> gates;
   std::vector<std::string> reviewers;
   std::vector<std::string> team_reviewers;
   bool suspend = false;

@@ -1,10 +1,13 @@
-// libFuzzer target: the Argo CD Application and Fleet GitRepo views (service/kube/objects.hpp)
-// and the verdicts over them (service/apply/argocd.hpp, fleet.hpp). Any input ends in a view or
+// libFuzzer target: the Argo CD Application, Fleet GitRepo and Flagger Canary views
+// (service/kube/objects.hpp) and the verdicts over them (service/apply/argocd.hpp, fleet.hpp,
+// gates.hpp). Any input ends in a view or
 // an invalid_input error with a message; a success never comes from a revision that does not
-// descend from the pushed commit; the patches ferry would send are JSON objects.
+// descend from the pushed commit, and a Canary passes only when Succeeded after the merge; the
+// patches ferry would send are JSON objects.
 
 #include <boost/json.hpp>
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -12,6 +15,7 @@
 
 #include "service/apply/argocd.hpp"
 #include "service/apply/fleet.hpp"
+#include "service/apply/gates.hpp"
 #include "service/text.hpp"
 
 namespace {
@@ -67,6 +71,21 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     if (const auto patch = apply::fleet_force_sync_patch(*repo, k_pushed)) {
       check_json_object(*patch);
+    }
+  }
+  const auto canary = ferry::kube::parse_canary(text);
+  check_error(canary);
+  if (canary.ok()) {
+    const auto merged = std::chrono::system_clock::time_point(std::chrono::seconds(1767225600));
+    const auto g = apply::judge_canary(*canary, merged);
+    if (g.verdict == apply::gate_verdict::passed) {
+      const auto at = ferry::kube::parse_micro_time(canary->last_transition_time);
+      if (canary->phase != "Succeeded" || !at || *at < merged) {
+        __builtin_trap();  // a stale or unfinished analysis never passes
+      }
+    }
+    if (apply::gates_summary({g}).empty()) {
+      __builtin_trap();
     }
   }
   return 0;

@@ -68,6 +68,14 @@ const k_resources = [
     schema: { v1alpha1: 'fleet-gitrepo.schema.json' },
   },
   {
+    // Flagger publishes no npm models: its Canary is held to the CRD's own openAPIV3Schema
+    // (flagger-canary.schema.json, from fluxcd/flagger artifacts/flagger/crd.yaml, commit named
+    // there). Flagger's controller writes status through the status subresource.
+    resource: 'canaries', group: 'flagger.app', versions: ['v1beta1'], kind: 'Canary',
+    builtin: false, status_subresource: true, generation: true,
+    schema: { v1beta1: 'flagger-canary.schema.json' },
+  },
+  {
     // Argo CD's Application CRD has no status subresource: its controller writes status with the
     // object, and a client's write keeps whatever status it sends.
     resource: 'applications', group: 'argoproj.io', versions: ['v1alpha1'], kind: 'Application',

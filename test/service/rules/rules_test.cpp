@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -273,6 +275,39 @@ environments:
   EXPECT_EQ(production.git_repo, "apps-prod");
   EXPECT_EQ(production.namespace_name, "fleet-local");
   EXPECT_EQ(out.value().environments[1].apply->timeout, std::chrono::minutes(20));
+}
+
+TEST(parse_rules, gates_on_the_environment_promoted_from) {
+  const auto out = parse_rules(R"(version: 1
+images: []
+environments:
+  - name: staging
+    paths: [clusters/staging]
+    apply: {argocd: {application: apps}}
+    gates:
+      flagger: {canary: podinfo, namespace: apps}
+      statuses: [ci/e2e, smoke-tests]
+      timeout: 45m
+  - name: canary
+    paths: [clusters/canary]
+    apply: {flux: {name: apps}}
+    gates: {statuses: [ci/e2e]}
+  - name: production
+    paths: [clusters/production]
+    promoteFrom: staging
+)",
+                               "ferry.yaml");
+  ASSERT_TRUE(out.ok()) << out.report();
+  const auto& staging = *out.value().environments[0].gates;
+  ASSERT_TRUE(staging.flagger.has_value());
+  EXPECT_EQ(staging.flagger->canary, "podinfo");
+  EXPECT_EQ(staging.flagger->namespace_name, "apps");
+  EXPECT_EQ(staging.statuses, (std::vector<std::string>{"ci/e2e", "smoke-tests"}));
+  EXPECT_EQ(staging.timeout, std::chrono::minutes(45));
+  const auto& canary = *out.value().environments[1].gates;
+  EXPECT_FALSE(canary.flagger.has_value());
+  EXPECT_EQ(canary.timeout, std::chrono::minutes(30));  // the default
+  EXPECT_FALSE(out.value().environments[2].gates.has_value());
 }
 
 TEST(parse_rules, apply_is_optional) {
@@ -574,6 +609,42 @@ const rejection k_rejections[] = {
      "version: 1\nimages: []\nenvironments:\n  - name: staging\n    paths: [a]\n"
      "    apply: {fleet: {gitRepo: apps}, flux: {name: apps}}\n",
      6, 37, "apply has both fleet and flux; choose exactly one"},
+    {"gates without an apply",
+     "version: 1\nimages: []\nenvironments:\n  - name: staging\n    paths: [a]\n"
+     "    gates: {statuses: [ci/e2e]}\n",
+     6, 5, "gates need an apply on the same environment"},
+    {"gates with nothing to wait for",
+     "version: 1\nimages: []\nenvironments:\n  - name: staging\n    paths: [a]\n"
+     "    apply: {flux: {name: apps}}\n    gates: {timeout: 10m}\n",
+     7, 12, "gates needs flagger: {canary: ..., namespace: ...} or statuses: [context, ...]"},
+    {"gates flagger without a namespace",
+     "version: 1\nimages: []\nenvironments:\n  - name: staging\n    paths: [a]\n"
+     "    apply: {flux: {name: apps}}\n    gates: {flagger: {canary: web}}\n",
+     7, 22, "gates.flagger is missing required key \"namespace\" (the Canary's namespace)"},
+    {"gates flagger canary not an object name",
+     "version: 1\nimages: []\nenvironments:\n  - name: staging\n    paths: [a]\n"
+     "    apply: {flux: {name: apps}}\n    gates: {flagger: {canary: Web_1, namespace: apps}}\n",
+     7, 31, "gates.flagger.canary \"Web_1\" must be a Kubernetes object name"},
+    {"gates statuses naming ferry's own",
+     "version: 1\nimages: []\nenvironments:\n  - name: staging\n    paths: [a]\n"
+     "    apply: {flux: {name: apps}}\n    gates: {statuses: [ci/e2e, ferry/apply/staging]}\n",
+     7, 32, "\"ferry/apply/staging\" is one of ferry's own statuses"},
+    {"gates statuses twice",
+     "version: 1\nimages: []\nenvironments:\n  - name: staging\n    paths: [a]\n"
+     "    apply: {flux: {name: apps}}\n    gates: {statuses: [ci/e2e, ci/e2e]}\n",
+     7, 32, "gates.statuses lists \"ci/e2e\" twice"},
+    {"gates statuses empty",
+     "version: 1\nimages: []\nenvironments:\n  - name: staging\n    paths: [a]\n"
+     "    apply: {flux: {name: apps}}\n    gates: {statuses: []}\n",
+     7, 23, "gates.statuses must not be an empty list"},
+    {"gates timeout not a duration",
+     "version: 1\nimages: []\nenvironments:\n  - name: staging\n    paths: [a]\n"
+     "    apply: {flux: {name: apps}}\n    gates: {statuses: [ci], timeout: soon}\n",
+     7, 38, "gates.timeout \"soon\" must be a duration"},
+    {"gates unknown key",
+     "version: 1\nimages: []\nenvironments:\n  - name: staging\n    paths: [a]\n"
+     "    apply: {flux: {name: apps}}\n    gates: {status: [ci]}\n",
+     7, 13, "unknown key \"status\" in gates; did you mean \"statuses\"?"},
     {"fleet without gitRepo",
      "version: 1\nimages: []\nenvironments:\n  - name: staging\n    paths: [a]\n"
      "    apply: {fleet: {namespace: fleet-local}}\n",
@@ -777,4 +848,40 @@ TEST(rules, diagnostics_are_valid_utf8_whatever_the_file_holds) {
 }
 
 }  // namespace
+
+// Every complete rules file docs/rules.md shows (a ```yaml block starting with "version: 1") is
+// valid: the documentation's examples are the rules ferry accepts.
+TEST(parse_rules, every_complete_example_in_the_docs_is_valid) {
+  std::ifstream in(std::string(FERRY_SOURCE_DIR) + "/docs/rules.md");
+  ASSERT_TRUE(in.good());
+  std::stringstream text;
+  text << in.rdbuf();
+  const std::string doc = text.str();
+  int examples = 0;
+  bool with_gates = false;
+  for (std::size_t at = doc.find("```yaml\n"); at != std::string::npos;
+       at = doc.find("```yaml\n", at + 1)) {
+    const auto start = at + 8;
+    const auto end = doc.find("```", start);
+    ASSERT_NE(end, std::string::npos);
+    // Blocks indented under a list item: strip the common indentation of the opening fence.
+    const auto line_start = doc.rfind('\n', at) + 1;
+    const auto indent = at - line_start;
+    std::string block;
+    std::istringstream lines(doc.substr(start, end - start));
+    for (std::string line; std::getline(lines, line);) {
+      block += (line.size() >= indent ? line.substr(indent) : line) + "\n";
+    }
+    if (!block.starts_with("version: 1")) {
+      continue;
+    }
+    ++examples;
+    with_gates = with_gates || block.find("gates:") != std::string::npos;
+    const auto out = parse_rules(block, "docs/rules.md");
+    EXPECT_TRUE(out.ok()) << out.report() << "\n" << block;
+  }
+  EXPECT_GE(examples, 3);
+  EXPECT_TRUE(with_gates);
+}
+
 }  // namespace ferry::rules
