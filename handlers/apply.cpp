@@ -13,6 +13,7 @@
 #include <utility>
 
 #include "handlers/bump_flow.hpp"
+#include "handlers/gates.hpp"
 #include "service/apply/argocd.hpp"
 #include "service/apply/environments.hpp"
 #include "service/apply/fleet.hpp"
@@ -547,11 +548,21 @@ asio::awaitable<void> follow_apply(std::shared_ptr<const handler_settings> s, in
           .observe(static_cast<double>(std::max<std::int64_t>(0, now - *at)));
     }
   }
-  if (outcome.kind == apply_outcome::state::success) {
+  const bool gated = outcome.kind == apply_outcome::state::success && env->gates.has_value();
+  if (gated) {
+    // The gates' pending status before the apply's success: a replica that dies in between
+    // leaves one of the two pending, and the resume picks it up (handlers/gates.hpp).
+    auto opened = co_await open_gates(repo, *env, sha);
+    if (!opened) {
+      log.warn("could not open the gates; the apply status stays pending for the resume",
+               {{"error", opened.error().message}});
+      s->applies->following.erase(key);
+      co_return;
+    }
+  } else if (outcome.kind == apply_outcome::state::success) {
     // Promote before the final status: a replica that dies in between leaves the status
     // pending, and the resume redoes both (the promotion converges).
-    const std::string evidence = "**Evidence:** `" + env_name + "` applied " + sha + " (" +
-                                 outcome.description + "); status `" + context + "` = success.";
+    const std::string evidence = apply_evidence(env_name, sha, outcome.description);
     auto promoted = co_await promote_downstream(*s, repo, rules, *env, sha, evidence, log);
     if (!promoted) {
       log.warn("promotion failed; the status stays pending so the resume retries it",
@@ -577,6 +588,11 @@ asio::awaitable<void> follow_apply(std::shared_ptr<const handler_settings> s, in
         R"({"metadata":{"annotations":{"ferry.dev/reported":")" + state + "\"}}}");
   }
   s->applies->following.erase(key);
+  if (gated) {
+    co_await follow_gates(s, std::move(repo), std::move(rules), std::move(env_name), std::move(sha),
+                          std::move(outcome.description), std::chrono::system_clock::now(),
+                          std::move(log));
+  }
 }
 
 }  // namespace

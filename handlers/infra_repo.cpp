@@ -6,6 +6,7 @@
 #include "handlers/bump_write.hpp"
 #include "service/apply/environments.hpp"
 #include "service/git/mirror.hpp"
+#include "service/limits.hpp"
 #include "service/promotion/plan.hpp"
 #include "service/utf8.hpp"
 
@@ -187,7 +188,7 @@ asio::awaitable<result<std::optional<std::int64_t>>> infra_repo::merged_pr_for(
 
 asio::awaitable<result<std::vector<std::pair<std::string, std::string>>>>
 infra_repo::apply_statuses(std::string_view sha) {
-  auto statuses = co_await api_.statuses(sha, 3);
+  auto statuses = co_await api_.statuses(sha, limits::k_status_pages);
   if (!statuses) {
     co_return statuses.error();
   }
@@ -202,6 +203,16 @@ infra_repo::apply_statuses(std::string_view sha) {
     out.emplace_back(std::move(st.context), std::move(st.state));
   }
   co_return out;
+}
+
+asio::awaitable<result<std::vector<github::commit_status>>> infra_repo::statuses(
+    std::string_view sha) {
+  co_return co_await api_.statuses(sha, limits::k_status_pages);
+}
+
+asio::awaitable<result<std::vector<github::check_run>>> infra_repo::check_runs(
+    std::string_view sha) {
+  co_return co_await api_.check_runs(sha, limits::k_status_pages);
 }
 
 asio::awaitable<result<std::vector<std::string>>> infra_repo::recent_commits(int n) {

@@ -62,6 +62,10 @@ class infra_repo {
   // The latest state per `ferry/apply/<env>` context on `sha` (GET .../commits/{sha}/statuses).
   boost::asio::awaitable<result<std::vector<std::pair<std::string, std::string>>>> apply_statuses(
       std::string_view sha);
+  // Every commit status on `sha`, newest first (GET .../commits/{sha}/statuses, 3 pages).
+  boost::asio::awaitable<result<std::vector<github::commit_status>>> statuses(std::string_view sha);
+  // The latest check run per name on `sha` (GET .../commits/{sha}/check-runs, 3 pages).
+  boost::asio::awaitable<result<std::vector<github::check_run>>> check_runs(std::string_view sha);
   // Up to `n` newest commits of the default branch (GET .../commits?sha=<default>).
   boost::asio::awaitable<result<std::vector<std::string>>> recent_commits(int n);
 

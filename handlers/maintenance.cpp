@@ -9,6 +9,7 @@
 #include <set>
 
 #include "handlers/apply.hpp"
+#include "handlers/gates.hpp"
 #include "handlers/infra_repo.hpp"
 #include "service/github/repo_api.hpp"
 #include "service/kube/lease.hpp"
@@ -46,18 +47,28 @@ asio::awaitable<result<int>> resume_pending_applies(std::shared_ptr<const handle
       continue;
     }
     for (const auto& sha : *commits) {
-      auto statuses = co_await repo->apply_statuses(sha);
+      auto statuses = co_await repo->statuses(sha);
       if (!statuses) {
         first_error = first_error ? first_error : statuses.error();
         continue;
       }
+      // The latest state per ferry/apply/<env> and ferry/gates/<env> (newest first).
+      constexpr std::string_view apply_prefix = "ferry/apply/";
+      constexpr std::string_view gates_prefix = "ferry/gates/";
+      std::set<std::string> seen;
       std::vector<std::string> pending;
-      for (const auto& [context, state] : *statuses) {
-        if (state == "pending") {
-          pending.push_back(context.substr(std::string_view("ferry/apply/").size()));
+      std::vector<std::string> pending_gates;
+      for (const auto& st : *statuses) {
+        if (!seen.insert(st.context).second || st.state != "pending") {
+          continue;
+        }
+        if (st.context.starts_with(apply_prefix)) {
+          pending.push_back(st.context.substr(apply_prefix.size()));
+        } else if (st.context.starts_with(gates_prefix)) {
+          pending_gates.push_back(st.context.substr(gates_prefix.size()));
         }
       }
-      if (pending.empty()) {
+      if (pending.empty() && pending_gates.empty()) {
         continue;
       }
       auto parsed = co_await repo->rules_at(sha);
@@ -81,6 +92,15 @@ asio::awaitable<result<int>> resume_pending_applies(std::shared_ptr<const handle
           continue;
         }
         resumed += *started ? 1 : 0;
+      }
+      for (const auto& env_name : pending_gates) {
+        auto followed =
+            co_await resume_gates(s, *repo, parsed->value(), env_name, sha, {}, repo_log);
+        if (!followed) {
+          first_error = first_error ? first_error : followed.error();
+          continue;
+        }
+        resumed += *followed ? 1 : 0;
       }
     }
   }

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "handlers/apply.hpp"
+#include "handlers/gates.hpp"
 #include "handlers/handlers.hpp"
 #include "handlers/package_published.hpp"
 #include "handlers/rules_cache.hpp"
@@ -41,6 +42,8 @@ handler_task dispatch(std::shared_ptr<const handler_settings> settings,
           [&](const events::installation_event& e) { return handle_installation(d, e); },
           [&](const events::push_event& e) { return handle_push(d, e, settings); },
           [&](const events::pull_request_event& e) { return handle_pull_request(d, e, *settings); },
+          [&](const events::status_event& e) { return handle_status(d, e, settings); },
+          [&](const events::check_run_event& e) { return handle_check_run(d, e, settings); },
           [&](const events::other_event& e) {
             if (std::string_view(e.name).starts_with("installation")) {
               return handle_installation_other(d, e);
@@ -108,6 +111,22 @@ service::decide_fn make_shared_decider(std::shared_ptr<const handler_settings> s
                                      {"from", "this replica's view of the rules"}});
         return service::outcome::ignored;
       }
+    }
+    // Gates wait for outcomes reported on infra commits by others: ferry's own statuses (every
+    // status it posts comes back as a `status` delivery), pending ones and unfinished check runs
+    // decide nothing.
+    if (const auto* e = std::get_if<events::status_event>(&d.event);
+        e != nullptr &&
+        (e->state == "pending" || std::string_view(e->context).starts_with("ferry/") ||
+         !infra_repo_of(*settings, e->repository.full_name))) {
+      d.log.debug("status ignored", {{"reason", "not an outcome a gate could wait for"}});
+      return service::outcome::ignored;
+    }
+    if (const auto* e = std::get_if<events::check_run_event>(&d.event);
+        e != nullptr &&
+        (e->action != "completed" || !infra_repo_of(*settings, e->repository.full_name))) {
+      d.log.debug("check run ignored", {{"reason", "not an outcome a gate could wait for"}});
+      return service::outcome::ignored;
     }
     if (const auto* e = std::get_if<events::other_event>(&d.event);
         e != nullptr && !std::string_view(e->name).starts_with("installation")) {

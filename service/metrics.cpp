@@ -402,6 +402,8 @@ metrics::metrics()
                                          "Promotion pull requests, by action.", {"action"})),
       applies(registry.add_counter("ferry_applies_total", "Environment applies, by outcome.",
                                    {"outcome"})),
+      gates(registry.add_counter("ferry_gates_total", "Gates before promotion settled, by outcome.",
+                                 {"outcome"})),
       rules_valid(registry.add_gauge("ferry_rules_valid",
                                      "1 while the repository's rules file is valid, 0 while not.",
                                      {"repo"})),

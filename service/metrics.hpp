@@ -197,6 +197,8 @@ struct metrics {
   counter_family& pull_requests;
   // {outcome}: success|failure|error.
   counter_family& applies;
+  // {outcome}: success|failure|error, one per environment's gates settled (docs/rules.md).
+  counter_family& gates;
   // {repo}: 1 when the repo's rules file is valid, 0 while it is not.
   gauge_family& rules_valid;
   // {version}: always 1; the label carries the build's version (CMake project VERSION), so a

@@ -188,6 +188,63 @@ check evaluate_app_events(const result<std::string>& app_json) {
   return ok(name, "subscribed to " + join(events, ", "));
 }
 
+std::optional<check> evaluate_gate_events(const result<std::string>& app_json,
+                                          const std::vector<std::string>& gated) {
+  const std::string name = "github.gate-events";
+  if (gated.empty()) {
+    return std::nullopt;
+  }
+  if (!app_json) {
+    return fail(name, "GET /app failed: " + app_json.error().message, "see github.app");
+  }
+  auto o = parse_object(*app_json);
+  if (!o) {
+    return fail(name, o.error().message, "see github.app");
+  }
+  std::vector<std::string> missing;
+  for (const char* ev : {"status", "check_run"}) {
+    bool found = false;
+    if (auto* e = o->if_contains("events"); e && e->is_array()) {
+      for (const auto& v : e->as_array()) {
+        found = found || (v.is_string() && v.as_string() == ev);
+      }
+    }
+    if (!found) {
+      missing.emplace_back(std::string("event ") + ev);
+    }
+  }
+  std::string checks;
+  if (auto* p = o->if_contains("permissions"); p && p->is_object()) {
+    if (auto* c = p->as_object().if_contains("checks"); c && c->is_string()) {
+      checks = std::string(c->as_string());
+    }
+  }
+  if (checks != "read" && checks != "write") {
+    missing.emplace_back("permission checks: read");
+  }
+  if (!missing.empty()) {
+    return fail(name,
+                "gates.statuses in " + join(gated, ", ") + " need " + join(missing, ", ") +
+                    ": without them a gate waits until its timeout",
+                "subscribe the App to status and check_run and grant Checks read (App settings > "
+                "Permissions & events), then accept the new permissions on the installation");
+  }
+  return ok(name, "subscribed to status and check_run for the gates of " + join(gated, ", "));
+}
+
+std::vector<access_need> gate_needs(const rules::gates_config& gates) {
+  std::vector<access_need> out;
+  if (!gates.flagger) {
+    return out;
+  }
+  const auto& ns = gates.flagger->namespace_name;
+  const std::string by = "Role/RoleBinding ferry-flagger in " + ns;
+  for (const char* verb : {"get", "list", "watch"}) {
+    out.push_back({verb, "flagger.app", "canaries", "", ns, by});
+  }
+  return out;
+}
+
 check evaluate_hook_config(const result<std::string>& config_json) {
   const std::string name = "github.webhook";
   if (!config_json) {
@@ -500,6 +557,7 @@ boost::asio::awaitable<std::vector<check>> run_doctor(doctor_inputs in) {
 
   // Environments of every infra repo's rules, for the Kubernetes checks.
   std::vector<rules::environment> environments;
+  std::vector<std::string> gated;  // "repo env" of environments with gates.statuses
   for (const auto& repo : s.infra_repos) {
     if (!app_ok) {
       break;
@@ -551,8 +609,14 @@ boost::asio::awaitable<std::vector<check>> run_doctor(doctor_inputs in) {
                                                 : result<std::string>(src.error())));
     }
     for (const auto& env : rules.environments) {
+      if (env.gates && !env.gates->statuses.empty()) {
+        gated.push_back(repo.full() + " " + env.name);
+      }
       environments.push_back(env);
     }
+  }
+  if (auto gate_events = evaluate_gate_events(app, gated)) {
+    out.push_back(std::move(*gate_events));
   }
 
   // Kubernetes.
@@ -610,6 +674,11 @@ boost::asio::awaitable<std::vector<check>> run_doctor(doctor_inputs in) {
     }
     for (const auto& need : apply_needs(*env.apply, source_resource)) {
       co_await review(need);
+    }
+    if (env.gates) {
+      for (const auto& need : gate_needs(*env.gates)) {
+        co_await review(need);
+      }
     }
   }
   co_return out;

@@ -64,6 +64,12 @@ check evaluate_app_events(const result<std::string>& app_json);
 // GET /app/hook/config: URL set (https), content type json, secret set ("********"),
 // insecure_ssl "0".
 check evaluate_hook_config(const result<std::string>& config_json);
+// `gates.statuses` are decided from `status` and `check_run` deliveries and read with the Checks
+// permission (docs/rules.md, "Gates"): with such gates in `gated` ("repo env" names), GET /app
+// must list both events and checks: read (or write); without any, the check is not made
+// (nullopt), since subscribing delivers every CI report on the repository.
+std::optional<check> evaluate_gate_events(const result<std::string>& app_json,
+                                          const std::vector<std::string>& gated);
 
 // GET /app/hook/deliveries (newest first): failures in the 24 h before `now` (status_code 0 or
 // >= 500), their count and the newest one's guid.
@@ -100,6 +106,9 @@ struct access_need {
 // pods/log get.
 std::vector<access_need> apply_needs(const rules::apply_config& apply,
                                      std::optional<std::string> flux_source_resource);
+// A Flagger gate's Canary: get and watch (and list, for the watch's relist) in its namespace,
+// granted by manifests/components/flagger.
+std::vector<access_need> gate_needs(const rules::gates_config& gates);
 // The Lease: leases get/create/update in ferry's own namespace.
 std::vector<access_need> lease_needs(std::string_view lease_namespace);
 

@@ -37,7 +37,7 @@ class loop_e2e : public serve_double_test {
  protected:
   void SetUp() override {
     // The cluster first: ferry reads FERRY_KUBE_* at start.
-    kube_.emplace(std::vector<std::string>{"flux-system", "ferry-system"});
+    kube_.emplace(std::vector<std::string>{"flux-system", "ferry-system", "apps"});
     seed_flux();
     serve_double_test::SetUp();
   }
@@ -339,6 +339,105 @@ environments:
   EXPECT_EQ(apply_requests(), requests_before);
   EXPECT_NE(ferry_->log().find("no apply (pull requests only)"), std::string::npos)
       << ferry_->log();
+}
+
+// Issue 11 item 2 through the binary: staging's gates (its Flagger Canary and an end-to-end
+// suite's commit status) hold production's PR until both passed for the merged revision; a
+// Canary Succeeded from an older analysis does not count, and the suite's report arrives as the
+// `status` webhook GitHub sends a subscribed App.
+TEST_F(loop_e2e, gates_hold_the_promotion_until_the_canary_and_the_suite_passed) {
+  ASSERT_EQ(control(http::verb::post, "/_double/app/events",
+                    R"({"events": ["package", "push", "pull_request", "status", "check_run"],
+                        "permissions": {"checks": "read"}})")
+                .status,
+            204);
+  std::string rules =
+      read_all(std::string(FERRY_SOURCE_DIR) + "/infra/example-infra/.github/ferry.yaml");
+  const std::string apply =
+      "    apply: {flux: {kind: Kustomization, name: apps, namespace: flux-system}}\n";
+  const auto at = rules.find(apply);
+  ASSERT_NE(at, std::string::npos);
+  rules.insert(at + apply.size(),
+               "    gates: {flagger: {canary: app, namespace: apps}, statuses: [e2e/staging]}\n");
+  ASSERT_EQ(
+      control(http::verb::post, "/_double/repos/dine-together/infra/move-ref",
+              json::serialize(json::value{{"ref", "heads/main"},
+                                          {"files", json::object{{".github/ferry.yaml", rules}}}}))
+          .status,
+      200);
+  const auto canary = [&](const std::string& phase, const std::string& when,
+                          const std::string& message) {
+    const auto r = kube_->control(
+        http::verb::post, "/_double/objects",
+        json::serialize(json::value{
+            {"apiVersion", "flagger.app/v1beta1"},
+            {"kind", "Canary"},
+            {"metadata", {{"name", "app"}, {"namespace", "apps"}}},
+            {"spec",
+             {{"targetRef", {{"apiVersion", "apps/v1"}, {"kind", "Deployment"}, {"name", "app"}}},
+              {"service", {{"port", 80}}},
+              {"analysis", {{"interval", "1m"}, {"threshold", 5}, {"stepWeight", 10}}}}},
+            {"status",
+             {{"phase", phase},
+              {"lastTransitionTime", when},
+              {"canaryWeight", 0},
+              {"failedChecks", 0},
+              {"iterations", 0},
+              {"conditions", json::array{json::object{{"type", "Promoted"},
+                                                      {"status", "True"},
+                                                      {"reason", phase},
+                                                      {"message", message},
+                                                      {"lastTransitionTime", when}}}}}}}));
+    ASSERT_EQ(r.status, 200) << r.body;
+  };
+  canary("Succeeded", "2020-01-01T00:00:00Z", "Canary analysis completed successfully");
+  flux_mode("ready");
+  const auto seq0 = last_webhook_seq();
+  ASSERT_EQ(deliver("package", "loop-gates", ghcr_package_payload("app", "sha-6a7b8c9", k_digest)),
+            200)
+      << ferry_->log();
+  const std::string merge = head_of("main");
+  EXPECT_EQ(deliver_all_since(seq0), 202);
+  ASSERT_TRUE(eventually([&] { return status_of(merge, "ferry/gates/staging") == "pending"; }))
+      << ferry_->log();
+  // The gates open first, the apply's success right after (handlers/gates.hpp).
+  EXPECT_TRUE(eventually([&] { return status_of(merge, "ferry/apply/staging") == "success"; }));
+
+  // The suite reports on the merged commit: GitHub's `status` delivery reaches ferry; the Canary
+  // still shows the old analysis, so nothing is promoted yet.
+  const auto seq1 = last_webhook_seq();
+  ASSERT_EQ(control(http::verb::post, "/_double/ci",
+                    json::serialize(json::value{{"repo", k_infra},
+                                                {"sha", merge},
+                                                {"context", "e2e/staging"},
+                                                {"state", "success"},
+                                                {"description", "118 tests passed"}}))
+                .status,
+            201);
+  EXPECT_EQ(deliver_all_since(seq1), 0);
+  EXPECT_EQ(status_of(merge, "ferry/gates/staging"), "pending");
+  EXPECT_FALSE(pull_for(k_production_branch));
+
+  // Flagger finishes its analysis of this revision: production's PR opens with the evidence.
+  const auto now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now() + 1s);
+  std::tm tm{};
+  ::gmtime_r(&now, &tm);
+  char when[32];
+  std::strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  canary("Succeeded", when, "Canary analysis completed successfully, promotion finished.");
+  std::optional<json::object> pr;
+  ASSERT_TRUE(eventually([&] {
+    pr = pull_for(k_production_branch, "open");
+    return pr.has_value();
+  })) << ferry_->log();
+  EXPECT_TRUE(eventually([&] { return status_of(merge, "ferry/gates/staging") == "success"; }));
+  const std::string body = str(pr->at("body"));
+  EXPECT_NE(body.find("- Canary apps/app: passed"), std::string::npos) << body;
+  EXPECT_NE(body.find("- e2e/staging: passed (success: 118 tests passed)"), std::string::npos)
+      << body;
+  const std::string metrics = call(ferry_port_, http::verb::get, "/metrics").body;
+  EXPECT_NE(metrics.find(R"(ferry_gates_total{outcome="success"} 1)"), std::string::npos)
+      << metrics;
 }
 
 // Statelessness (SPEC "Crash-safe"): ferry stops while the staging apply is still pending; Flux

@@ -6,8 +6,13 @@
 // test/e2e/loop_e2e_test.cpp.
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <ctime>
+
 #include "handlers/apply.hpp"
+#include "handlers/gates.hpp"
 #include "handlers/infra_repo.hpp"
+#include "handlers/maintenance.hpp"
 #include "test/support/handler_double.hpp"
 
 namespace {
@@ -764,6 +769,251 @@ TEST_F(argocd_apply, an_operation_of_another_revision_is_not_overwritten) {
   EXPECT_EQ(
       kube_object("Application", "apps").at("operation").at("sync").at("revision").as_string(),
       before);
+}
+
+// Issue 11 item 2: gates before promotion. Staging (a Flux apply the double makes Ready) gets
+// `gates:`; production, promoted from it, gets its PR only once they passed. Each gate: success,
+// failure, timeout, and a report left over from an older revision that must not count.
+class gates_handler : public apply_handler {
+ protected:
+  std::vector<std::string> extra_namespaces() override { return {"apps"}; }  // the Canary's
+  void SetUp() override {
+    apply_handler::SetUp();
+    // GitHub delivers status and check_run only to Apps subscribed to them (docs/rules.md).
+    const auto r = control(http::verb::post, "/_double/app/events",
+                           R"({"events": ["package", "push", "pull_request", "status",
+                                          "check_run"], "permissions": {"checks": "read"}})");
+    ASSERT_EQ(r.status, 204) << r.body;
+  }
+
+  // Staging with `gates_yaml` (a `gates:` line), a marker change under staging's paths so that
+  // production has something to be promoted, pushed to main; the new head.
+  std::string push_gated(const std::string& gates_yaml) {
+    const std::string apply =
+        "    apply: {flux: {kind: Kustomization, name: apps, namespace: flux-system}}\n";
+    std::string k =
+        ferry::test::e2e::read_all(std::string(FERRY_SOURCE_DIR) +
+                                   "/infra/example-infra/clusters/staging/app/kustomization.yaml");
+    const std::string old_tag = "newTag: \"1.4.0\"";
+    const auto at = k.find(old_tag);
+    EXPECT_NE(at, std::string::npos);
+    if (at != std::string::npos) {
+      k.replace(at, old_tag.size(), "newTag: \"1.5.0\"");  // production runs 1.4.0
+    }
+    json::object files;
+    files["clusters/staging/app/kustomization.yaml"] = k;
+    return push_staging_apply(apply + gates_yaml, std::move(files));
+  }
+
+  // Applies staging at `head` (Flux answers Ready) and waits for the gates to open.
+  void apply_staging(opened& o, const std::string& head) {
+    flux_mode(R"({"mode": "ready", "delay_ms": 20})");
+    const auto started = start(o, "staging", head);
+    ASSERT_TRUE(started.ok()) << started.error().message;
+    ASSERT_TRUE(*started);
+    ASSERT_TRUE(run_until([&] { return status_of(head, "ferry/apply/staging") == "success"; }))
+        << json::serialize(infra_state().at("statuses"));
+    ASSERT_EQ(status_of(head, "ferry/gates/staging"), "pending");
+  }
+
+  // Another App reporting on `sha` (CI, an end-to-end suite): the webhook GitHub sends for it.
+  json::value report(const std::string& body) {
+    const auto before = last_webhook_seq();
+    const auto r = control(http::verb::post, "/_double/ci", body);
+    EXPECT_EQ(r.status, 201) << r.body;
+    const auto hooks = webhooks(before);
+    EXPECT_EQ(hooks.size(), 1u) << json::serialize(hooks);
+    return hooks.empty() ? json::value() : hooks.back();
+  }
+  json::value commit_status(const std::string& sha, const std::string& context,
+                            const std::string& state) {
+    return report(R"({"repo": "dine-together/infra", "sha": ")" + sha + R"(", "context": ")" +
+                  context + R"(", "state": ")" + state + R"(", "description": "42 tests",
+                  "target_url": "https://ci.example.com/runs/7"})");
+  }
+  json::value check_run(const std::string& sha, const std::string& name,
+                        const std::string& conclusion) {
+    return report(R"({"repo": "dine-together/infra", "sha": ")" + sha + R"(", "name": ")" + name +
+                  R"(", "status": "completed", "conclusion": ")" + conclusion + R"("})");
+  }
+
+  std::vector<json::object> production_pulls() {
+    std::vector<json::object> out;
+    const auto state = infra_state();
+    for (const auto& p : state.at("pulls").as_array()) {
+      if (p.as_object().at("head").as_string().starts_with("ferry/production/")) {
+        out.push_back(p.as_object());
+      }
+    }
+    return out;
+  }
+
+  // A Canary as Flagger leaves it: `phase` since `at` (RFC 3339), with Flagger's message.
+  void canary(const std::string& phase, const std::string& at, const std::string& message) {
+    seed(R"({"apiVersion": "flagger.app/v1beta1", "kind": "Canary",
+      "metadata": {"name": "app", "namespace": "apps"},
+      "spec": {"targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "app"},
+               "service": {"port": 80},
+               "analysis": {"interval": "1m", "threshold": 5, "maxWeight": 50, "stepWeight": 10}},
+      "status": {"phase": ")" +
+         phase + R"(", "lastTransitionTime": ")" + at + R"(", "canaryWeight": 10,
+                 "failedChecks": 0, "iterations": 0,
+                 "conditions": [{"type": "Promoted", "status": "Unknown", "reason": ")" +
+         phase + R"(", "message": ")" + message + R"(", "lastUpdateTime": ")" + at +
+         R"(", "lastTransitionTime": ")" + at + R"("}]}})");
+  }
+
+  static std::string rfc3339(std::chrono::system_clock::time_point t) {
+    const std::time_t secs = std::chrono::system_clock::to_time_t(t);
+    std::tm tm{};
+    ::gmtime_r(&secs, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buf;
+  }
+};
+
+TEST_F(gates_handler, statuses_gate_passes_on_the_merged_commits_reports_only) {
+  const std::string before = main_head();
+  const std::string head = push_gated("    gates: {statuses: [e2e/staging, smoke], timeout: 5m}\n");
+  auto o = open_at(head);
+  ASSERT_TRUE(o);
+  apply_staging(*o, head);
+  EXPECT_TRUE(production_pulls().empty());
+
+  // Stale: a success on the previous commit decides nothing for this one.
+  const auto stale = dispatch_recorded(commit_status(before, "e2e/staging", "success"));
+  ASSERT_TRUE(stale.ok()) << stale.error().message;
+  // Half: one of two reported, or a pending one, leaves the gates open.
+  ASSERT_TRUE(dispatch_recorded(check_run(head, "smoke", "success")).ok());
+  const auto pending = dispatch_recorded(commit_status(head, "e2e/staging", "pending"));
+  ASSERT_TRUE(pending.ok());
+  EXPECT_EQ(*pending, ferry::service::outcome::ignored);
+  EXPECT_EQ(status_of(head, "ferry/gates/staging"), "pending");
+  EXPECT_TRUE(production_pulls().empty());
+
+  const auto done = dispatch_recorded(commit_status(head, "e2e/staging", "success"));
+  ASSERT_TRUE(done.ok()) << done.error().message;
+  EXPECT_EQ(status_of(head, "ferry/gates/staging"), "success");
+  EXPECT_NE(
+      status_description(head, "ferry/gates/staging").find("gates passed: e2e/staging, smoke"),
+      std::string::npos)
+      << status_description(head, "ferry/gates/staging");
+  const auto prs = production_pulls();
+  ASSERT_FALSE(prs.empty()) << json::serialize(infra_state().at("pulls")) << "\n"
+                            << json::serialize(requests());
+  const std::string body(prs.front().at("body").as_string());
+  EXPECT_NE(body.find("**Gates** (status `ferry/gates/staging` = success)"), std::string::npos)
+      << body;
+  EXPECT_NE(body.find("- e2e/staging: passed (success: 42 tests) "
+                      "[details](https://ci.example.com/runs/7)"),
+            std::string::npos)
+      << body;
+  EXPECT_NE(body.find("- smoke: passed (check run success)"), std::string::npos) << body;
+}
+
+TEST_F(gates_handler, statuses_gate_fails_on_a_failed_check_and_blocks_the_promotion) {
+  const std::string head = push_gated("    gates: {statuses: [e2e/staging]}\n");
+  auto o = open_at(head);
+  ASSERT_TRUE(o);
+  apply_staging(*o, head);
+  ASSERT_TRUE(dispatch_recorded(check_run(head, "e2e/staging", "timed_out")).ok());
+  EXPECT_EQ(status_of(head, "ferry/gates/staging"), "failure");
+  EXPECT_EQ(status_description(head, "ferry/gates/staging"),
+            "gate e2e/staging failed: check run timed_out");
+  EXPECT_TRUE(production_pulls().empty());
+  // A later success on the same commit changes nothing: the gates are settled.
+  ASSERT_TRUE(dispatch_recorded(commit_status(head, "e2e/staging", "success")).ok());
+  EXPECT_EQ(status_of(head, "ferry/gates/staging"), "failure");
+  EXPECT_TRUE(production_pulls().empty());
+}
+
+TEST_F(gates_handler, statuses_gate_that_never_reports_times_out_naming_the_gate) {
+  const std::string head = push_gated("    gates: {statuses: [e2e/staging], timeout: 2s}\n");
+  auto o = open_at(head);
+  ASSERT_TRUE(o);
+  apply_staging(*o, head);
+  EXPECT_TRUE(run_until([&] { return status_of(head, "ferry/gates/staging") == "error"; },
+                        std::chrono::seconds(20)));
+  EXPECT_EQ(status_description(head, "ferry/gates/staging"),
+            "not passed within 2s: waiting for e2e/staging (not reported yet)");
+  EXPECT_TRUE(production_pulls().empty());
+}
+
+TEST_F(gates_handler, flagger_gate_waits_for_the_analysis_of_this_revision) {
+  // Left from the previous revision's analysis: Succeeded long before this merge.
+  canary("Succeeded", "2020-01-01T00:00:00Z", "Canary analysis completed successfully");
+  const std::string head = push_gated("    gates: {flagger: {canary: app, namespace: apps}}\n");
+  auto o = open_at(head);
+  ASSERT_TRUE(o);
+  apply_staging(*o, head);
+  ASSERT_TRUE(run_until([&] {
+    return kube_requested("GET", "/apis/flagger.app/v1beta1/namespaces/apps/canaries", "watch");
+  }));
+  EXPECT_EQ(status_of(head, "ferry/gates/staging"), "pending");
+  const auto now = std::chrono::system_clock::now() + std::chrono::seconds(1);
+  canary("Progressing", rfc3339(now), "New revision detected, progressing canary analysis.");
+  canary("Succeeded", rfc3339(now), "Canary analysis completed successfully, promotion finished.");
+  EXPECT_TRUE(run_until([&] { return status_of(head, "ferry/gates/staging") == "success"; }))
+      << json::serialize(infra_state().at("statuses"));
+  const auto prs = production_pulls();
+  ASSERT_FALSE(prs.empty());
+  const std::string body(prs.front().at("body").as_string());
+  EXPECT_NE(body.find("- Canary apps/app: passed (Canary analysis completed successfully, "
+                      "promotion finished.)"),
+            std::string::npos)
+      << body;
+}
+
+TEST_F(gates_handler, flagger_gate_fails_with_flaggers_message) {
+  const std::string head = push_gated("    gates: {flagger: {canary: app, namespace: apps}}\n");
+  canary("Progressing", rfc3339(std::chrono::system_clock::now() + std::chrono::seconds(1)),
+         "New revision detected");
+  auto o = open_at(head);
+  ASSERT_TRUE(o);
+  apply_staging(*o, head);
+  canary("Failed", rfc3339(std::chrono::system_clock::now() + std::chrono::seconds(1)),
+         "Canary analysis failed, Deployment scaled to zero.");
+  EXPECT_TRUE(run_until([&] { return status_of(head, "ferry/gates/staging") == "failure"; }))
+      << json::serialize(infra_state().at("statuses"));
+  EXPECT_EQ(status_description(head, "ferry/gates/staging"),
+            "gate Canary apps/app failed: Canary analysis failed, Deployment scaled to zero.");
+  EXPECT_TRUE(production_pulls().empty());
+}
+
+TEST_F(gates_handler, flagger_gate_that_never_settles_times_out_saying_where_it_stood) {
+  const std::string head =
+      push_gated("    gates: {flagger: {canary: app, namespace: apps}, timeout: 2s}\n");
+  canary("Progressing", rfc3339(std::chrono::system_clock::now() + std::chrono::seconds(1)),
+         "New revision detected");
+  auto o = open_at(head);
+  ASSERT_TRUE(o);
+  apply_staging(*o, head);
+  EXPECT_TRUE(run_until([&] { return status_of(head, "ferry/gates/staging") == "error"; },
+                        std::chrono::seconds(20)));
+  EXPECT_EQ(status_description(head, "ferry/gates/staging"),
+            "not passed within 2s: waiting for Canary apps/app (Progressing (canary weight 10%))");
+  EXPECT_TRUE(production_pulls().empty());
+}
+
+// Crash-safe: gates left pending by a replica that stopped are resumed by the Lease holder's
+// sweep, from the statuses alone, and decided at once when their reports are in.
+TEST_F(gates_handler, pending_gates_are_resumed_by_the_sweep) {
+  const std::string head = push_gated("    gates: {statuses: [e2e/staging]}\n");
+  auto o = open_at(head);
+  ASSERT_TRUE(o);
+  ASSERT_TRUE(run(o->repo.status(head, "ferry/apply/staging", "success", "Kustomization ok")));
+  ASSERT_TRUE(run(o->repo.status(head, "ferry/gates/staging", "pending", "waiting")));
+  commit_status(head, "e2e/staging", "success");  // delivered to a replica that is gone
+  if (!shared_) {
+    shared_ = ferry::handlers::share_settings(settings_);
+  }
+  const auto resumed = run(ferry::handlers::resume_pending_applies(shared_, {}));
+  ASSERT_TRUE(resumed && *resumed) << (resumed ? resumed->error().message : "did not finish");
+  EXPECT_EQ(**resumed, 1);
+  EXPECT_TRUE(run_until([&] { return status_of(head, "ferry/gates/staging") == "success"; }))
+      << json::serialize(infra_state().at("statuses"));
+  EXPECT_FALSE(production_pulls().empty());
 }
 
 }  // namespace

@@ -1188,8 +1188,10 @@ GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(kube_real_serve);
 // test plays each controller by writing what the controller writes (Flux and Fleet through
 // /status; Argo CD with the object, its Application has no status subresource): first a status
 // left from the previous revision, which must not count, then the new revision's outcome. Each
-// mode ends once in success and once in failure (Fleet: in a timeout), and the audit log must show
-// no request of ferry's refused. One overlay (k3s, where Fleet is the usual GitOps tool) is
+// mode ends once in success and once in failure (Fleet: in a timeout). Then the Flagger gate on
+// staging, against Flagger's own Canary CRD (flagger-canary-crd.yaml): a Succeeded left from an
+// older analysis must not count; success, failure and timeout follow. The audit log must show no
+// request of ferry's refused. One overlay (k3s, where Fleet is the usual GitOps tool) is
 // enough: the rights come from the components, the same for every overlay.
 
 class kube_real_modes : public kube_real_serve {
@@ -1218,16 +1220,18 @@ class kube_real_modes : public kube_real_serve {
     ASSERT_TRUE(c.problems.empty()) << "bring-up failed, see the render test";
     auto& api = *c.api;
     const std::string kubeconfig = "--kubeconfig=" + api.kubeconfig().string();
-    const auto crds = ferry::test::run(
-        {FERRY_KUBECTL_1_20, kubeconfig, "apply", "-f", (k_here / "gitops-crds.yaml").string()}, {},
-        120s);
-    ASSERT_EQ(crds.exit_code, 0) << crds.out << crds.err;
+    for (const char* file : {"gitops-crds.yaml", "flagger-canary-crd.yaml"}) {
+      const auto crds = ferry::test::run(
+          {FERRY_KUBECTL_1_20, kubeconfig, "apply", "-f", (k_here / file).string()}, {}, 120s);
+      ASSERT_EQ(crds.exit_code, 0) << file << ": " << crds.out << crds.err;
+    }
     ASSERT_TRUE(eventually([&] {
       return api.request(verb::get, "/apis/helm.toolkit.fluxcd.io/v2").status == 200 &&
              api.request(verb::get, "/apis/argoproj.io/v1alpha1").status == 200 &&
-             api.request(verb::get, "/apis/fleet.cattle.io/v1alpha1").status == 200;
+             api.request(verb::get, "/apis/fleet.cattle.io/v1alpha1").status == 200 &&
+             api.request(verb::get, "/apis/flagger.app/v1beta1").status == 200;
     })) << "the GitOps CRDs were not served within 60 s";
-    for (const char* ns : {"argocd", "fleet-default"}) {
+    for (const char* ns : {"argocd", "fleet-default", "apps"}) {
       const auto r = api.request(
           verb::post, "/api/v1/namespaces",
           json::serialize(json::value{
@@ -1245,17 +1249,18 @@ class kube_real_modes : public kube_real_serve {
         "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - " +
             rel(manifests / "overlays" / c.overlay) + "\ncomponents:\n  - " +
             rel(manifests / "components" / "argocd") + "\n  - " +
-            rel(manifests / "components" / "fleet") + "\n");
+            rel(manifests / "components" / "fleet") + "\n  - " +
+            rel(manifests / "components" / "flagger") + "\n");
     const auto rendered = render(FERRY_KUBECTL, root);
     ASSERT_TRUE(rendered.ok) << rendered.error;
     json::array added;
     for (const auto& o : rendered.objects) {
       const auto ns = str(at(o, {"metadata", "namespace"}));
-      if (ns == "argocd" || ns == "fleet-default") {
+      if (ns == "argocd" || ns == "fleet-default" || ns == "apps") {
         added.push_back(o);
       }
     }
-    ASSERT_EQ(added.size(), 4U) << "a Role and a RoleBinding per component: "
+    ASSERT_EQ(added.size(), 6U) << "a Role and a RoleBinding per component: "
                                 << json::serialize(added);
     const auto file = c.dir / "components.json";
     ferry::test::write_text(file, json::serialize(json::value{
@@ -1314,15 +1319,15 @@ class kube_real_modes : public kube_real_serve {
   // The apply status stays pending for two seconds while the object shows what the test wrote so
   // far (a status of the previous revision): ferry, following the object by a watch, answers a
   // change within milliseconds here, so a stale status it counted would show in that window.
-  bool stays_pending(const std::string& sha) {
+  bool stays_pending(const std::string& sha, std::string_view context = "ferry/apply/staging") {
     const auto until = std::chrono::steady_clock::now() + 2s;
     while (std::chrono::steady_clock::now() < until) {
-      if (status_of(sha, "ferry/apply/staging") != "pending") {
+      if (status_of(sha, context) != "pending") {
         return false;
       }
       std::this_thread::sleep_for(50ms);
     }
-    return status_of(sha, "ferry/apply/staging") == "pending";
+    return status_of(sha, context) == "pending";
   }
 
   void create(const std::string& collection, const json::value& object) {
@@ -1364,7 +1369,7 @@ class kube_real_modes : public kube_real_serve {
   }
 };
 
-TEST_P(kube_real_modes, flux_health_checks_argocd_and_fleet_apply_as_the_service_account) {
+TEST_P(kube_real_modes, flux_health_checks_argocd_fleet_and_a_flagger_gate_as_the_service_account) {
   const std::string old_head = head_of("main");
   // The cluster is shared: earlier tests' requests (the doctor test's refused ones among them)
   // are already in the audit log.
@@ -1572,6 +1577,90 @@ TEST_P(kube_real_modes, flux_health_checks_argocd_and_fleet_apply_as_the_service
   repo = get(repo_path);
   ASSERT_TRUE(repo);
   EXPECT_EQ(at(*repo, {"spec", "forceSyncGeneration"})->to_number<std::int64_t>(), 2);
+
+  // -- The Flagger gate on staging (Fleet applies it): the Canary in `apps`, read and watched
+  //    with the rights components/flagger grants, judged by what Flagger writes through /status.
+  const std::string canary_collection = "/apis/flagger.app/v1beta1/namespaces/apps/canaries";
+  const std::string canary_path = canary_collection + "/app";
+  create(canary_collection,
+         json::value{
+             {"apiVersion", "flagger.app/v1beta1"},
+             {"kind", "Canary"},
+             {"metadata", {{"name", "app"}, {"namespace", "apps"}}},
+             {"spec",
+              {{"targetRef", {{"apiVersion", "apps/v1"}, {"kind", "Deployment"}, {"name", "app"}}},
+               {"service", {{"port", 80}}},
+               {"analysis",
+                {{"interval", "1m"}, {"threshold", 5}, {"maxWeight", 50}, {"stepWeight", 10}}}}}});
+  // Flagger's status write: `phase` since `at`, the Promoted condition carrying its message.
+  const auto canary_status = [&](const char* phase, const std::string& at_time,
+                                 const std::string& message) {
+    write_status(
+        canary_path,
+        json::value{{"phase", phase},
+                    {"canaryWeight", 0},
+                    {"failedChecks", 0},
+                    {"iterations", 0},
+                    {"lastTransitionTime", at_time},
+                    {"conditions", json::array{json::object{{"type", "Promoted"},
+                                                            {"status", "True"},
+                                                            {"reason", phase},
+                                                            {"message", message},
+                                                            {"lastUpdateTime", at_time},
+                                                            {"lastTransitionTime", at_time}}}}});
+  };
+  // Left from the analysis of an older revision.
+  canary_status("Succeeded", "2020-01-01T00:00:00Z", "Canary analysis completed successfully");
+  const auto gated_apply = [&](const std::string& timeout, const std::string& note) {
+    const std::string head = push_staging(
+        "    apply: {fleet: {gitRepo: infra-staging}, timeout: 2m}\n"
+        "    gates: {flagger: {canary: app, namespace: apps}, timeout: " +
+            timeout + "}\n",
+        note);
+    EXPECT_TRUE(eventually([&] {
+      const auto r = get(repo_path);
+      return r && str(at(*r, {"metadata", "labels", "ferry.dev/commit"})) == head;
+    })) << ferry_->log();
+    fleet_status(head);
+    EXPECT_TRUE(eventually([&] { return status_of(head, "ferry/gates/staging") == "pending"; }))
+        << status_of(head, "ferry/apply/staging") << "\n"
+        << ferry_->log();
+    return head;
+  };
+  const std::string gate_head = gated_apply("2m", "flagger");
+  ASSERT_FALSE(gate_head.empty());
+  EXPECT_EQ(status_of(gate_head, "ferry/apply/staging"), "success");
+  EXPECT_TRUE(stays_pending(gate_head, "ferry/gates/staging"))
+      << status_of(gate_head, "ferry/gates/staging");
+  canary_status("Progressing", now_rfc3339(),
+                "New revision detected, progressing canary analysis.");
+  EXPECT_TRUE(stays_pending(gate_head, "ferry/gates/staging"))
+      << status_of(gate_head, "ferry/gates/staging");
+  canary_status("Succeeded", now_rfc3339(),
+                "Canary analysis completed successfully, promotion finished.");
+  ASSERT_TRUE(eventually([&] { return status_of(gate_head, "ferry/gates/staging") == "success"; }))
+      << status_of(gate_head, "ferry/gates/staging") << "\n"
+      << ferry_->log();
+  auto canary = get(canary_path);
+  ASSERT_TRUE(canary);
+  EXPECT_EQ(validate_with_models(json::array{*canary}, dir_), "");
+  // A failed analysis fails the gates with Flagger's message.
+  const std::string gate_head2 = gated_apply("2m", "flagger fails");
+  canary_status("Failed", now_rfc3339(), "Canary analysis failed, Deployment scaled to zero.");
+  ASSERT_TRUE(eventually([&] { return status_of(gate_head2, "ferry/gates/staging") == "failure"; }))
+      << status_of(gate_head2, "ferry/gates/staging") << "\n"
+      << ferry_->log();
+  EXPECT_NE(description_of(gate_head2, "ferry/gates/staging").find("Deployment scaled to zero"),
+            std::string::npos)
+      << description_of(gate_head2, "ferry/gates/staging");
+  // An analysis that never ends: the gates time out naming the Canary.
+  const std::string gate_head3 = gated_apply("3s", "flagger waits");
+  ASSERT_TRUE(eventually([&] { return status_of(gate_head3, "ferry/gates/staging") == "error"; }))
+      << status_of(gate_head3, "ferry/gates/staging") << "\n"
+      << ferry_->log();
+  EXPECT_NE(description_of(gate_head3, "ferry/gates/staging").find("Canary apps/app"),
+            std::string::npos)
+      << description_of(gate_head3, "ferry/gates/staging");
 
   // Nothing ferry asked was refused.
   std::string refused;

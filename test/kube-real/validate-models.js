@@ -4,9 +4,10 @@
 // PodDisruptionBudget, autoscaling/v2 HorizontalPodAutoscaler) and the GitOps kinds, whose CRDs
 // there are minimal (test/kube-real/flux-crds.yaml, gitops-crds.yaml). Schemas: kubernetes-models
 // (generated from Kubernetes' OpenAPI document), @kubernetes-models/flux-cd and
-// @kubernetes-models/argo-cd (generated from Flux's and Argo CD's CRDs), and for Fleet, which
-// publishes no npm models, the transcription the Kubernetes double uses
-// (test/doubles/kube/fleet-gitrepo.schema.json, checked with ajv as the models are).
+// @kubernetes-models/argo-cd (generated from Flux's and Argo CD's CRDs), and for Fleet and
+// Flagger, which publish no npm models, the schemas the Kubernetes double uses
+// (test/doubles/kube/fleet-gitrepo.schema.json, flagger-canary.schema.json; checked with ajv as
+// the models are).
 //
 // Usage: node validate-models.js FILE.json   (FILE holds one object or an array of them)
 // Prints one line per object: "ok KIND NAMESPACE/NAME" or "invalid KIND NAMESPACE/NAME: reasons".
@@ -39,13 +40,21 @@ function model_path(api_version, kind) {
   return `${pkg}/${api_version}/${kind}`;
 }
 
-// Fleet's GitRepo: a class with the models' validate() over the transcribed schema.
-function fleet_model(api_version, kind) {
-  if (api_version !== 'fleet.cattle.io/v1alpha1' || kind !== 'GitRepo') return null;
+// Kinds with no npm models, held to a JSON schema the Kubernetes double uses too: Fleet's GitRepo
+// (transcribed) and Flagger's Canary (the CRD's own openAPIV3Schema).
+const k_schema_files = {
+  'fleet.cattle.io/v1alpha1 GitRepo': 'fleet-gitrepo.schema.json',
+  'flagger.app/v1beta1 Canary': 'flagger-canary.schema.json',
+};
+
+// A class with the models' validate() over that schema.
+function schema_model(api_version, kind) {
+  const file = k_schema_files[`${api_version} ${kind}`];
+  if (!file) return null;
   const Ajv = require('ajv');
   const ajv = new Ajv({ allErrors: true, strict: false });
   ajv.addFormat('int64', { type: 'number', validate: (n) => Number.isSafeInteger(n) });
-  const schema = require('path').join(__dirname, '..', 'doubles', 'kube', 'fleet-gitrepo.schema.json');
+  const schema = require('path').join(__dirname, '..', 'doubles', 'kube', file);
   const check = ajv.compile(JSON.parse(fs.readFileSync(schema, 'utf8')));
   return class {
     constructor(obj) { this.obj = obj; }
@@ -67,7 +76,7 @@ function fleet_model(api_version, kind) {
     const name = `${kind} ${meta.namespace || ''}/${meta.name || ''}`;
     const path = model_path(String((obj && obj.apiVersion) || ''), String(kind || ''));
     if (!path) usage(`${name}: apiVersion ${JSON.stringify(obj && obj.apiVersion)} is not group/version`);
-    let Model = fleet_model(String(obj.apiVersion), String(kind));
+    let Model = schema_model(String(obj.apiVersion), String(kind));
     if (!Model) {
       try {
         // The packages are ESM only (their exports have no "require" condition).

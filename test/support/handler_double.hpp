@@ -87,10 +87,11 @@ class handler_double_test : public serve_double_test {
 
   // The example's Flux objects (test/support/kube_double.hpp).
   void seed_flux() { kube_->seed_example_flux(); }
-  // The cluster the example rules apply to: a Kubernetes double serving flux-system, with the
-  // Flux objects staging's apply names.
-  void use_example_cluster() {
-    use_kube({"flux-system"});
+  // The cluster the example rules apply to: a Kubernetes double serving flux-system (and
+  // `more` namespaces), with the Flux objects staging's apply names.
+  void use_example_cluster(std::vector<std::string> more = {}) {
+    more.insert(more.begin(), "flux-system");
+    use_kube(std::move(more));
     seed_flux();
   }
 
@@ -128,8 +129,11 @@ class handler_double_test : public serve_double_test {
   // One delivery through the dispatcher, as the server hands it over after the signature check.
   service::handler_result dispatch(const std::string& event_name, const std::string& id,
                                    const std::string& payload) {
-    if (!shared_) {
-      shared_ = handlers::share_settings(settings_);
+    if (!dispatch_) {
+      // The same shared settings as start_apply's (one apply tracker, one rules cache).
+      if (!shared_) {
+        shared_ = handlers::share_settings(settings_);
+      }
       dispatch_ = handlers::make_shared_dispatcher(shared_);
     }
     auto parsed = events::parse_event(event_name, payload);
@@ -200,8 +204,10 @@ class handler_cluster_test : public handler_double_test {
     if (HasFatalFailure()) {
       return;
     }
-    use_example_cluster();
+    use_example_cluster(extra_namespaces());
   }
+  // Namespaces the cluster serves besides flux-system (a test's Canary's, say).
+  virtual std::vector<std::string> extra_namespaces() { return {}; }
 };
 
 }  // namespace ferry::test::e2e

@@ -48,6 +48,39 @@ TEST(doctor, events_need_package_push_pull_request) {
   EXPECT_NE(c.detail.find("pull_request"), std::string::npos);
 }
 
+// Gates on statuses are decided from status and check_run deliveries, read with Checks read.
+TEST(doctor, gate_events_checked_only_when_a_gate_waits_for_statuses) {
+  const std::string subscribed =
+      R"({"events":["package","push","pull_request","status","check_run"],
+          "permissions":{"contents":"write","checks":"read"}})";
+  EXPECT_FALSE(evaluate_gate_events(subscribed, {}).has_value());
+  auto c = evaluate_gate_events(subscribed, {"acme/infra staging"});
+  ASSERT_TRUE(c.has_value());
+  EXPECT_EQ(c->verdict, level::ok) << c->detail;
+  c = evaluate_gate_events(std::string(R"({"events":["package","push","pull_request","status"],
+          "permissions":{"contents":"write"}})"),
+                           {"acme/infra staging"});
+  ASSERT_TRUE(c.has_value());
+  EXPECT_EQ(c->verdict, level::fail);
+  EXPECT_NE(c->detail.find("event check_run, permission checks: read"), std::string::npos)
+      << c->detail;
+  EXPECT_EQ(c->detail.find("event status"), std::string::npos) << c->detail;
+  EXPECT_NE(c->detail.find("acme/infra staging"), std::string::npos);
+}
+
+TEST(doctor, flagger_gate_needs_read_and_watch_on_its_canary) {
+  rules::gates_config gates;
+  gates.flagger = rules::gate_flagger{"web", "apps"};
+  const auto needs = gate_needs(gates);
+  ASSERT_EQ(needs.size(), 3u);
+  EXPECT_EQ(needs[0].describe(), "get flagger.app/canaries in apps");
+  EXPECT_EQ(needs[2].describe(), "watch flagger.app/canaries in apps");
+  EXPECT_NE(needs[0].granted_by.find("ferry-flagger in apps"), std::string::npos);
+  gates.flagger.reset();
+  gates.statuses = {"ci/e2e"};
+  EXPECT_TRUE(gate_needs(gates).empty());
+}
+
 TEST(doctor, hook_config_each_problem_named) {
   EXPECT_EQ(evaluate_hook_config(std::string(R"({"url":"https://f.example/webhook",
       "content_type":"json","secret":"********","insecure_ssl":"0"})"))
