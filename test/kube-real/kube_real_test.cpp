@@ -1188,7 +1188,7 @@ GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(kube_real_serve);
 // test plays each controller by writing what the controller writes (Flux and Fleet through
 // /status; Argo CD with the object, its Application has no status subresource): first a status
 // left from the previous revision, which must not count, then the new revision's outcome. Each
-// mode ends once in success and once in failure (Fleet: in a timeout). Then the Flagger gate on
+// mode ends once in success, once in failure and once in a timeout. Then the Flagger gate on
 // staging, against Flagger's own Canary CRD (flagger-canary-crd.yaml): a Succeeded left from an
 // older analysis must not count; success, failure and timeout follow. The audit log must show no
 // request of ferry's refused. One overlay (k3s, where Fleet is the usual GitOps tool) is
@@ -1449,6 +1449,15 @@ TEST_P(kube_real_modes, flux_health_checks_argocd_fleet_and_a_flagger_gate_as_th
   const auto hr = get(hr_path);
   ASSERT_TRUE(hr);
   EXPECT_EQ(validate_with_models(json::array{*hr}, dir_), "");
+  // Flux never answers the next request: its Ready from the previous commit does not count, and
+  // the apply ends in an error naming the wait.
+  const std::string flux_head3 = push_staging(
+      "    apply: {flux: {name: apps, healthChecks: []}, timeout: 3s}\n", "flux waits");
+  ASSERT_TRUE(eventually([&] { return status_of(flux_head3, "ferry/apply/staging") == "error"; }))
+      << status_of(flux_head3, "ferry/apply/staging") << "\n"
+      << ferry_->log();
+  EXPECT_NE(description_of(flux_head3, "ferry/apply/staging").find("3s"), std::string::npos)
+      << description_of(flux_head3, "ferry/apply/staging");
 
   // -- Argo CD with a sync. The Application, Synced and Healthy at the previous commit.
   const std::string app_collection = "/apis/argoproj.io/v1alpha1/namespaces/argocd/applications";
@@ -1528,6 +1537,14 @@ TEST_P(kube_real_modes, flux_health_checks_argocd_fleet_and_a_flagger_gate_as_th
   app = get(app_path);
   ASSERT_TRUE(app);
   EXPECT_EQ(validate_with_models(json::array{*app}, dir_), "");
+  // Argo CD never runs the next sync: the apply ends in an error naming the wait.
+  const std::string argo_head3 = push_staging(
+      "    apply: {argocd: {application: app-staging, sync: true}, timeout: 3s}\n", "argocd waits");
+  ASSERT_TRUE(eventually([&] { return status_of(argo_head3, "ferry/apply/staging") == "error"; }))
+      << status_of(argo_head3, "ferry/apply/staging") << "\n"
+      << ferry_->log();
+  EXPECT_NE(description_of(argo_head3, "ferry/apply/staging").find("within 3s"), std::string::npos)
+      << description_of(argo_head3, "ferry/apply/staging");
 
   // -- Fleet. The GitRepo, Ready at the previous commit.
   const std::string repo_collection =
@@ -1577,6 +1594,38 @@ TEST_P(kube_real_modes, flux_health_checks_argocd_fleet_and_a_flagger_gate_as_th
   repo = get(repo_path);
   ASSERT_TRUE(repo);
   EXPECT_EQ(at(*repo, {"spec", "forceSyncGeneration"})->to_number<std::int64_t>(), 2);
+  // A bundle Fleet cannot apply fails the apply with Fleet's message.
+  const std::string fleet_head3 =
+      push_staging("    apply: {fleet: {gitRepo: infra-staging}, timeout: 2m}\n", "fleet fails");
+  ASSERT_TRUE(eventually([&] {
+    repo = get(repo_path);
+    return repo && str(at(*repo, {"metadata", "labels", "ferry.dev/commit"})) == fleet_head3;
+  })) << ferry_->log();
+  write_status(
+      repo_path,
+      json::value{
+          {"observedGeneration", generation_of(repo_path)},
+          {"commit", fleet_head3},
+          {"summary",
+           {{"ready", 0},
+            {"desiredReady", 1},
+            {"errApplied", 1},
+            {"nonReadyResources",
+             json::array{json::object{{"name", "infra-staging-clusters-staging"},
+                                      {"bundleState", "ErrApplied"},
+                                      {"message", "helm install failed: image pull back-off"}}}}}},
+          {"conditions", json::array{json::object{{"type", "Ready"}, {"status", "False"}}}}});
+  ASSERT_TRUE(eventually([&] {
+    return status_of(fleet_head3, "ferry/apply/staging") == "failure";
+  })) << status_of(fleet_head3, "ferry/apply/staging")
+      << "\n"
+      << ferry_->log();
+  EXPECT_NE(description_of(fleet_head3, "ferry/apply/staging").find("helm install failed"),
+            std::string::npos)
+      << description_of(fleet_head3, "ferry/apply/staging");
+  repo = get(repo_path);
+  ASSERT_TRUE(repo);
+  EXPECT_EQ(validate_with_models(json::array{*repo}, dir_), "");
 
   // -- The Flagger gate on staging (Fleet applies it): the Canary in `apps`, read and watched
   //    with the rights components/flagger grants, judged by what Flagger writes through /status.
