@@ -46,7 +46,9 @@ gate_result judge_canary(const kube::canary_view& canary,
       promoted != nullptr && !promoted->message.empty() ? promoted->message : canary.phase;
   if (canary.phase == "Succeeded" || canary.phase == "Failed") {
     const auto at = kube::parse_micro_time(canary.last_transition_time);
-    if (!at || *at < since) {
+    // Strictly after: both times have whole seconds, and a verdict written in the merge's own
+    // second may be the previous revision's (an analysis takes at least one interval).
+    if (!at || *at <= since) {
       out.message = canary.phase + " " +
                     (canary.last_transition_time.empty() ? std::string("at an unknown time")
                                                          : "at " + canary.last_transition_time) +

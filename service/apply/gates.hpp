@@ -25,9 +25,9 @@ struct gate_result {
 // Flagger (fluxcd/flagger pkg/apis/flagger/v1beta1/status.go: CanaryPhase, CanaryStatus):
 // `since` is when the revision reached the cluster's Git (the merge commit's time). The phase
 // and status.lastTransitionTime tell the analysis's outcome:
-// - Succeeded at or after `since` -> passed;
-// - Failed at or after `since` -> failed, with the Promoted condition's message;
-// - Succeeded or Failed before `since`: left over from an older revision -> waiting;
+// - Succeeded after `since` -> passed;
+// - Failed after `since` -> failed, with the Promoted condition's message;
+// - Succeeded or Failed at or before `since`: left over from an older revision -> waiting;
 // - any other phase (Progressing, Promoting, Finalising, Waiting, ...) -> waiting.
 gate_result judge_canary(const kube::canary_view& canary,
                          std::chrono::system_clock::time_point since);

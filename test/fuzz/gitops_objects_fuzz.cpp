@@ -80,7 +80,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const auto g = apply::judge_canary(*canary, merged);
     if (g.verdict == apply::gate_verdict::passed) {
       const auto at = ferry::kube::parse_micro_time(canary->last_transition_time);
-      if (canary->phase != "Succeeded" || !at || *at < merged) {
+      if (canary->phase != "Succeeded" || !at || *at <= merged) {
         __builtin_trap();  // a stale or unfinished analysis never passes
       }
     }

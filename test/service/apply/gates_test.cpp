@@ -32,7 +32,8 @@ TEST(judge_canary, only_an_analysis_finished_after_the_merge_decides) {
   };
   const row rows[] = {
       {"Succeeded", "2026-12-05T10:00:05Z", gate_verdict::passed, "promotion finished"},
-      {"Succeeded", "2026-12-05T10:00:00Z", gate_verdict::passed, "promotion finished"},
+      // In the merge's own second: may be the previous revision's verdict.
+      {"Succeeded", "2026-12-05T10:00:00Z", gate_verdict::waiting, "before this revision"},
       // Left from an older revision's analysis: never counts, either way.
       {"Succeeded", "2026-12-05T09:59:59Z", gate_verdict::waiting,
        "Succeeded at 2026-12-05T09:59:59Z, before this revision: waiting for its analysis"},
