@@ -78,19 +78,6 @@ class apply_handler : public handler_cluster_test {
     return out;
   }
 
-  std::string status_description(const std::string& sha, std::string_view context) {
-    const auto state = infra_state();
-    std::string out;
-    if (const auto* list = state.at("statuses").as_object().if_contains(sha)) {
-      for (const auto& s : list->as_array()) {
-        if (s.as_object().at("context").as_string() == context) {
-          out = std::string(s.as_object().at("description").as_string());
-        }
-      }
-    }
-    return out;
-  }
-
   std::string main_head() {
     return std::string(infra_state().at("refs").as_object().at("refs/heads/main").as_string());
   }

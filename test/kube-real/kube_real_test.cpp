@@ -1302,20 +1302,6 @@ class kube_real_modes : public kube_real_serve {
     return head;
   }
 
-  std::string description_of(const std::string& sha, std::string_view context) {
-    const auto state = infra_state();
-    const auto* by_sha = state.at("statuses").as_object().if_contains(sha);
-    std::string latest;
-    if (by_sha != nullptr) {
-      for (const auto& s : by_sha->as_array()) {
-        if (str(at(s, {"context"})) == context) {
-          latest = str(at(s, {"description"}));
-        }
-      }
-    }
-    return latest;
-  }
-
   // The apply status stays pending for two seconds while the object shows what the test wrote so
   // far (a status of the previous revision): ferry, following the object by a watch, answers a
   // change within milliseconds here, so a stale status it counted would show in that window.
@@ -1423,9 +1409,10 @@ TEST_P(kube_real_modes, flux_health_checks_argocd_fleet_and_a_flagger_gate_as_th
   ASSERT_TRUE(eventually([&] { return status_of(flux_head, "ferry/apply/staging") == "success"; }))
       << status_of(flux_head, "ferry/apply/staging") << "\n"
       << ferry_->log();
-  EXPECT_NE(description_of(flux_head, "ferry/apply/staging").find("HelmRelease flux-system/app"),
-            std::string::npos)
-      << description_of(flux_head, "ferry/apply/staging");
+  EXPECT_NE(
+      status_description(flux_head, "ferry/apply/staging").find("HelmRelease flux-system/app"),
+      std::string::npos)
+      << status_description(flux_head, "ferry/apply/staging");
   // A failed upgrade fails the next apply with Helm's message.
   const std::string flux_head2 = push_staging(flux_rules, "flux again");
   ASSERT_TRUE(eventually([&] {
@@ -1443,9 +1430,9 @@ TEST_P(kube_real_modes, flux_health_checks_argocd_fleet_and_a_flagger_gate_as_th
   ASSERT_TRUE(eventually([&] { return status_of(flux_head2, "ferry/apply/staging") == "failure"; }))
       << status_of(flux_head2, "ferry/apply/staging") << "\n"
       << ferry_->log();
-  EXPECT_NE(description_of(flux_head2, "ferry/apply/staging").find("Helm upgrade failed"),
+  EXPECT_NE(status_description(flux_head2, "ferry/apply/staging").find("Helm upgrade failed"),
             std::string::npos)
-      << description_of(flux_head2, "ferry/apply/staging");
+      << status_description(flux_head2, "ferry/apply/staging");
   const auto hr = get(hr_path);
   ASSERT_TRUE(hr);
   EXPECT_EQ(validate_with_models(json::array{*hr}, dir_), "");
@@ -1456,8 +1443,8 @@ TEST_P(kube_real_modes, flux_health_checks_argocd_fleet_and_a_flagger_gate_as_th
   ASSERT_TRUE(eventually([&] { return status_of(flux_head3, "ferry/apply/staging") == "error"; }))
       << status_of(flux_head3, "ferry/apply/staging") << "\n"
       << ferry_->log();
-  EXPECT_NE(description_of(flux_head3, "ferry/apply/staging").find("3s"), std::string::npos)
-      << description_of(flux_head3, "ferry/apply/staging");
+  EXPECT_NE(status_description(flux_head3, "ferry/apply/staging").find("3s"), std::string::npos)
+      << status_description(flux_head3, "ferry/apply/staging");
 
   // -- Argo CD with a sync. The Application, Synced and Healthy at the previous commit.
   const std::string app_collection = "/apis/argoproj.io/v1alpha1/namespaces/argocd/applications";
@@ -1530,10 +1517,10 @@ TEST_P(kube_real_modes, flux_health_checks_argocd_fleet_and_a_flagger_gate_as_th
   ASSERT_TRUE(eventually([&] { return status_of(argo_head2, "ferry/apply/staging") == "failure"; }))
       << status_of(argo_head2, "ferry/apply/staging") << "\n"
       << ferry_->log();
-  EXPECT_NE(
-      description_of(argo_head2, "ferry/apply/staging").find("one or more objects failed to apply"),
-      std::string::npos)
-      << description_of(argo_head2, "ferry/apply/staging");
+  EXPECT_NE(status_description(argo_head2, "ferry/apply/staging")
+                .find("one or more objects failed to apply"),
+            std::string::npos)
+      << status_description(argo_head2, "ferry/apply/staging");
   app = get(app_path);
   ASSERT_TRUE(app);
   EXPECT_EQ(validate_with_models(json::array{*app}, dir_), "");
@@ -1543,8 +1530,9 @@ TEST_P(kube_real_modes, flux_health_checks_argocd_fleet_and_a_flagger_gate_as_th
   ASSERT_TRUE(eventually([&] { return status_of(argo_head3, "ferry/apply/staging") == "error"; }))
       << status_of(argo_head3, "ferry/apply/staging") << "\n"
       << ferry_->log();
-  EXPECT_NE(description_of(argo_head3, "ferry/apply/staging").find("within 3s"), std::string::npos)
-      << description_of(argo_head3, "ferry/apply/staging");
+  EXPECT_NE(status_description(argo_head3, "ferry/apply/staging").find("within 3s"),
+            std::string::npos)
+      << status_description(argo_head3, "ferry/apply/staging");
 
   // -- Fleet. The GitRepo, Ready at the previous commit.
   const std::string repo_collection =
@@ -1626,10 +1614,10 @@ TEST_P(kube_real_modes, flux_health_checks_argocd_fleet_and_a_flagger_gate_as_th
       << "\n"
       << ferry_->log();
   // Fleet's message (cut to GitHub's 140 characters on the status; whole in the PR comment).
-  EXPECT_NE(description_of(fleet_head3, "ferry/apply/staging")
+  EXPECT_NE(status_description(fleet_head3, "ferry/apply/staging")
                 .find("infra-staging-clusters-staging ErrApplied: helm install"),
             std::string::npos)
-      << description_of(fleet_head3, "ferry/apply/staging");
+      << status_description(fleet_head3, "ferry/apply/staging");
   repo = get(repo_path);
   ASSERT_TRUE(repo);
   EXPECT_EQ(validate_with_models(json::array{*repo}, dir_), "");
@@ -1709,17 +1697,17 @@ TEST_P(kube_real_modes, flux_health_checks_argocd_fleet_and_a_flagger_gate_as_th
   ASSERT_TRUE(eventually([&] { return status_of(gate_head2, "ferry/gates/staging") == "failure"; }))
       << status_of(gate_head2, "ferry/gates/staging") << "\n"
       << ferry_->log();
-  EXPECT_NE(description_of(gate_head2, "ferry/gates/staging").find("Deployment scaled to zero"),
+  EXPECT_NE(status_description(gate_head2, "ferry/gates/staging").find("Deployment scaled to zero"),
             std::string::npos)
-      << description_of(gate_head2, "ferry/gates/staging");
+      << status_description(gate_head2, "ferry/gates/staging");
   // An analysis that never ends: the gates time out naming the Canary.
   const std::string gate_head3 = gated_apply("3s", "flagger waits");
   ASSERT_TRUE(eventually([&] { return status_of(gate_head3, "ferry/gates/staging") == "error"; }))
       << status_of(gate_head3, "ferry/gates/staging") << "\n"
       << ferry_->log();
-  EXPECT_NE(description_of(gate_head3, "ferry/gates/staging").find("Canary apps/app"),
+  EXPECT_NE(status_description(gate_head3, "ferry/gates/staging").find("Canary apps/app"),
             std::string::npos)
-      << description_of(gate_head3, "ferry/gates/staging");
+      << status_description(gate_head3, "ferry/gates/staging");
 
   // Nothing ferry asked was refused.
   std::string refused;

@@ -397,21 +397,30 @@ class serve_double_test : public ::testing::Test {
     return json::parse(s.body).as_object().at("repos").as_object().at(k_infra).as_object();
   }
 
-  // The latest state of `context` on `sha`, as the double recorded the statuses ("" if none).
-  std::string status_of(const std::string& sha, std::string_view context) {
+  // The latest status of `context` on `sha` as the double recorded it (an empty object if none).
+  json::object latest_status(const std::string& sha, std::string_view context) {
     const auto state = infra_state();
     const auto* by_sha = state.at("statuses").as_object().if_contains(sha);
-    if (by_sha == nullptr) {
-      return {};
-    }
-    std::string latest;
-    for (const auto& s : by_sha->as_array()) {
-      const auto& o = s.as_object();
-      if (o.at("context").as_string() == context) {
-        latest = std::string(o.at("state").as_string());  // recorded oldest first
+    json::object latest;
+    if (by_sha != nullptr) {
+      for (const auto& s : by_sha->as_array()) {
+        if (s.as_object().at("context").as_string() == context) {
+          latest = s.as_object();  // recorded oldest first
+        }
       }
     }
     return latest;
+  }
+  // Its state and description ("" if none).
+  std::string status_of(const std::string& sha, std::string_view context) {
+    const auto s = latest_status(sha, context);
+    const auto* v = s.if_contains("state");
+    return v != nullptr && v->is_string() ? std::string(v->as_string()) : std::string();
+  }
+  std::string status_description(const std::string& sha, std::string_view context) {
+    const auto s = latest_status(sha, context);
+    const auto* v = s.if_contains("description");
+    return v != nullptr && v->is_string() ? std::string(v->as_string()) : std::string();
   }
 
   // The deliveries the double recorded after `since` (GET /_double/webhooks?since=N): what
