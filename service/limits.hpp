@@ -218,6 +218,23 @@ inline constexpr auto k_api_rate_limit_wait_max = 5s;
 // GitHub's advice for a secondary rate limit without retry-after or x-ratelimit-reset: "wait
 // for at least one minute before retrying" (docs.github.com: "Rate limits for the REST API").
 inline constexpr auto k_api_secondary_limit_default_wait = 60s;
+// ferry's write budget per App installation (service/github/write_budget.hpp): GitHub's
+// secondary limits on content creation, "No more than 80 content-generating requests per minute
+// and no more than 500 content-generating requests per hour" (docs.github.com, "Rate limits for
+// the REST API" -> "About secondary rate limits"). FERRY_GITHUB_WRITES_PER_MINUTE / _PER_HOUR
+// change them: lower for a share per replica or room for other clients of the installation,
+// higher for a GitHub Enterprise Server whose administrator raised its limits. Settings above
+// k_github_writes_setting_max are refused as typos.
+inline constexpr int k_github_writes_per_minute = 80;
+inline constexpr int k_github_writes_per_hour = 500;
+inline constexpr int k_github_writes_setting_max = 1000000;
+inline constexpr auto k_github_write_minute = 60s;
+inline constexpr auto k_github_write_hour = 3600s;
+// The longest a write waits for a slot of the budget to free, bounded further by the call's own
+// deadline: the same bound as a rate-limit wait inside a call (k_api_rate_limit_wait_max), so a
+// delivery still answers within k_delivery_deadline; a longer wait fails transient (503) and the
+// redelivery comes after the window has moved on.
+inline constexpr auto k_github_write_wait_max = k_api_rate_limit_wait_max;
 // Idle keep-alive connections kept per host. ferry's calls per delivery are sequential; a
 // few cover concurrent deliveries without holding many sockets to one host.
 inline constexpr std::size_t k_api_idle_connections_per_host = 4;
