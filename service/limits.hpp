@@ -73,6 +73,12 @@ inline constexpr std::size_t k_pr_body_max = 60000;
 inline constexpr std::size_t k_pr_source_commits_max = 20;
 inline constexpr std::size_t k_pr_release_notes_max = 4000;
 inline constexpr std::size_t k_pr_headline_max = 120;
+// A group PR's rows (service/promotion/group_body.hpp): ferry's own bounds on what it reads back
+// from a body, which a person may have edited. A row is one line of about 400 bytes (image,
+// values, digest, links, delivery); 2000 leaves room for long references. 500 rows exceed what
+// fits in k_pr_body_max anyway.
+inline constexpr std::size_t k_group_row_max = 2000;
+inline constexpr std::size_t k_group_rows_max = 500;
 
 // Connections served at once; beyond this the acceptor waits (the kernel backlog holds the
 // rest). 1,024 keeps file descriptors well under the usual 1,048,576 container ulimit and RSS
@@ -131,6 +137,9 @@ inline constexpr std::size_t k_dns_label_max = 63;
 // SPEC: an environment name is a DNS label of at most 32 characters, so that
 // "ferry-apply-<env>-<12 hex>" (12 + 32 + 1 + 12 = 57) stays a valid Job name.
 inline constexpr std::size_t k_environment_name_max = 32;
+// An image group's name (rules `group:`), a DNS label. ferry's own choice, no outside source:
+// as long as an environment name may be, so ferry/<env>/group-<group> stays readable.
+inline constexpr std::size_t k_group_name_max = 32;
 
 // Outgoing API calls (GitHub, Kubernetes): a deadline per attempt and a bounded number of
 // attempts for transient failures only.
