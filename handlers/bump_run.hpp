@@ -67,13 +67,23 @@ class bump_run {
     bump_facts facts;
     std::optional<branch_state> state;
   };
+  // `on_branch`: a group branch's marker files at seen.head (null otherwise): the edit is made
+  // to them and committed on top of the branch, keeping the group's other images.
   asio::awaitable<result<decided>> decide_and_write(
       const rules::rules_file& rules, const rules::environment& env, const rules::image_rule& rule,
       const std::string& branch, const std::optional<pull_request>& pr, const branch_read& seen,
-      const std::vector<std::string>& open_values);
-  asio::awaitable<result<std::vector<std::string>>> branch_values(const std::string& branch_head,
-                                                                  const rules::environment& env,
-                                                                  const rules::image_rule& rule);
+      const std::vector<std::string>& open_values,
+      const std::vector<markers::scanned_file>* on_branch);
+  // The marker files under env's paths at a branch head (fetched into the mirror first).
+  asio::awaitable<result<std::vector<markers::scanned_file>>> branch_files(
+      const std::string& branch_head, const rules::environment& env);
+  // A group's pull request (docs/rules.md "Groups"): its rows follow what the branch carries,
+  // this delivery's row replacing its image's; once written, the branch is read again, and a
+  // head moved meanwhile by another writer brings the body up to that head (bounded).
+  asio::awaitable<result<void>> converge_group_pr(
+      const rules::rules_file& rules, const rules::environment& env, const rules::image_rule& rule,
+      const std::string& branch, const bump_facts& facts, branch_state state,
+      std::vector<markers::scanned_file> on_branch, bool read_branch);
   // Decision (newest)
   asio::awaitable<result<std::int64_t>> source_installation(const service::repo_name& source_repo);
   void remember_not_installed(const std::string& source_key);
