@@ -15,7 +15,8 @@
 //
 // This file is the recipe (run, then per environment: facts, decision, writes); the reads of the
 // facts and the rules are in bump_rules_view.cpp, the `newest` policy's questions to the source
-// repository in bump_newest.cpp, the writes in bump_write.cpp.
+// repository in bump_newest.cpp, the writes in bump_write.cpp, and an image group's branch and
+// PR in bump_group.cpp.
 #include "handlers/bump_flow.hpp"
 
 #include <boost/asio/redirect_error.hpp>
@@ -31,10 +32,8 @@
 
 #include "handlers/blocking.hpp"
 #include "handlers/bump_run.hpp"
-#include "handlers/group_lane.hpp"
 #include "handlers/handlers.hpp"
 #include "service/limits.hpp"
-#include "service/promotion/group_body.hpp"
 #include "service/promotion/plan.hpp"
 #include "service/promotion/values.hpp"
 #include "service/rules/policy.hpp"
@@ -49,14 +48,6 @@ std::shared_ptr<rules_cache> make_rules_cache() {
 }
 
 namespace bump_detail {
-
-namespace {
-
-bool contains_value(const std::vector<std::string>& values, const std::string& v) {
-  return std::find(values.begin(), values.end(), v) != values.end();
-}
-
-}  // namespace
 
 asio::awaitable<service::handler_result> bump_run::run() {
   // SPEC: "no rule" is answered before any API call. This replica's view of the rules, while
@@ -195,14 +186,12 @@ std::vector<const rules::environment*> bump_run::select_environments(const rules
 asio::awaitable<result<void>> bump_run::environment(const rules::rules_file& rules,
                                                     const rules::environment& env,
                                                     const rules::image_rule& rule) {
+  if (!rule.group.empty()) {
+    // One branch and PR for the group (handlers/bump_group.cpp).
+    co_return co_await group_environment(rules, env, rule);
+  }
   const auto env_log = log_.with({{"environment", env.name}});
   const std::string branch = rules::branch_name(env, rule);
-  const bool grouped = !rule.group.empty();
-  // A group's deliveries take turns on its branch in this replica (handlers/group_lane.hpp).
-  group_lanes::turn turn;
-  if (grouped && s_.lanes) {
-    turn = co_await s_.lanes->enter(repo_.full() + " " + branch);
-  }
 
   // 1. Facts: the open PR and the values it carries, or the closed PR that skipped this tag.
   auto pulls = co_await pulls_for(branch);
@@ -215,8 +204,7 @@ asio::awaitable<result<void>> bump_run::environment(const rules::rules_file& rul
     // higher tag opens a new PR".
     const auto& closed = pulls->last_closed;
     if (closed && !closed->merged &&
-        (grouped ? ferry::promotion::group_body_lists(closed->body, env.name, rule.image, p_.tag)
-                 : pr_marker_matches(closed->body, env.name, rule.image, p_.tag))) {
+        pr_marker_matches(closed->body, env.name, rule.image, p_.tag)) {
       env_log.info("tag skipped: its pull request was closed without merge",
                    {{"tag", p_.tag}, {"branch", branch}});
       co_return ok_v;
@@ -233,21 +221,14 @@ asio::awaitable<result<void>> bump_run::environment(const rules::rules_file& rul
     const bool leftover =
         !pr && pulls->last_closed && seen.head && pulls->last_closed->head_sha == *seen.head;
     std::vector<std::string> open_values;
-    // A group branch's own files: the edit goes on top of what the branch carries.
-    std::vector<markers::scanned_file> on_branch;
-    const bool read_branch = seen.known && seen.head && (pr || attempt > 1) && !leftover;
-    if (read_branch) {
-      auto files = co_await branch_files(*seen.head, env);
-      if (!files) {
-        co_return files.error();
+    if (seen.known && seen.head && (pr || attempt > 1) && !leftover) {
+      auto values = co_await branch_values(*seen.head, env, rule);
+      if (!values) {
+        co_return values.error();
       }
-      open_values = ferry::promotion::running_tags(*files, rule, env);
-      if (grouped) {
-        on_branch = std::move(*files);
-      }
+      open_values = std::move(*values);
     }
-    auto written = co_await decide_and_write(rules, env, rule, branch, pr, seen, open_values,
-                                             grouped && read_branch ? &on_branch : nullptr);
+    auto written = co_await decide_and_write(rules, env, rule, branch, pr, seen, open_values);
     if (!written) {
       if (written.error().kind != error_kind::conflict ||
           attempt >= limits::k_ref_update_attempts) {
@@ -267,11 +248,6 @@ asio::awaitable<result<void>> bump_run::environment(const rules::rules_file& rul
     if (!written->state) {
       co_return ok_v;
     }
-    if (grouped) {
-      co_return co_await converge_group_pr(rules, env, rule, branch, written->facts,
-                                           *written->state, std::move(on_branch),
-                                           grouped && read_branch);
-    }
     co_return co_await writer().converge_pr(env, branch, std::move(pr), written->facts,
                                             *written->state);
   }
@@ -281,8 +257,7 @@ asio::awaitable<result<void>> bump_run::environment(const rules::rules_file& rul
 asio::awaitable<result<bump_run::decided>> bump_run::decide_and_write(
     const rules::rules_file& rules, const rules::environment& env, const rules::image_rule& rule,
     const std::string& branch, const std::optional<pull_request>& pr, const branch_read& seen,
-    const std::vector<std::string>& open_values,
-    const std::vector<markers::scanned_file>* on_branch) {
+    const std::vector<std::string>& open_values) {
   const auto env_log = log_.with({{"environment", env.name}});
   decided out;
   out.facts = facts_for(env, rule);
@@ -347,26 +322,7 @@ asio::awaitable<result<bump_run::decided>> bump_run::decide_and_write(
     out.facts.release_url = std::move(notes->html_url);
   }
   bump_writer w = writer();
-  std::vector<markers::file_change> changes = ep->changes;
-  if (on_branch != nullptr) {
-    // A group branch: the same decision, made as edits of the branch's files, so the commit
-    // keeps the group's other images.
-    auto on_top = ferry::promotion::plan(rules, *on_branch, c, options);
-    if (!on_top) {
-      co_return on_top.error();
-    }
-    const auto tp = std::find_if(on_top->environments.begin(), on_top->environments.end(),
-                                 [&](const auto& e) { return e.rule == &rule; });
-    if (tp == on_top->environments.end() || tp->status != ferry::promotion::env_status::change) {
-      env_log.info(
-          "nothing to promote on the group branch",
-          {{"tag", p_.tag}, {"reason", tp != on_top->environments.end() ? tp->reason : "no plan"}});
-      co_return out;
-    }
-    changes = tp->changes;
-    w.on_branch = true;
-  }
-  auto written = co_await w.write_branch(branch, changes, out.facts, pr, seen);
+  auto written = co_await w.write_branch(branch, ep->changes, out.facts, pr, seen);
   if (!written) {
     co_return written.error();
   }
@@ -393,108 +349,21 @@ bump_facts bump_run::facts_for(const rules::environment& env, const rules::image
   return facts;
 }
 
-// The marker files a branch head carries under env's paths: what the open PR's head carries
-// for each rule (SPEC "What runs now": a candidate must rank above them too, so a late delivery
-// never moves a PR backwards), and a group branch's files to edit.
-asio::awaitable<result<std::vector<markers::scanned_file>>> bump_run::branch_files(
-    const std::string& branch_head, const rules::environment& env) {
-  co_return co_await blocking(s_.pool, [&]() -> result<std::vector<markers::scanned_file>> {
+// The values the open PR's head carries for the rule (SPEC "What runs now": a candidate must
+// rank above them too, so a late delivery never moves a PR backwards).
+asio::awaitable<result<std::vector<std::string>>> bump_run::branch_values(
+    const std::string& branch_head, const rules::environment& env, const rules::image_rule& rule) {
+  auto files = co_await blocking(s_.pool, [&]() -> result<std::vector<markers::scanned_file>> {
     auto present = mirror_->fetch(clone_url_, branch_head, git::credentials{token_});
     if (!present) {
       return present.error();
     }
     return scan_marker_files(*mirror_, branch_head, env.paths);
   });
-}
-
-asio::awaitable<result<void>> bump_run::converge_group_pr(
-    const rules::rules_file& rules, const rules::environment& env, const rules::image_rule& rule,
-    const std::string& branch, const bump_facts& facts, branch_state state,
-    std::vector<markers::scanned_file> on_branch, bool read_branch) {
-  const auto env_log = log_.with({{"environment", env.name}, {"group", rule.group}});
-  const auto members = rules::group_rules(rules, rule.group);
-  ferry::promotion::group_row_facts own_facts;
-  own_facts.environment = env.name;
-  own_facts.rule = rule.marker_ref();
-  own_facts.image = rule.image;
-  own_facts.from_values = ferry::promotion::running_tags(head_files_, rule, env);
-  own_facts.to_tag = p_.tag;
-  own_facts.digest = p_.digest;
-  own_facts.package_url = src_.package_url;
-  own_facts.source_repo_url = src_.source_repo_url;
-  own_facts.source_commit = facts.source_commit;
-  own_facts.delivery_id = std::string(delivery_id_);
-  const auto own_row = ferry::promotion::make_group_row(own_facts);
-  for (int attempt = 1;; ++attempt) {
-    // The PR as it is now (not the delivery's first read: another writer may have changed its
-    // body since), so its rows are kept.
-    auto pulls = co_await pulls_of(*api_, branch);
-    if (!pulls) {
-      co_return pulls.error();
-    }
-    std::vector<ferry::promotion::group_member> state_of;
-    for (const auto* m : members) {
-      ferry::promotion::group_member gm;
-      gm.rule = m->marker_ref();
-      gm.image = m->image;
-      gm.from_values = ferry::promotion::running_tags(head_files_, *m, env);
-      if (m == &rule) {
-        gm.branch_values = {p_.tag};
-      } else if (read_branch) {
-        gm.branch_values = ferry::promotion::running_tags(on_branch, *m, env);
-      } else {
-        gm.branch_values = gm.from_values;  // a branch made anew from the default head
-      }
-      state_of.push_back(std::move(gm));
-    }
-    const std::string old_body = pulls->open ? pulls->open->body : std::string();
-    const auto old_rows = ferry::promotion::parse_group_rows(old_body);
-    const auto rows = ferry::promotion::merge_group_rows(old_rows, state_of, own_row, env.name);
-    pr_shape shape;
-    shape.title = ferry::promotion::group_pr_title(env.name, rule.group, rows.size());
-    shape.body = ferry::promotion::group_pr_body(env.name, rule.group, rows, src_.evidence,
-                                                 merge_consequences(rules, env));
-    shape.labels = {"ferry", "env:" + env.name};
-    shape.reviewers = env.reviewers;
-    shape.team_reviewers = env.team_reviewers;
-    shape.merge = env.merge;
-    // The body is written whenever it differs: rows follow the branch, whoever moved it.
-    const branch_state as_written{state.head,
-                                  state.wrote || (pulls->open && old_body != shape.body)};
-    auto converged =
-        co_await writer().converge_pr(shape, branch, std::move(pulls->open), as_written, env.name);
-    if (!converged) {
-      co_return converged.error();
-    }
-    if (state.wrote && attempt == 1 && s_.metrics != nullptr) {
-      s_.metrics->promotions.with({env.name, rule.name}).inc();
-    }
-    // Another writer may have moved the branch after this delivery read it; its body update may
-    // have landed before this one. The branch says what the PR carries: bring the body up to it.
-    auto now = co_await api_->branch_head(branch);
-    if (!now) {
-      co_return now.error();
-    }
-    // No branch: merged and deleted meanwhile.
-    if (!*now || **now == state.head || attempt >= limits::k_ref_update_attempts) {
-      co_return ok_v;
-    }
-    const std::string moved_to = **now;
-    env_log.info("group branch moved meanwhile: bringing its pull request up to the new head",
-                 {{"branch", branch}, {"head", moved_to}});
-    auto files = co_await branch_files(moved_to, env);
-    if (!files) {
-      co_return files.error();
-    }
-    on_branch = std::move(*files);
-    read_branch = true;
-    state = branch_state{moved_to, false};
-    // This delivery's row stands while the branch still carries its tag; else a newer one
-    // superseded it, and the row is read back from the body (or the branch).
-    if (!contains_value(ferry::promotion::running_tags(on_branch, rule, env), p_.tag)) {
-      co_return ok_v;
-    }
+  if (!files) {
+    co_return files.error();
   }
+  co_return ferry::promotion::running_tags(*files, rule, env);
 }
 
 }  // namespace bump_detail

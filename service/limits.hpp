@@ -79,6 +79,11 @@ inline constexpr std::size_t k_pr_headline_max = 120;
 // fits in k_pr_body_max anyway.
 inline constexpr std::size_t k_group_row_max = 2000;
 inline constexpr std::size_t k_group_rows_max = 500;
+// The edits one delivery makes in one commit to a group branch: its own and those queued behind
+// it in this replica (handlers/group_lane.hpp). ferry's own bound, no outside source: it keeps
+// one createCommitOnBranch (each image edits a file or two) and its message small, and is above
+// the 30-50 images of a release train, so a train costs a few commits.
+inline constexpr std::size_t k_group_batch_max = 64;
 
 // Connections served at once; beyond this the acceptor waits (the kernel backlog holds the
 // rest). 1,024 keeps file descriptors well under the usual 1,048,576 container ulimit and RSS

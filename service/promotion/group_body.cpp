@@ -169,20 +169,25 @@ std::optional<group_row> make_group_row(const group_row_facts& f) {
 
 std::vector<group_row> merge_group_rows(std::span<const group_row> old_rows,
                                         std::span<const group_member> members,
-                                        const std::optional<group_row>& own,
+                                        std::span<const group_row> written,
                                         std::string_view environment) {
   auto row_for = [&](const group_member& m) -> std::optional<group_row> {
     const bool changes = !m.branch_values.empty() && m.branch_values != m.from_values;
     if (!changes) {
       return std::nullopt;
     }
-    if (own && own->rule == m.rule) {
-      return own;
+    const auto names_value = [&](const group_row& r) {
+      return r.rule == m.rule && r.environment == environment &&
+             std::find(m.branch_values.begin(), m.branch_values.end(), r.tag) !=
+                 m.branch_values.end();
+    };
+    for (const auto& r : written) {
+      if (names_value(r)) {
+        return r;
+      }
     }
     for (const auto& r : old_rows) {
-      if (r.rule == m.rule && r.environment == environment &&
-          std::find(m.branch_values.begin(), m.branch_values.end(), r.tag) !=
-              m.branch_values.end()) {
+      if (names_value(r)) {
         return r;
       }
     }

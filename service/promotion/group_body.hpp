@@ -62,13 +62,14 @@ struct group_member {
 
 // The rows a group PR must list after a write: one for each member whose branch values differ
 // from its default-branch values (the images the branch changes), in the order of `old_rows`
-// (rows stay in place), new ones after them in member order. A member's row is `own` when it is
-// own's rule; else its old row when that names one of the branch values; else a row rebuilt
-// from the branch (no digest, links or delivery: a concurrent writer's body update was lost,
-// the branch, written by compare-and-swap, still says what the PR carries).
+// (rows stay in place), new ones after them in member order. A member's row is the row of
+// `written` (this delivery's edits) for its rule when that names one of the branch values; else
+// its old row when that does; else a row rebuilt from the branch (no digest, links or delivery:
+// a concurrent writer's body update was lost, the branch, written by compare-and-swap, still
+// says what the PR carries).
 std::vector<group_row> merge_group_rows(std::span<const group_row> old_rows,
                                         std::span<const group_member> members,
-                                        const std::optional<group_row>& own,
+                                        std::span<const group_row> written,
                                         std::string_view environment);
 
 // "ferry: bump 3 images of group train in staging"

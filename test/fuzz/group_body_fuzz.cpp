@@ -25,7 +25,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     members.push_back(group_member{r.rule, r.image, {}, {r.tag}});
   }
-  const auto merged = merge_group_rows(rows, members, std::nullopt, "staging");
+  const auto merged = merge_group_rows(rows, members, {}, "staging");
   const std::string rebuilt = group_pr_body("staging", "train", merged, "", {});
   if (rebuilt.size() > ferry::limits::k_pr_body_max) {
     __builtin_trap();

@@ -75,7 +75,8 @@ TEST(group_body, a_new_publication_replaces_its_row_in_place_and_keeps_the_other
       member("ns:b", "ghcr.io/o/b", {"1"}, {"6"}),
       member("ns:c", "ghcr.io/o/c", {"1"}, {"3"}),
   };
-  const auto rows = merge_group_rows(old_rows, members, b_new, "staging");
+  const std::vector<group_row> written{b_new};
+  const auto rows = merge_group_rows(old_rows, members, written, "staging");
   ASSERT_EQ(rows.size(), 3u);
   EXPECT_EQ(rows[0].text, a.text);
   EXPECT_EQ(rows[1].text, b_new.text);
@@ -98,7 +99,8 @@ TEST(group_body, rows_follow_the_branch) {
       // e: untouched.
       member("ns:e", "ghcr.io/o/e", {"1"}, {"1"}),
   };
-  const auto rows = merge_group_rows(old_rows, members, own, "staging");
+  const std::vector<group_row> written{own};
+  const auto rows = merge_group_rows(old_rows, members, written, "staging");
   ASSERT_EQ(rows.size(), 3u);
   EXPECT_EQ(rows[0].rule, "ns:b");
   EXPECT_EQ(rows[0].tag, "5");
