@@ -11,7 +11,9 @@
 //      (createCommitOnBranch with expectedHeadOid): a lost swap reads the branch again and makes
 //      the edits again on top, bounded, then answers 503;
 //   4. bring the PR's rows up to what the branch carries.
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 
 #include <algorithm>
 #include <map>
@@ -94,6 +96,13 @@ asio::awaitable<result<void>> bump_run::group_environment(const rules::rules_fil
       co_return own->outcome ? *own->outcome : result<void>(ok_v);
     }
     turn = std::move(*entered);
+    if (own->foldable) {
+      // A train's deliveries arrive over seconds: gathering for a moment makes one commit and
+      // one PR update of several (limits::k_group_gather).
+      asio::steady_timer gather(co_await asio::this_coro::executor);
+      gather.expires_after(limits::k_group_gather);
+      co_await gather.async_wait(asio::use_awaitable);
+    }
     auto more = turn.take_batch(limits::k_group_batch_max - 1);
     batch.insert(batch.end(), more.begin(), more.end());
   }

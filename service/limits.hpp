@@ -84,6 +84,14 @@ inline constexpr std::size_t k_group_rows_max = 500;
 // one createCommitOnBranch (each image edits a file or two) and its message small, and is above
 // the 30-50 images of a release train, so a train costs a few commits.
 inline constexpr std::size_t k_group_batch_max = 64;
+// How long the delivery whose turn it is on a group branch waits before taking the edits queued
+// behind it. GitHub allows an installation 80 writes a minute (k_github_writes_per_minute) and a
+// group commit costs two (the commit, the PR update): one commit a second per replica for a
+// train's whole length would spend the minute's budget in 40 s, and with two replicas in 20.
+// Gathering for 1.5 s makes each commit carry the publications of that moment (a 50-image train
+// over 10 s: a handful of commits), and costs one delivery 1.5 s of its 9 s deadline. ferry's
+// own choice from that arithmetic; `newest` edits, never folded, do not wait.
+inline constexpr auto k_group_gather = 1500ms;
 
 // Connections served at once; beyond this the acceptor waits (the kernel backlog holds the
 // rest). 1,024 keeps file descriptors well under the usual 1,048,576 container ulimit and RSS
