@@ -116,7 +116,10 @@ asio::awaitable<result<void>> bump_run::write_group(
     std::vector<std::shared_ptr<group_edit>> batch) {
   const auto env_log = log_.with({{"environment", env.name}, {"group", rule.group}});
   const std::string branch = rules::branch_name(env, rule);
-  auto pulls = co_await pulls_for(branch);
+  // Read now, not from the delivery's first read: the turn and the gathering came since, and a
+  // head read then would lose the compare-and-swap to any writer in between. A read costs no
+  // write budget.
+  auto pulls = co_await pulls_of(*api_, branch);
   if (!pulls) {
     co_return pulls.error();
   }
