@@ -25,27 +25,6 @@ const std::string k_compose = R"(services:
     ports: ["8080:80"]
 )";
 
-std::string base64_decode(std::string_view in) {
-  static const std::string k_chars =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  int bits = 0;
-  unsigned value = 0;
-  for (const char c : in) {
-    const auto at = k_chars.find(c);
-    if (at == std::string::npos) {
-      continue;  // newlines and '=' padding
-    }
-    value = (value << 6) | static_cast<unsigned>(at);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((value >> bits) & 0xff));
-    }
-  }
-  return out;
-}
-
 class onboard_push : public handler_double_test {
  protected:
   void SetUp() override {
@@ -105,15 +84,14 @@ class onboard_push : public handler_double_test {
     return out;
   }
 
-  // A file of the infra repository at `ref` ("" when absent).
+  // A file of the infra repository at `ref` ("" when absent), read by git from the double's
+  // repository.
   std::string infra_file(const std::string& path, const std::string& ref) {
-    const auto got =
-        github(http::verb::get, "/repos/dine-together/infra/contents/" + path + "?ref=" + ref);
-    if (got.status == 404) {
+    const std::string object = "'" + ref + ":" + path + "'";
+    if (!git("cat-file -e " + object).empty()) {
       return {};
     }
-    EXPECT_EQ(got.status, 200) << got.body;
-    return base64_decode(json::parse(got.body).at("content").as_string());
+    return git("show " + object);
   }
 
   std::string app_status(const std::string& sha) {
