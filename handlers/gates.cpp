@@ -370,12 +370,15 @@ asio::awaitable<void> follow_gates(std::shared_ptr<const handler_settings> s, in
     log.info("gates waiting for reports", {{"detail", apply::gates_summary(*gates)}});
     co_await sleep_until(deadline);
     auto statuses = co_await repo.statuses(sha);
-    if (statuses && record_of(*statuses, env_name).state != "pending") {
+    if (!statuses) {
+      gates = statuses.error();
+    } else if (record_of(*statuses, env_name).state != "pending") {
       s->applies->following.erase(key);
       co_return;
+    } else {
+      gates = co_await evaluate(*s, repo, *env->gates, sha, std::chrono::milliseconds(0),
+                                std::move(*statuses), log);
     }
-    gates = co_await evaluate(*s, repo, *env->gates, sha, std::chrono::milliseconds(0),
-                              std::nullopt, log);
   }
   if (!gates) {
     log.warn("gates could not be read; the status stays pending for the resume",
@@ -395,7 +398,8 @@ asio::awaitable<void> follow_gates(std::shared_ptr<const handler_settings> s, in
 asio::awaitable<result<bool>> resume_gates(std::shared_ptr<const handler_settings> s,
                                            infra_repo repo, const rules::rules_file& rules,
                                            std::string env_name, std::string sha,
-                                           std::string opened_at, log::logger log) {
+                                           std::vector<github::commit_status> statuses,
+                                           log::logger log) {
   const auto* env = rules::find_environment(rules, env_name);
   if (env == nullptr || !env->gates) {
     log.warn("pending gates of an environment that has none at this commit: left",
@@ -405,16 +409,11 @@ asio::awaitable<result<bool>> resume_gates(std::shared_ptr<const handler_setting
   if (s->applies->following.count(key_of(repo, env_name, sha)) != 0) {
     co_return true;
   }
-  auto statuses = co_await repo.statuses(sha);
-  if (!statuses) {
-    co_return statuses.error();
-  }
-  const auto record = record_of(*statuses, env_name);
+  const auto record = record_of(statuses, env_name);
   if (record.state != "pending") {
     co_return false;
   }
-  const auto opened = kube::parse_micro_time(opened_at.empty() ? record.opened_at : opened_at)
-                          .value_or(clock::now());
+  const auto opened = kube::parse_micro_time(record.opened_at).value_or(clock::now());
   log.info("resuming gates", {{"environment", env_name}, {"commit", sha}});
   auto executor = co_await asio::this_coro::executor;
   asio::co_spawn(executor,

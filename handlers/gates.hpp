@@ -18,6 +18,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "handlers/handlers.hpp"
 #include "handlers/infra_repo.hpp"
@@ -49,13 +50,15 @@ boost::asio::awaitable<void> follow_gates(std::shared_ptr<const handler_settings
                                           std::chrono::system_clock::time_point started,
                                           log::logger log);
 
-// For the resume: gates still pending on `sha` for `env_name`, opened at `opened_at` (the oldest
-// `ferry/gates/<env>` status's created_at): followed here unless this process follows them
-// already. False when they were left (no such environment or no gates at that commit).
+// For the resume: the gates of `env_name` on `sha`, whose statuses (newest first) the sweep has
+// read, followed here when they are still pending and this process does not follow them
+// already; the timeout counts from the first `ferry/gates/<env>` status. False when they were
+// left (no such environment or no gates at that commit, or not pending).
 boost::asio::awaitable<result<bool>> resume_gates(std::shared_ptr<const handler_settings> s,
                                                   infra_repo repo, const rules::rules_file& rules,
                                                   std::string env_name, std::string sha,
-                                                  std::string opened_at, log::logger log);
+                                                  std::vector<github::commit_status> statuses,
+                                                  log::logger log);
 
 handler_task handle_status(const service::delivery& d, const events::status_event& e,
                            std::shared_ptr<const handler_settings> s);

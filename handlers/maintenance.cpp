@@ -95,7 +95,7 @@ asio::awaitable<result<int>> resume_pending_applies(std::shared_ptr<const handle
       }
       for (const auto& env_name : pending_gates) {
         auto followed =
-            co_await resume_gates(s, *repo, parsed->value(), env_name, sha, {}, repo_log);
+            co_await resume_gates(s, *repo, parsed->value(), env_name, sha, *statuses, repo_log);
         if (!followed) {
           first_error = first_error ? first_error : followed.error();
           continue;
