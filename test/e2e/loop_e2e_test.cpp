@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "test/support/flagger.hpp"
 #include "test/support/kube_double.hpp"
 #include "test/support/serve_double.hpp"
 
@@ -367,27 +368,9 @@ TEST_F(loop_e2e, gates_hold_the_promotion_until_the_canary_and_the_suite_passed)
       200);
   const auto canary = [&](const std::string& phase, const std::string& when,
                           const std::string& message) {
-    const auto r = kube_->control(
-        http::verb::post, "/_double/objects",
-        json::serialize(json::value{
-            {"apiVersion", "flagger.app/v1beta1"},
-            {"kind", "Canary"},
-            {"metadata", {{"name", "app"}, {"namespace", "apps"}}},
-            {"spec",
-             {{"targetRef", {{"apiVersion", "apps/v1"}, {"kind", "Deployment"}, {"name", "app"}}},
-              {"service", {{"port", 80}}},
-              {"analysis", {{"interval", "1m"}, {"threshold", 5}, {"stepWeight", 10}}}}},
-            {"status",
-             {{"phase", phase},
-              {"lastTransitionTime", when},
-              {"canaryWeight", 0},
-              {"failedChecks", 0},
-              {"iterations", 0},
-              {"conditions", json::array{json::object{{"type", "Promoted"},
-                                                      {"status", "True"},
-                                                      {"reason", phase},
-                                                      {"message", message},
-                                                      {"lastTransitionTime", when}}}}}}}));
+    const auto r =
+        kube_->control(http::verb::post, "/_double/objects",
+                       json::serialize(ferry::test::canary_object(phase, when, message)));
     ASSERT_EQ(r.status, 200) << r.body;
   };
   canary("Succeeded", "2020-01-01T00:00:00Z", "Canary analysis completed successfully");
@@ -419,12 +402,8 @@ TEST_F(loop_e2e, gates_hold_the_promotion_until_the_canary_and_the_suite_passed)
   EXPECT_FALSE(pull_for(k_production_branch));
 
   // Flagger finishes its analysis of this revision: production's PR opens with the evidence.
-  const auto now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now() + 1s);
-  std::tm tm{};
-  ::gmtime_r(&now, &tm);
-  char when[32];
-  std::strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  canary("Succeeded", when, "Canary analysis completed successfully, promotion finished.");
+  canary("Succeeded", ferry::test::rfc3339(std::chrono::system_clock::now() + 1s),
+         "Canary analysis completed successfully, promotion finished.");
   std::optional<json::object> pr;
   ASSERT_TRUE(eventually([&] {
     pr = pull_for(k_production_branch, "open");

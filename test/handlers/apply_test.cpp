@@ -13,6 +13,7 @@
 #include "handlers/gates.hpp"
 #include "handlers/infra_repo.hpp"
 #include "handlers/maintenance.hpp"
+#include "test/support/flagger.hpp"
 #include "test/support/handler_double.hpp"
 
 namespace {
@@ -837,26 +838,11 @@ class gates_handler : public apply_handler {
 
   // A Canary as Flagger leaves it: `phase` since `at` (RFC 3339), with Flagger's message.
   void canary(const std::string& phase, const std::string& at, const std::string& message) {
-    seed(R"({"apiVersion": "flagger.app/v1beta1", "kind": "Canary",
-      "metadata": {"name": "app", "namespace": "apps"},
-      "spec": {"targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "app"},
-               "service": {"port": 80},
-               "analysis": {"interval": "1m", "threshold": 5, "maxWeight": 50, "stepWeight": 10}},
-      "status": {"phase": ")" +
-         phase + R"(", "lastTransitionTime": ")" + at + R"(", "canaryWeight": 10,
-                 "failedChecks": 0, "iterations": 0,
-                 "conditions": [{"type": "Promoted", "status": "Unknown", "reason": ")" +
-         phase + R"(", "message": ")" + message + R"(", "lastUpdateTime": ")" + at +
-         R"(", "lastTransitionTime": ")" + at + R"("}]}})");
+    seed(json::serialize(ferry::test::canary_object(phase, at, message, 10)));
   }
 
   static std::string rfc3339(std::chrono::system_clock::time_point t) {
-    const std::time_t secs = std::chrono::system_clock::to_time_t(t);
-    std::tm tm{};
-    ::gmtime_r(&secs, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buf;
+    return ferry::test::rfc3339(t);
   }
 };
 

@@ -40,6 +40,7 @@
 
 #include "test/kube-real/kube_apiserver.hpp"
 #include "test/kube-real/kube_objects.hpp"
+#include "test/support/flagger.hpp"
 #include "test/support/serve_double.hpp"
 
 namespace {
@@ -1626,35 +1627,19 @@ TEST_P(kube_real_modes, flux_health_checks_argocd_fleet_and_a_flagger_gate_as_th
   //    with the rights components/flagger grants, judged by what Flagger writes through /status.
   const std::string canary_collection = "/apis/flagger.app/v1beta1/namespaces/apps/canaries";
   const std::string canary_path = canary_collection + "/app";
+  // Created as a person applies it; the API server keeps no status on create (a status
+  // subresource), Flagger writes it below.
   create(canary_collection,
-         json::value{
-             {"apiVersion", "flagger.app/v1beta1"},
-             {"kind", "Canary"},
-             {"metadata", {{"name", "app"}, {"namespace", "apps"}}},
-             {"spec",
-              {{"targetRef", {{"apiVersion", "apps/v1"}, {"kind", "Deployment"}, {"name", "app"}}},
-               {"service", {{"port", 80}}},
-               {"analysis",
-                {{"interval", "1m"}, {"threshold", 5}, {"maxWeight", 50}, {"stepWeight", 10}}}}}});
+         ferry::test::canary_object("Initialized", now_rfc3339(), "Installation successful."));
   // Flagger's status write: `phase` since `at`, the Promoted condition carrying its message.
   // A verdict comes at least one analysis interval after the revision reached the cluster: here,
   // at least the next second after the merge (times are whole seconds).
+  // `at_time` empty: now, read after that second has turned.
   const auto canary_status = [&](const char* phase, const std::string& at_time,
                                  const std::string& message) {
     std::this_thread::sleep_for(1100ms);
-    write_status(
-        canary_path,
-        json::value{{"phase", phase},
-                    {"canaryWeight", 0},
-                    {"failedChecks", 0},
-                    {"iterations", 0},
-                    {"lastTransitionTime", at_time},
-                    {"conditions", json::array{json::object{{"type", "Promoted"},
-                                                            {"status", "True"},
-                                                            {"reason", phase},
-                                                            {"message", message},
-                                                            {"lastUpdateTime", at_time},
-                                                            {"lastTransitionTime", at_time}}}}});
+    const std::string when = at_time.empty() ? now_rfc3339() : at_time;
+    write_status(canary_path, ferry::test::canary_object(phase, when, message).at("status"));
   };
   // Left from the analysis of an older revision.
   canary_status("Succeeded", "2020-01-01T00:00:00Z", "Canary analysis completed successfully");
@@ -1679,12 +1664,10 @@ TEST_P(kube_real_modes, flux_health_checks_argocd_fleet_and_a_flagger_gate_as_th
   EXPECT_EQ(status_of(gate_head, "ferry/apply/staging"), "success");
   EXPECT_TRUE(stays_pending(gate_head, "ferry/gates/staging"))
       << status_of(gate_head, "ferry/gates/staging");
-  canary_status("Progressing", now_rfc3339(),
-                "New revision detected, progressing canary analysis.");
+  canary_status("Progressing", "", "New revision detected, progressing canary analysis.");
   EXPECT_TRUE(stays_pending(gate_head, "ferry/gates/staging"))
       << status_of(gate_head, "ferry/gates/staging");
-  canary_status("Succeeded", now_rfc3339(),
-                "Canary analysis completed successfully, promotion finished.");
+  canary_status("Succeeded", "", "Canary analysis completed successfully, promotion finished.");
   ASSERT_TRUE(eventually([&] { return status_of(gate_head, "ferry/gates/staging") == "success"; }))
       << status_of(gate_head, "ferry/gates/staging") << "\n"
       << ferry_->log();
@@ -1693,7 +1676,7 @@ TEST_P(kube_real_modes, flux_health_checks_argocd_fleet_and_a_flagger_gate_as_th
   EXPECT_EQ(validate_with_models(json::array{*canary}, dir_), "");
   // A failed analysis fails the gates with Flagger's message.
   const std::string gate_head2 = gated_apply("2m", "flagger fails");
-  canary_status("Failed", now_rfc3339(), "Canary analysis failed, Deployment scaled to zero.");
+  canary_status("Failed", "", "Canary analysis failed, Deployment scaled to zero.");
   ASSERT_TRUE(eventually([&] { return status_of(gate_head2, "ferry/gates/staging") == "failure"; }))
       << status_of(gate_head2, "ferry/gates/staging") << "\n"
       << ferry_->log();
