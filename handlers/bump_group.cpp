@@ -95,10 +95,13 @@ asio::awaitable<result<void>> bump_run::group_environment(const rules::rules_fil
                 {{"environment", env.name}, {"branch", branch}, {"tag", p_.tag}});
       co_return own->outcome ? *own->outcome : result<void>(ok_v);
     }
+    const bool waited = entered->waited();
     turn = std::move(*entered);
-    if (own->foldable) {
+    if (own->foldable && !waited) {
       // A train's deliveries arrive over seconds: gathering for a moment makes one commit and
-      // one PR update of several (limits::k_group_gather).
+      // one PR update of several (limits::k_group_gather). Only a delivery that found the lane
+      // idle gathers: one that waited for its turn has had the queue fill behind it meanwhile,
+      // and its deadline (limits::k_delivery_deadline) already paid for the wait.
       asio::steady_timer gather(co_await asio::this_coro::executor);
       gather.expires_after(limits::k_group_gather);
       co_await gather.async_wait(asio::use_awaitable);
@@ -267,7 +270,9 @@ asio::awaitable<result<void>> bump_run::write_group(
       if (on_branch && pr) {
         // Nothing to write (a redelivery, or every tag already there): the PR is still made
         // right (SPEC "Converge, don't remember").
-        co_return co_await converge_group_pr(rules, env, rule, branch_state{*seen.head, false},
+        // Named, not braced in the co_await: GCC 12 destroys such a temporary twice.
+        branch_state unchanged{*seen.head, false};
+        co_return co_await converge_group_pr(rules, env, rule, std::move(unchanged),
                                              std::move(files), std::move(rows), evidence);
       }
       co_return ok_v;

@@ -70,9 +70,13 @@ class group_lanes {
   class turn {
    public:
     turn() = default;
-    turn(group_lanes* owner, std::string key) : owner_(owner), key_(std::move(key)) {}
+    turn(group_lanes* owner, std::string key, bool waited)
+        : owner_(owner), key_(std::move(key)), waited_(waited) {}
     turn(turn&& o) noexcept
-        : owner_(o.owner_), key_(std::move(o.key_)), taken_(std::move(o.taken_)) {
+        : owner_(o.owner_),
+          key_(std::move(o.key_)),
+          taken_(std::move(o.taken_)),
+          waited_(o.waited_) {
       o.owner_ = nullptr;
     }
     turn& operator=(turn&& o) noexcept {
@@ -81,6 +85,7 @@ class group_lanes {
         owner_ = o.owner_;
         key_ = std::move(o.key_);
         taken_ = std::move(o.taken_);
+        waited_ = o.waited_;
         o.owner_ = nullptr;
       }
       return *this;
@@ -124,6 +129,8 @@ class group_lanes {
       taken_.clear();
     }
     bool holds() const noexcept { return owner_ != nullptr; }
+    // Whether this turn was waited for (another delivery held the lane when it entered).
+    bool waited() const noexcept { return waited_; }
 
    private:
     void release() {
@@ -139,6 +146,7 @@ class group_lanes {
     group_lanes* owner_ = nullptr;
     std::string key_;
     std::vector<std::shared_ptr<waiter>> taken_;
+    bool waited_ = false;
   };
 
   // Waits for the turn on `key` (first come, first served) with `edit`: a turn when this
@@ -150,7 +158,7 @@ class group_lanes {
     lane& l = lanes_[key];
     if (!l.busy) {
       l.busy = true;
-      co_return turn(this, key);
+      co_return turn(this, key, false);
     }
     auto w = std::make_shared<waiter>(co_await boost::asio::this_coro::executor);
     w->edit = std::move(edit);
@@ -187,7 +195,7 @@ class group_lanes {
     if (w->taken) {
       co_return std::nullopt;
     }
-    co_return turn(this, key);
+    co_return turn(this, key, true);
   }
 
   // How many deliveries wait on `key` (for tests and logs).

@@ -94,8 +94,9 @@ class group_flow : public ferry::test::e2e::handler_double_test {
       std::string delivery, ferry::handlers::promotion_source source,
       std::vector<std::string> environments) {
     const ferry::log::logger log(std::getenv("FERRY_TEST_LOG") != nullptr
-                                     ? std::make_shared<ferry::log::sink>(
-                                           stderr, ferry::log::level::debug, ferry::log::format::text)
+                                     ? std::make_shared<ferry::log::sink>(stderr,
+                                                                          ferry::log::level::debug,
+                                                                          ferry::log::format::text)
                                      : nullptr);
     co_return co_await ferry::handlers::converge_promotion(
         delivery, log, settings_, settings_.infra_repos.front(), source, environments);

@@ -68,6 +68,7 @@ TEST(group_lanes, the_first_writes_and_takes_the_foldable_edits_queued_behind_it
   turn_until_idle(ioc);
   ASSERT_TRUE(first.done);
   EXPECT_TRUE(first.got_turn);
+  EXPECT_FALSE(first.turn->waited());  // found the lane idle: it gathers (bump_group.cpp)
   EXPECT_FALSE(a.done);
   EXPECT_EQ(lanes.waiting("repo ferry/staging/group-train"), 3u);
 
@@ -93,6 +94,7 @@ TEST(group_lanes, the_first_writes_and_takes_the_foldable_edits_queued_behind_it
   turn_until_idle(ioc);
   EXPECT_TRUE(newest.done);
   EXPECT_TRUE(newest.got_turn);
+  EXPECT_TRUE(newest.turn->waited());  // waited for it: writes at once
   EXPECT_FALSE(c.done);
   newest.turn.reset();
   turn_until_idle(ioc);
