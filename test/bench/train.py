@@ -138,9 +138,18 @@ def run(url, ports, pubs, done):
     commits = sum(1 for r in json.loads(raw) if r["status"] // 100 == 2 and (
         "createCommitOnBranch" in (r.get("operation") or "") or (r["method"] == "POST" and r["path"].endswith("/git/commits"))))
     writes = lim["writes"].get("installation:7", {}).get("last_hour", 0)
+    # Writes ferry's budget held back (each failed its delivery with 503), both replicas.
+    deferred = 0
+    for port in ports:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
+            for line in r.read().decode().splitlines():
+                if line.startswith("ferry_github_writes_deferred_total"):
+                    deferred += int(float(line.rsplit(" ", 1)[1]))
     return {"converged_s": round(took, 1), "deliveries": len(pubs), "answered_503": first_503,
-            "redelivered": resent, "writes": writes, "commits": commits,
-            "secondary_limited": lim["secondary_limited"], "done": done()}
+            "redelivered": resent, "writes": writes,
+            "writes_per_publication": round(writes / len(pubs), 2), "commits": commits,
+            "deferred_writes": deferred, "secondary_limited": lim["secondary_limited"],
+            "done": done()}
 
 
 def state(url):

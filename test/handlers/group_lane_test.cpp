@@ -1,6 +1,6 @@
-// handlers/group_lane.hpp: one writer per group branch in a process, first come first served;
-// the writer takes the foldable edits queued behind it and answers them; a delivery cancelled
-// while it waits leaves the queue, one that ends holding edits answers them "not done".
+// handlers/group_lane.hpp: one writer per group branch in a process, the turn going to the
+// delivery queued last; the writer takes the foldable edits queued and answers them; a delivery
+// cancelled while it waits leaves the queue, one that ends holding edits answers them "not done".
 #include "handlers/group_lane.hpp"
 
 #include <gtest/gtest.h>
@@ -90,17 +90,17 @@ TEST(group_lanes, the_first_writes_and_takes_the_foldable_edits_queued_behind_it
   EXPECT_FALSE(b.got_turn);
   EXPECT_FALSE(newest.done);
 
-  first.turn.reset();  // the turn passes on, first come first served
-  turn_until_idle(ioc);
-  EXPECT_TRUE(newest.done);
-  EXPECT_TRUE(newest.got_turn);
-  EXPECT_TRUE(newest.turn->waited());  // waited for it: writes at once
-  EXPECT_FALSE(c.done);
-  newest.turn.reset();
+  first.turn.reset();  // the turn passes to the delivery queued last: the most deadline left
   turn_until_idle(ioc);
   EXPECT_TRUE(c.done);
   EXPECT_TRUE(c.got_turn);
+  EXPECT_TRUE(c.turn->waited());  // waited for it: writes at once
+  EXPECT_FALSE(newest.done);
   c.turn.reset();
+  turn_until_idle(ioc);
+  EXPECT_TRUE(newest.done);
+  EXPECT_TRUE(newest.got_turn);
+  newest.turn.reset();
   EXPECT_EQ(lanes.waiting("repo ferry/staging/group-train"), 0u);
 }
 
@@ -117,11 +117,12 @@ TEST(group_lanes, a_batch_is_bounded) {
   all[0].turn->answer(ferry::ok_v);
   all[0].turn.reset();
   turn_until_idle(ioc);
+  EXPECT_TRUE(all[4].got_turn);
+  EXPECT_FALSE(all[3].done);
+  all[4].turn.reset();
+  turn_until_idle(ioc);
   EXPECT_TRUE(all[3].got_turn);
   all[3].turn.reset();
-  turn_until_idle(ioc);
-  EXPECT_TRUE(all[4].got_turn);
-  all[4].turn.reset();
 }
 
 TEST(group_lanes, a_writer_that_ends_without_answering_answers_not_done) {
