@@ -291,6 +291,15 @@ asio::awaitable<result<void>> bump_run::write_group(
         message += "- " + line + "\n";
       }
     }
+    // The PR rows of the edits, one per line as in the body: the branch keeps them, so a row
+    // whose body update a concurrent writer overwrote is recovered with its details
+    // (recover_rows) instead of rebuilt bare.
+    if (!rows.empty()) {
+      message += "\n";
+      for (const auto& row : rows) {
+        message += row.text + "\n";
+      }
+    }
     // Trailers, in the last paragraph: the group (always, so the next writer knows the head
     // as ferry's: is_ferry_head), then the last edit's source commit.
     message += "\n" + std::string(k_group_trailer) + ": " + rule.group + "\n";
@@ -330,6 +339,65 @@ asio::awaitable<result<void>> bump_run::write_group(
   }
 }
 
+// Rows for the members whose branch values neither `old_rows` nor `written` name: read from
+// the newest commit of the branch (from `head`) whose message carries that row, as write_group
+// puts them there. Such a row was lost when another writer's body update overwrote the one that
+// listed it. Members found nowhere are left to merge_group_rows ("read from the branch").
+asio::awaitable<result<std::vector<ferry::promotion::group_row>>> bump_run::recover_rows(
+    const std::string& head, const rules::environment& env,
+    const std::vector<ferry::promotion::group_member>& members,
+    const std::vector<ferry::promotion::group_row>& old_rows,
+    const std::vector<ferry::promotion::group_row>& written) {
+  const auto named = [&](const std::vector<ferry::promotion::group_row>& rows,
+                         const ferry::promotion::group_member& m) {
+    return std::any_of(rows.begin(), rows.end(), [&](const ferry::promotion::group_row& r) {
+      return r.environment == env.name && r.rule == m.rule &&
+             contains_value(m.branch_values, r.tag);
+    });
+  };
+  std::vector<const ferry::promotion::group_member*> missing;
+  for (const auto& m : members) {
+    if (m.branch_values != m.from_values && !m.branch_values.empty() && !named(written, m) &&
+        !named(old_rows, m)) {
+      missing.push_back(&m);
+    }
+  }
+  if (missing.empty()) {
+    co_return std::vector<ferry::promotion::group_row>{};
+  }
+  co_return co_await blocking(s_.pool, [&]() -> result<std::vector<ferry::promotion::group_row>> {
+    auto present = mirror_->fetch(clone_url_, head, git::credentials{token_});
+    if (!present) {
+      return present.error();
+    }
+    std::vector<ferry::promotion::group_row> out;
+    for (const auto* m : missing) {
+      for (const auto& tag : m->branch_values) {
+        const std::string needle =
+            "env=" + env.name + " rule=" + m->rule + " image=" + m->image + " tag=" + tag + " -->";
+        auto found =
+            mirror_->find_commit(head, limits::k_group_rows_max, [&](std::string_view message) {
+              return message.find(needle) != std::string_view::npos;
+            });
+        if (!found) {
+          return found.error();
+        }
+        if (!*found) {
+          continue;
+        }
+        for (auto& r : ferry::promotion::parse_group_rows((*found)->message)) {
+          if (r.environment == env.name && r.rule == m->rule && r.tag == tag) {
+            out.push_back(std::move(r));
+            break;
+          }
+        }
+        break;
+      }
+    }
+    return out;
+  });
+}
+
 // The marker files a branch head carries under env's paths.
 asio::awaitable<result<std::vector<markers::scanned_file>>> bump_run::branch_files(
     const std::string& branch_head, const rules::environment& env) {
@@ -367,6 +435,11 @@ asio::awaitable<result<void>> bump_run::converge_group_pr(
     }
     const std::string old_body = pulls->open ? pulls->open->body : std::string();
     const auto old_rows = ferry::promotion::parse_group_rows(old_body);
+    auto recovered = co_await recover_rows(state.head, env, state_of, old_rows, written_rows);
+    if (!recovered) {
+      co_return recovered.error();
+    }
+    written_rows.insert(written_rows.end(), recovered->begin(), recovered->end());
     const auto rows =
         ferry::promotion::merge_group_rows(old_rows, state_of, written_rows, env.name);
     pr_shape shape;

@@ -92,6 +92,11 @@ class bump_run {
   // The group's PR: its rows follow what the branch carries (`files`, after the write),
   // `written_rows` replacing their images' rows; once written, the branch is read again, and a
   // head moved meanwhile by another writer brings the body up to that head (bounded).
+  asio::awaitable<result<std::vector<ferry::promotion::group_row>>> recover_rows(
+      const std::string& head, const rules::environment& env,
+      const std::vector<ferry::promotion::group_member>& members,
+      const std::vector<ferry::promotion::group_row>& old_rows,
+      const std::vector<ferry::promotion::group_row>& written);
   asio::awaitable<result<void>> converge_group_pr(
       const rules::rules_file& rules, const rules::environment& env, const rules::image_rule& rule,
       branch_state state, std::vector<markers::scanned_file> files,

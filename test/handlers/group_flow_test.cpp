@@ -8,6 +8,7 @@
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/json.hpp>
 
+#include <algorithm>
 #include <cstdlib>
 #include <memory>
 #include <string>
@@ -252,6 +253,42 @@ TEST_F(group_flow, a_closed_group_pr_skips_the_tags_its_rows_named) {
       ferry::promotion::parse_group_rows(std::string(reopened.at("body").as_string()));
   ASSERT_EQ(rows.size(), 1u);
   EXPECT_EQ(rows[0].tag, "1.6.0");
+}
+
+// Two replicas' body updates can interleave: the later PATCH, built from the body it read, drops
+// the row the other just added. The branch (compare-and-swap) still carries the image, and the
+// commit that bumped it carries its row: the next write puts the row back with its details.
+TEST_F(group_flow, a_row_lost_to_a_concurrent_body_update_comes_back_from_the_branch_whole) {
+  settings_.lanes = std::make_shared<ferry::handlers::group_lanes>();
+  for (int i = 0; i < 2; ++i) {
+    auto r = run(converge_one("d" + std::to_string(i), published(i, "1.7.0"), {}));
+    ASSERT_TRUE(r.has_value() && r->ok());
+  }
+  const auto pr = only_open_pull();
+  const std::string body(pr.at("body").as_string());
+  const auto rows = ferry::promotion::parse_group_rows(body);
+  ASSERT_EQ(rows.size(), 2u) << body;
+  std::string without = body;
+  without.erase(without.find(rows[1].text), rows[1].text.size() + 1);
+  ASSERT_EQ(github(http::verb::patch,
+                   "/repos/dine-together/infra/pulls/" + std::to_string(pr.at("number").as_int64()),
+                   json::serialize(json::object{{"body", without}}))
+                .status,
+            200);
+
+  auto third = run(converge_one("d2", published(2, "1.7.0"), {}));
+  ASSERT_TRUE(third.has_value() && third->ok());
+  const auto after =
+      ferry::promotion::parse_group_rows(std::string(only_open_pull().at("body").as_string()));
+  ASSERT_EQ(after.size(), 3u);
+  for (const auto& r : after) {
+    EXPECT_EQ(r.text.find("read from the branch"), std::string::npos) << r.text;
+  }
+  const auto img1 = std::find_if(after.begin(), after.end(), [](const auto& r) {
+    return r.rule == "flux-system:" + image_name(1);
+  });
+  ASSERT_NE(img1, after.end());
+  EXPECT_EQ(img1->text, rows[1].text);  // digest, links and delivery as first written
 }
 
 }  // namespace
