@@ -258,7 +258,7 @@ bool is_ferry_head(const head_commit_facts& c, std::optional<std::string_view> a
     return c.author_name == std::string(*app_slug) + "[bot]";
   }
   // Trailers sit at the start of a line in the message's last paragraph (git interpret-trailers).
-  for (const auto trailer : {k_source_commit_trailer, k_onboard_source_trailer}) {
+  for (const auto trailer : {k_source_commit_trailer, k_onboard_source_trailer, k_group_trailer}) {
     if (c.message.find("\n" + std::string(trailer) + ": ") != std::string::npos) {
       return true;
     }

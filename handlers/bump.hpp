@@ -21,6 +21,10 @@ inline constexpr std::string_view k_source_commit_trailer = "Ferry-Source-Commit
 // The trailer of ferry's onboarding commits (handlers/onboard_push.cpp): the application
 // repository and commit the compose file was read at. Not a source commit of any image.
 inline constexpr std::string_view k_onboard_source_trailer = "Ferry-Onboard-Source";
+// The trailer of ferry's commits to an image group's branch (handlers/bump_group.cpp): the
+// group's name. Every group commit carries it, so a later writer knows the head as ferry's even
+// when no edit of the commit had a source commit.
+inline constexpr std::string_view k_group_trailer = "Ferry-Group";
 
 struct bump_facts {
   std::string image;                     // ghcr.io/dine-together/app

@@ -15,7 +15,8 @@
 //
 // This file is the recipe (run, then per environment: facts, decision, writes); the reads of the
 // facts and the rules are in bump_rules_view.cpp, the `newest` policy's questions to the source
-// repository in bump_newest.cpp, the writes in bump_write.cpp.
+// repository in bump_newest.cpp, the writes in bump_write.cpp, and an image group's branch and
+// PR in bump_group.cpp.
 #include "handlers/bump_flow.hpp"
 
 #include <boost/asio/redirect_error.hpp>
@@ -185,6 +186,10 @@ std::vector<const rules::environment*> bump_run::select_environments(const rules
 asio::awaitable<result<void>> bump_run::environment(const rules::rules_file& rules,
                                                     const rules::environment& env,
                                                     const rules::image_rule& rule) {
+  if (!rule.group.empty()) {
+    // One branch and PR for the group (handlers/bump_group.cpp).
+    co_return co_await group_environment(rules, env, rule);
+  }
   const auto env_log = log_.with({{"environment", env.name}});
   const std::string branch = rules::branch_name(env, rule);
 

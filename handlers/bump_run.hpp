@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -17,10 +18,12 @@
 #include "handlers/bump.hpp"
 #include "handlers/bump_flow.hpp"
 #include "handlers/bump_write.hpp"
+#include "handlers/group_lane.hpp"
 #include "handlers/registry.hpp"
 #include "handlers/rules_cache.hpp"
 #include "service/github/repo_api.hpp"
 #include "service/log.hpp"
+#include "service/promotion/group_body.hpp"
 #include "service/result.hpp"
 #include "service/rules/rules.hpp"
 
@@ -74,6 +77,30 @@ class bump_run {
   asio::awaitable<result<std::vector<std::string>>> branch_values(const std::string& branch_head,
                                                                   const rules::environment& env,
                                                                   const rules::image_rule& rule);
+  // Groups (bump_group.cpp): the group's deliveries queue on its branch in this process, and the
+  // one whose turn it is makes the edits queued behind it too, in one commit and PR update.
+  asio::awaitable<result<void>> group_environment(const rules::rules_file& rules,
+                                                  const rules::environment& env,
+                                                  const rules::image_rule& rule);
+  asio::awaitable<result<void>> write_group(const rules::rules_file& rules,
+                                            const rules::environment& env,
+                                            const rules::image_rule& rule,
+                                            std::vector<std::shared_ptr<group_edit>> batch);
+  // The marker files under env's paths at a branch head (fetched into the mirror first).
+  asio::awaitable<result<std::vector<markers::scanned_file>>> branch_files(
+      const std::string& branch_head, const rules::environment& env);
+  // The group's PR: its rows follow what the branch carries (`files`, after the write),
+  // `written_rows` replacing their images' rows; once written, the branch is read again, and a
+  // head moved meanwhile by another writer brings the body up to that head (bounded).
+  asio::awaitable<result<std::vector<ferry::promotion::group_row>>> recover_rows(
+      const std::string& head, const rules::environment& env,
+      const std::vector<ferry::promotion::group_member>& members,
+      const std::vector<ferry::promotion::group_row>& old_rows,
+      const std::vector<ferry::promotion::group_row>& written);
+  asio::awaitable<result<void>> converge_group_pr(
+      const rules::rules_file& rules, const rules::environment& env, const rules::image_rule& rule,
+      branch_state state, std::vector<markers::scanned_file> files,
+      std::vector<ferry::promotion::group_row> written_rows, std::string evidence);
   // Decision (newest)
   asio::awaitable<result<std::int64_t>> source_installation(const service::repo_name& source_repo);
   void remember_not_installed(const std::string& source_key);

@@ -62,6 +62,7 @@ void bump_writer::count_pr(std::string_view action) const {
 // The branch at `at` as the mirror sees it (no API call).
 struct bump_writer::branch_look {
   bool carries = false;     // its tree is the default head's with exactly `changes`
+  bool holds = false;       // each changed path holds its new content at `at`
   bool ferrys = false;      // its head is a commit GitHub signed for this App
   bool empty = false;       // it holds nothing the default head lacks (an ancestor of it)
   bool on_head = false;     // it descends from the default head
@@ -91,6 +92,10 @@ asio::awaitable<result<bump_writer::branch_look>> bump_writer::look_at(
                          return c ? std::optional<std::string>(std::move(*c)) : std::nullopt;
                        });
     look.carries = carries;
+    look.holds = std::all_of(changes.begin(), changes.end(), [&](const markers::file_change& c) {
+      auto content = mirror.read_file(at, c.path);
+      return content && *content == c.new_content;
+    });
     look.differing = std::move(*differing);
     auto info = mirror.commit_info(at);
     if (!info) {
@@ -157,7 +162,7 @@ asio::awaitable<result<std::optional<branch_state>>> bump_writer::write_branch(
   if (!look) {
     co_return look.error();
   }
-  if (look->carries) {
+  if (on_branch ? look->holds : look->carries) {
     log.info("branch already carries the change", {{"branch", branch}, {"head", at}});
     co_return branch_state{at, false};
   }
@@ -177,7 +182,27 @@ asio::awaitable<result<std::optional<branch_state>>> bump_writer::write_branch(
     co_return std::optional<branch_state>{};
   }
   result<std::string> commit = make_error(error_kind::internal, "no commit made");
-  if (look->on_head && look->plain_files) {
+  if (on_branch) {
+    // On top of the branch head, keeping what it carries: createCommitOnBranch with only the
+    // changed files (compare-and-swap by expectedHeadOid), or, for an executable file, a commit
+    // on the branch head's tree moved to by a non-forced ref update.
+    if (look->plain_files) {
+      branch_look only = *look;
+      only.differing.clear();
+      commit = co_await commit_via_graphql(branch, at, only, changes, text.message);
+    } else {
+      const std::vector<std::string> parents{at};
+      auto made = co_await create_commit(changes, text.message, parents, at);
+      if (!made) {
+        co_return made.error();
+      }
+      auto moved = co_await api.move_branch(branch, *made, /*force=*/false);
+      if (!moved) {
+        co_return moved.error();
+      }
+      commit = std::move(*made);
+    }
+  } else if (look->on_head && look->plain_files) {
     // One write: the commit on top of `at`, compare-and-swap by expectedHeadOid.
     commit = co_await commit_via_graphql(branch, at, *look, changes, text.message);
   } else {
@@ -192,7 +217,7 @@ asio::awaitable<result<std::optional<branch_state>>> bump_writer::write_branch(
     } else {
       parents = {at, head};
     }
-    auto made = co_await create_commit(changes, text.message, parents);
+    auto made = co_await create_commit(changes, text.message, parents, head);
     if (!made) {
       co_return made.error();
     }
@@ -256,16 +281,16 @@ asio::awaitable<result<std::string>> bump_writer::commit_via_graphql(
 // keeps its mode; the content is the edit's bytes, nothing re-emitted.
 asio::awaitable<result<std::string>> bump_writer::create_commit(
     const std::vector<markers::file_change>& changes, const std::string& message,
-    const std::vector<std::string>& parents) {
-  // The base tree from the mirror, which holds `head` (no GET git/commits round trip).
-  auto base_tree = co_await blocking(settings.pool, [&]() { return mirror.tree_id(head); });
+    const std::vector<std::string>& parents, const std::string& base) {
+  // The base tree from the mirror, which holds `base` (no GET git/commits round trip).
+  auto base_tree = co_await blocking(settings.pool, [&]() { return mirror.tree_id(base); });
   if (!base_tree) {
     co_return base_tree.error();
   }
   auto files = co_await blocking(settings.pool, [&]() {
     std::vector<github::tree_file> out;
     for (const auto& c : changes) {
-      auto entries = mirror.list_tree(head, c.path);
+      auto entries = mirror.list_tree(base, c.path);
       const bool exec = entries && !entries->empty() && entries->front().mode == 0100755;
       out.push_back({c.path, exec ? "100755" : "100644", c.new_content});
     }

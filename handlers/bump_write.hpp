@@ -84,6 +84,11 @@ struct bump_writer {
   // The node ids the delivery's read resolved (labels, reviewers), for the one finishing
   // mutation; what is missing there is written over REST by name. Null: none resolved.
   const github::delivery_read* ids = nullptr;
+  // The changes are edits of the branch's own files, not of the default head's (a group branch,
+  // handlers/bump_flow.cpp): the commit goes on top of the branch head and keeps whatever else
+  // the branch carries (the group's other images); "already carries" means each changed file
+  // holds its new content there.
+  bool on_branch = false;
 
   // Puts `changes` on `branch` so that its tree is the default branch's head with them, unless
   // the branch already carries exactly that. Every branch move is a compare-and-swap on the
@@ -125,7 +130,7 @@ struct bump_writer {
       const std::vector<markers::file_change>& changes, const std::string& message);
   boost::asio::awaitable<result<std::string>> create_commit(
       const std::vector<markers::file_change>& changes, const std::string& message,
-      const std::vector<std::string>& parents);
+      const std::vector<std::string>& parents, const std::string& base);
   boost::asio::awaitable<result<void>> finish(const pr_shape& shape, const github::pull_request& pr,
                                               const std::string& written);
   boost::asio::awaitable<result<void>> merge_now(const pr_shape& shape,

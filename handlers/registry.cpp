@@ -9,6 +9,7 @@
 
 #include "handlers/apply.hpp"
 #include "handlers/gates.hpp"
+#include "handlers/group_lane.hpp"
 #include "handlers/handlers.hpp"
 #include "handlers/package_published.hpp"
 #include "handlers/rules_cache.hpp"
@@ -62,6 +63,9 @@ std::shared_ptr<const handler_settings> share_settings(handler_settings settings
   }
   if (!settings.applies) {
     settings.applies = std::make_shared<apply_tracker>();
+  }
+  if (!settings.lanes) {
+    settings.lanes = std::make_shared<group_lanes>();
   }
   return std::make_shared<const handler_settings>(std::move(settings));
 }

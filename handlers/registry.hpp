@@ -24,6 +24,7 @@ namespace ferry::handlers {
 // Parsed rules files by blob id, and the flow's short-lived API answers (handlers/bump_flow.cpp).
 struct rules_cache;
 struct apply_tracker;  // applies followed by this process (handlers/apply.hpp)
+class group_lanes;     // one writer per group branch in this process (handlers/group_lane.hpp)
 
 struct handler_settings {
   std::string registry_host = "ghcr.io";  // FERRY_REGISTRY_HOST
@@ -41,6 +42,9 @@ struct handler_settings {
   kube::client* kube = nullptr;    // used from the io_context's thread only
   apply::job_policy job_policy{};  // FERRY_APPLY_NAMESPACES / FERRY_APPLY_SERVICE_ACCOUNTS
   std::shared_ptr<apply_tracker> applies{};  // created by share_settings when null
+  // Turns on group branches (handlers/group_lane.hpp); null: deliveries of a group do not queue
+  // in this process (the compare-and-swap on the branch still decides).
+  std::shared_ptr<group_lanes> lanes{};  // created by share_settings when null
 };
 
 // The settings as every user shares them (the dispatcher, the apply followers, the maintenance

@@ -14,17 +14,28 @@ namespace ferry::service {
 namespace {
 
 // Every variable SPEC's configuration table names. Anything else starting with FERRY_ is a typo.
-constexpr std::array<std::string_view, 19> k_known = {
-    "FERRY_LISTEN",           "FERRY_HEALTH_LISTEN",
-    "FERRY_WEBHOOK_SECRET",   "FERRY_WEBHOOK_SECRET_FILE",
-    "FERRY_APP_ID",           "FERRY_PRIVATE_KEY_FILE",
-    "FERRY_GITHUB_API_URL",   "FERRY_GITHUB_GRAPHQL_URL",
-    "FERRY_REGISTRY_HOST",    "FERRY_INFRA_REPOS",
-    "FERRY_RULES_PATH",       "FERRY_CACHE_DIR",
-    "FERRY_APPLY_NAMESPACES", "FERRY_APPLY_SERVICE_ACCOUNTS",
-    "FERRY_KUBE_API_URL",     "FERRY_KUBE_TOKEN_FILE",
-    "FERRY_KUBE_CA_FILE",     "FERRY_LOG_FORMAT",
+constexpr std::array<std::string_view, 21> k_known = {
+    "FERRY_LISTEN",
+    "FERRY_HEALTH_LISTEN",
+    "FERRY_WEBHOOK_SECRET",
+    "FERRY_WEBHOOK_SECRET_FILE",
+    "FERRY_APP_ID",
+    "FERRY_PRIVATE_KEY_FILE",
+    "FERRY_GITHUB_API_URL",
+    "FERRY_GITHUB_GRAPHQL_URL",
+    "FERRY_REGISTRY_HOST",
+    "FERRY_INFRA_REPOS",
+    "FERRY_RULES_PATH",
+    "FERRY_CACHE_DIR",
+    "FERRY_APPLY_NAMESPACES",
+    "FERRY_APPLY_SERVICE_ACCOUNTS",
+    "FERRY_KUBE_API_URL",
+    "FERRY_KUBE_TOKEN_FILE",
+    "FERRY_KUBE_CA_FILE",
+    "FERRY_LOG_FORMAT",
     "FERRY_LOG_LEVEL",
+    "FERRY_GITHUB_WRITES_PER_MINUTE",
+    "FERRY_GITHUB_WRITES_PER_HOUR",
 };
 
 bool all_of_chars(std::string_view s, bool (*pred)(char)) {
@@ -323,6 +334,26 @@ result<settings> load_settings(const environment& env, const file_reader& read_f
   if (s.github_graphql_url.empty()) {
     s.github_graphql_url = derive_graphql_url(s.github_api_url);
   }
+  // The write budget per installation (service/github/write_budget.hpp): whole numbers from 1.
+  const auto writes = [&](const char* name, int& out) {
+    const auto v = get(name);
+    if (!v) {
+      return;
+    }
+    const std::string_view t = trim(*v);
+    int n = 0;
+    const auto [ptr, ec] = std::from_chars(t.data(), t.data() + t.size(), n);
+    if (t.empty() || ec != std::errc{} || ptr != t.data() + t.size() || n < 1 ||
+        n > limits::k_github_writes_setting_max) {
+      problems.push_back(std::string(name) + ": expected a whole number from 1 to " +
+                         std::to_string(limits::k_github_writes_setting_max) + ", got '" + *v +
+                         "'");
+      return;
+    }
+    out = n;
+  };
+  writes("FERRY_GITHUB_WRITES_PER_MINUTE", s.github_writes_per_minute);
+  writes("FERRY_GITHUB_WRITES_PER_HOUR", s.github_writes_per_hour);
   if (auto v = get("FERRY_REGISTRY_HOST")) {
     std::string host(trim(*v));
     std::transform(host.begin(), host.end(), host.begin(),

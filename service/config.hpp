@@ -36,6 +36,9 @@ struct settings {
   std::string github_api_url = "https://api.github.com";
   std::string github_graphql_url;  // derived from github_api_url when not set
   std::string registry_host = "ghcr.io";
+  // FERRY_GITHUB_WRITES_PER_MINUTE / _PER_HOUR: content-creating calls per installation.
+  int github_writes_per_minute = limits::k_github_writes_per_minute;
+  int github_writes_per_hour = limits::k_github_writes_per_hour;
   std::vector<repo_name> infra_repos;
   std::string rules_path = ".github/ferry.yaml";
   std::string cache_dir = "/var/cache/ferry";

@@ -73,6 +73,25 @@ inline constexpr std::size_t k_pr_body_max = 60000;
 inline constexpr std::size_t k_pr_source_commits_max = 20;
 inline constexpr std::size_t k_pr_release_notes_max = 4000;
 inline constexpr std::size_t k_pr_headline_max = 120;
+// A group PR's rows (service/promotion/group_body.hpp): ferry's own bounds on what it reads back
+// from a body, which a person may have edited. A row is one line of about 400 bytes (image,
+// values, digest, links, delivery); 2000 leaves room for long references. 500 rows exceed what
+// fits in k_pr_body_max anyway.
+inline constexpr std::size_t k_group_row_max = 2000;
+inline constexpr std::size_t k_group_rows_max = 500;
+// The edits one delivery makes in one commit to a group branch: its own and those queued behind
+// it in this replica (handlers/group_lane.hpp). ferry's own bound, no outside source: it keeps
+// one createCommitOnBranch (each image edits a file or two) and its message small, and is above
+// the 30-50 images of a release train, so a train costs a few commits.
+inline constexpr std::size_t k_group_batch_max = 64;
+// How long the delivery whose turn it is on a group branch waits before taking the edits queued
+// behind it. GitHub allows an installation 80 writes a minute (k_github_writes_per_minute) and a
+// group commit costs two (the commit, the PR update): one commit a second per replica for a
+// train's whole length would spend the minute's budget in 40 s, and with two replicas in 20.
+// Gathering for 1.5 s makes each commit carry the publications of that moment (a 50-image train
+// over 10 s: a handful of commits), and costs one delivery 1.5 s of its 9 s deadline. ferry's
+// own choice from that arithmetic; `newest` edits, never folded, do not wait.
+inline constexpr auto k_group_gather = 1500ms;
 
 // Connections served at once; beyond this the acceptor waits (the kernel backlog holds the
 // rest). 1,024 keeps file descriptors well under the usual 1,048,576 container ulimit and RSS
@@ -131,6 +150,9 @@ inline constexpr std::size_t k_dns_label_max = 63;
 // SPEC: an environment name is a DNS label of at most 32 characters, so that
 // "ferry-apply-<env>-<12 hex>" (12 + 32 + 1 + 12 = 57) stays a valid Job name.
 inline constexpr std::size_t k_environment_name_max = 32;
+// An image group's name (rules `group:`), a DNS label. ferry's own choice, no outside source:
+// as long as an environment name may be, so ferry/<env>/group-<group> stays readable.
+inline constexpr std::size_t k_group_name_max = 32;
 
 // Outgoing API calls (GitHub, Kubernetes): a deadline per attempt and a bounded number of
 // attempts for transient failures only.
@@ -218,6 +240,23 @@ inline constexpr auto k_api_rate_limit_wait_max = 5s;
 // GitHub's advice for a secondary rate limit without retry-after or x-ratelimit-reset: "wait
 // for at least one minute before retrying" (docs.github.com: "Rate limits for the REST API").
 inline constexpr auto k_api_secondary_limit_default_wait = 60s;
+// ferry's write budget per App installation (service/github/write_budget.hpp): GitHub's
+// secondary limits on content creation, "No more than 80 content-generating requests per minute
+// and no more than 500 content-generating requests per hour" (docs.github.com, "Rate limits for
+// the REST API" -> "About secondary rate limits"). FERRY_GITHUB_WRITES_PER_MINUTE / _PER_HOUR
+// change them: lower for a share per replica or room for other clients of the installation,
+// higher for a GitHub Enterprise Server whose administrator raised its limits. Settings above
+// k_github_writes_setting_max are refused as typos.
+inline constexpr int k_github_writes_per_minute = 80;
+inline constexpr int k_github_writes_per_hour = 500;
+inline constexpr int k_github_writes_setting_max = 1000000;
+inline constexpr auto k_github_write_minute = 60s;
+inline constexpr auto k_github_write_hour = 3600s;
+// The longest a write waits for a slot of the budget to free, bounded further by the call's own
+// deadline: the same bound as a rate-limit wait inside a call (k_api_rate_limit_wait_max), so a
+// delivery still answers within k_delivery_deadline; a longer wait fails transient (503) and the
+// redelivery comes after the window has moved on.
+inline constexpr auto k_github_write_wait_max = k_api_rate_limit_wait_max;
 // Idle keep-alive connections kept per host. ferry's calls per delivery are sequential; a
 // few cover concurrent deliveries without holding many sockets to one host.
 inline constexpr std::size_t k_api_idle_connections_per_host = 4;

@@ -134,6 +134,18 @@ int run_serve() {
     if (o.rate_limit_remaining) {
       metrics.github_rate_limit_remaining.set(static_cast<double>(*o.rate_limit_remaining));
     }
+    if (o.secondary_rate_limit) {
+      metrics.github_secondary_limits.inc();
+    }
+  };
+  gh.writes.per_minute = settings->github_writes_per_minute;
+  gh.writes.per_hour = settings->github_writes_per_hour;
+  gh.write_observer = [&metrics](const ferry::github::write_budget_observation& o) {
+    const auto installation = std::to_string(o.installation_id);
+    metrics.github_write_budget_remaining.with({installation}).set(o.remaining);
+    if (o.what == ferry::github::write_budget_observation::outcome::deferred) {
+      metrics.github_writes_deferred.with({installation}).inc();
+    }
   };
   auto created = ferry::github::app_client::create(ioc.get_executor(), std::move(gh), log);
   if (!created) {
@@ -390,7 +402,8 @@ int main(int argc, char** argv) {
       "FERRY_GITHUB_GRAPHQL_URL, FERRY_REGISTRY_HOST (ghcr.io), FERRY_INFRA_REPOS (required), "
       "FERRY_RULES_PATH, FERRY_CACHE_DIR, FERRY_APPLY_NAMESPACES, FERRY_APPLY_SERVICE_ACCOUNTS, "
       "FERRY_KUBE_API_URL, FERRY_KUBE_TOKEN_FILE, FERRY_KUBE_CA_FILE, FERRY_LOG_FORMAT "
-      "(json|text), FERRY_LOG_LEVEL (debug|info|warn|error); POD_NAMESPACE names the Lease's "
+      "(json|text), FERRY_LOG_LEVEL (debug|info|warn|error), FERRY_GITHUB_WRITES_PER_MINUTE "
+      "(80), FERRY_GITHUB_WRITES_PER_HOUR (500); POD_NAMESPACE names the Lease's "
       "namespace. Any other FERRY_* variable is an error, except the kubelet's service links "
       "(FERRY_SERVICE_HOST, FERRY_PORT, ...). Exits 0 after draining on SIGTERM, 2 on a "
       "configuration error");

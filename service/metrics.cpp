@@ -398,6 +398,19 @@ metrics::metrics()
               .add_gauge("ferry_github_rate_limit_remaining",
                          "Requests left in the current GitHub rate-limit window.")
               .with({})),
+      github_write_budget_remaining(registry.add_gauge(
+          "ferry_github_write_budget_remaining",
+          "Content-creating GitHub calls ferry's budget still allows the installation now.",
+          {"installation"})),
+      github_writes_deferred(registry.add_counter(
+          "ferry_github_writes_deferred_total",
+          "Content-creating GitHub calls not sent: no budget slot freed in time (answered 503).",
+          {"installation"})),
+      github_secondary_limits(
+          registry
+              .add_counter("ferry_github_secondary_limit_responses_total",
+                           "GitHub answers that were a secondary rate limit (403/429).")
+              .with({})),
       pull_requests(registry.add_counter("ferry_pull_requests_total",
                                          "Promotion pull requests, by action.", {"action"})),
       applies(registry.add_counter("ferry_applies_total", "Environment applies, by outcome.",

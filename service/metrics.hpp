@@ -193,6 +193,15 @@ struct metrics {
   // {status}: the HTTP status of each GitHub API call, or "error" when none came back.
   counter_family& github_api_calls;
   gauge& github_rate_limit_remaining;
+  // {installation}: slots left in ferry's write budget of that App installation
+  // (service/github/write_budget.hpp), after its latest write or deferral.
+  gauge_family& github_write_budget_remaining;
+  // {installation}: writes not sent because no budget slot freed within the call's wait (the
+  // delivery answered 503 and is redelivered).
+  counter_family& github_writes_deferred;
+  // GitHub answers that were a secondary rate limit (403/429 with retry-after or GitHub's
+  // message, the primary limit not exhausted), every attempt counted.
+  counter& github_secondary_limits;
   // {action}: opened|updated|merged|closed...
   counter_family& pull_requests;
   // {outcome}: success|failure|error.

@@ -121,6 +121,8 @@ struct app_client::impl {
   // retrying", and further content-creating requests while limited "may result in the
   // banning of your integration").
   std::map<std::int64_t, sys_clock::time_point> writes_held_until;
+  // Content-creating calls per installation (issue 12.3): a slot before each write.
+  std::optional<write_budget> budget;
 
   std::optional<error> held_back(std::int64_t installation_id, std::string_view what) {
     const auto it = writes_held_until.find(installation_id);
@@ -138,6 +140,59 @@ struct app_client::impl {
                                             "installation " +
                                             std::to_string(installation_id) + " for " +
                                             std::to_string(left) + " s more"};
+  }
+
+  // Takes a slot of the installation's write budget for `what`, waiting for one to free at
+  // most write_wait_max and the call's deadline; nullopt when taken, else the transient error
+  // the call ends with (nothing was sent). The wait is real time (a timer); the windows are read
+  // with the settings' clock.
+  asio::awaitable<std::optional<error>> take_write_slot(std::int64_t installation_id,
+                                                        std::string what, const call_options& o) {
+    const auto call_deadline = o.deadline.count() > 0 ? o.deadline : settings.http.attempt_timeout;
+    auto may_wait = std::min(settings.write_wait_max, call_deadline);
+    for (;;) {
+      const auto t = now();
+      const auto wait = budget->take(installation_id, t);
+      if (wait.count() == 0) {
+        observe_write(write_budget_observation::outcome::taken, installation_id, t);
+        co_return std::nullopt;
+      }
+      if (wait > may_wait) {
+        observe_write(write_budget_observation::outcome::deferred, installation_id, t);
+        const auto secs = std::chrono::ceil<std::chrono::seconds>(wait).count();
+        co_return error{error_kind::transient,
+                        what + ": not sent: the write budget of installation " +
+                            std::to_string(installation_id) + " (" +
+                            std::to_string(settings.writes.per_minute) + " a minute, " +
+                            std::to_string(settings.writes.per_hour) +
+                            " an hour) frees a slot in " + std::to_string(secs) +
+                            " s, later than this call may wait"};
+      }
+      asio::steady_timer timer(executor, wait);
+      co_await timer.async_wait(asio::use_awaitable);
+      may_wait -= wait;
+    }
+  }
+
+  void observe_write(write_budget_observation::outcome what, std::int64_t installation_id,
+                     sys_clock::time_point t) const {
+    if (!settings.write_observer) {
+      return;
+    }
+    write_budget_observation o;
+    o.what = what;
+    o.installation_id = installation_id;
+    o.remaining = budget->remaining(installation_id, t);
+    settings.write_observer(o);
+  }
+
+  // Held back by GitHub's rate limit, or no slot of the budget: the error; else a slot is taken.
+  asio::awaitable<std::optional<error>> admit_write(std::int64_t installation_id, std::string what,
+                                                    const call_options& o) {
+    if (auto held = held_back(installation_id, what)) {
+      co_return held;
+    }
+    co_return co_await take_write_slot(installation_id, std::move(what), o);
   }
 
   void note_rate_limit(std::int64_t installation_id, const http_response& r) {
@@ -311,6 +366,22 @@ result<std::unique_ptr<app_client>> app_client::create(asio::any_io_executor exe
     return std::move(http).error();
   }
   p->http = std::move(http).value();
+  const auto writes_setting_bad = [](const char* name, int value) -> std::optional<error> {
+    if (value >= 1 && value <= limits::k_github_writes_setting_max) {
+      return std::nullopt;
+    }
+    return error{error_kind::invalid_input,
+                 std::string("GitHub writes ") + name + " must be 1.." +
+                     std::to_string(limits::k_github_writes_setting_max) + ", got " +
+                     std::to_string(value)};
+  };
+  if (auto bad = writes_setting_bad("per minute", settings.writes.per_minute)) {
+    return std::move(*bad);
+  }
+  if (auto bad = writes_setting_bad("per hour", settings.writes.per_hour)) {
+    return std::move(*bad);
+  }
+  p->budget.emplace(settings.writes);
   p->settings = std::move(settings);
   return std::unique_ptr<app_client>(new app_client(std::move(p)));
 }
@@ -467,9 +538,11 @@ asio::awaitable<result<http_response>> app_client::rest(bhttp::verb method, std:
   }
   auto& p = *impl_;
   if (method != bhttp::verb::get && method != bhttp::verb::head) {
-    if (auto held = p.held_back(installation_id, verb_name(method) + std::string(" ") +
-                                                     std::string(path.substr(0, path.find('?'))))) {
-      co_return std::move(*held);
+    auto refused = co_await p.admit_write(
+        installation_id, verb_name(method) + " " + std::string(path.substr(0, path.find('?'))),
+        options);
+    if (refused) {
+      co_return std::move(*refused);
     }
   }
   // An installation token can expire or be revoked in the middle of a delivery (tokens last an
@@ -545,8 +618,9 @@ asio::awaitable<result<http_response>> app_client::graphql_raw(std::string_view 
   const json::value body(std::move(body_object));
   const auto text_start = query.find_first_not_of(" \t\r\n");
   if (text_start != std::string_view::npos && query.substr(text_start).starts_with("mutation")) {
-    if (auto held = p.held_back(installation_id, "POST graphql (mutation)")) {
-      co_return std::move(*held);
+    auto refused = co_await p.admit_write(installation_id, "POST graphql (mutation)", options);
+    if (refused) {
+      co_return std::move(*refused);
     }
   }
   result<http_response> r = make_error(error_kind::internal, "POST graphql: not sent");

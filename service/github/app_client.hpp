@@ -24,11 +24,24 @@
 
 #include "service/github/http_client.hpp"
 #include "service/github/jwt.hpp"
+#include "service/github/write_budget.hpp"
 #include "service/limits.hpp"
 #include "service/log.hpp"
 #include "service/result.hpp"
 
 namespace ferry::github {
+
+// What the write budget did with one content-creating call, for metrics.
+struct write_budget_observation {
+  enum class outcome {
+    taken,     // a slot was taken; the call goes out
+    deferred,  // no slot within the call's wait: not sent, failed transient (503, redelivered)
+  };
+  outcome what = outcome::taken;
+  std::int64_t installation_id = 0;
+  int remaining = 0;  // slots left in the installation's budget afterwards
+};
+using write_budget_observer = std::function<void(const write_budget_observation&)>;
 
 struct github_settings {
   // REST base; GHES: https://HOST/api/v3. Paths are appended to its path.
@@ -41,8 +54,16 @@ struct github_settings {
   // Tokens and the JWT are renewed this long before they expire.
   std::chrono::seconds token_refresh_margin =
       std::chrono::duration_cast<std::chrono::seconds>(limits::k_token_refresh_margin);
-  // Wall clock for JWT claims and token expiry; empty means system_clock::now.
+  // Wall clock for JWT claims, token expiry and the write budget's windows; empty means
+  // system_clock::now.
   std::function<std::chrono::system_clock::time_point()> clock;
+  // The budget of content-creating calls (REST POST/PATCH/PUT/DELETE, GraphQL mutations) per
+  // installation (FERRY_GITHUB_WRITES_PER_MINUTE / _PER_HOUR), and the longest a write waits
+  // for a slot (bounded further by the call's deadline).
+  write_budget_settings writes;
+  std::chrono::milliseconds write_wait_max = limits::k_github_write_wait_max;
+  // Called for each write the budget lets through or defers (metrics).
+  write_budget_observer write_observer;
 };
 
 // https://api.github.com -> https://api.github.com/graphql;
@@ -115,6 +136,10 @@ class app_client {
   // starts with '/' and may carry a query; it is appended to api_url's path. 2xx -> the
   // response (parse its body with simdjson); anything else -> error_from_response's mapping.
   // A 401 also drops the cached token, so the next call re-mints ("an expired token").
+  // A write (any verb but GET and HEAD) first takes a slot of the installation's write budget
+  // (github_settings::writes), waiting at most write_wait_max and the call's deadline for one;
+  // without one it is not sent and fails transient. While GitHub's rate limit holds the
+  // installation's writes back (a 403/429 with retry-after), writes fail transient unsent.
   boost::asio::awaitable<result<http_response>> rest(boost::beast::http::verb method,
                                                      std::string_view path,
                                                      std::optional<boost::json::value> body,
@@ -135,7 +160,8 @@ class app_client {
                                                          std::optional<boost::json::value> body,
                                                          call_options options = {});
 
-  // POST {query, variables} to the GraphQL endpoint as the installation. A 200 whose `errors`
+  // POST {query, variables} to the GraphQL endpoint as the installation. A mutation takes a
+  // slot of the write budget first, as a REST write does. A 200 whose `errors`
   // array is non-empty is an error too, mapped from the first error's `type`:
   // NOT_FOUND -> not_found; RATE_LIMITED -> transient; STALE_DATA -> conflict (an
   // expectedHeadOid that no longer matches); INTERNAL, SERVICE_UNAVAILABLE -> transient;

@@ -252,6 +252,7 @@ struct http_client::impl {
     o.status = status;
     if (resp != nullptr) {
       o.rate_limit_remaining = parse_integer(resp->header("x-ratelimit-remaining"));
+      o.secondary_rate_limit = is_secondary_rate_limit(*resp);
     }
     settings.observer(o);
   }
@@ -669,6 +670,14 @@ bool is_rate_limited(const http_response& response) {
   // rate limit"); older ones said "abuse detection mechanism".
   return icontains(response.body, "secondary rate limit") ||
          icontains(response.body, "abuse detection");
+}
+
+bool is_secondary_rate_limit(const http_response& response) {
+  if (!is_rate_limited(response)) {
+    return false;
+  }
+  const auto remaining = parse_integer(response.header("x-ratelimit-remaining"));
+  return !(remaining && *remaining == 0);
 }
 
 std::optional<std::string> next_page_url(const http_response& response) {

@@ -41,6 +41,7 @@ struct http_observation {
   std::string_view host;
   int status = 0;
   std::optional<long long> rate_limit_remaining;  // x-ratelimit-remaining, when present
+  bool secondary_rate_limit = false;              // is_secondary_rate_limit(response)
 };
 using http_observer = std::function<void(const http_observation&)>;
 
@@ -150,6 +151,10 @@ error error_from_response(std::string_view method, std::string_view path,
 
 // True for a 403/429 that GitHub uses to signal a primary or secondary rate limit.
 bool is_rate_limited(const http_response& response);
+
+// True for a rate-limited answer (is_rate_limited) that is not the primary limit running out
+// (x-ratelimit-remaining 0): a secondary limit, such as the one on content creation.
+bool is_secondary_rate_limit(const http_response& response);
 
 // How long a rate-limited answer asks the caller to wait (docs.github.com "Rate limits for the
 // REST API"): retry-after seconds; else, with x-ratelimit-remaining 0, until x-ratelimit-reset;

@@ -445,8 +445,8 @@ class validator {
 // `onboarding:` (SPEC "Rules file") configures `ferry onboard`; its keys are checked by
 // service/onboard (onboard.hpp, options_from_rules), not here: promotion never reads them.
 constexpr std::string_view k_top_keys[] = {"version", "images", "environments", "onboarding"};
-constexpr std::string_view k_image_keys[] = {"name",   "namespace",      "image",    "filterTags",
-                                             "policy", "sourceBranches", "pinDigest"};
+constexpr std::string_view k_image_keys[] = {"name",   "namespace",      "image",     "filterTags",
+                                             "policy", "sourceBranches", "pinDigest", "group"};
 constexpr std::string_view k_env_keys[] = {"name",      "paths",         "autoMerge",
                                            "apply",     "gates",         "promoteFrom",
                                            "reviewers", "teamReviewers", "suspend"};
@@ -701,6 +701,22 @@ std::optional<parsed_image> parse_image(validator& v, const YAML::Node& node, st
     auto b = v.bool_value(it->second, "pinDigest");
     if (b) {
       out.rule.pin_digest = *b;
+    } else {
+      ok = false;
+    }
+  }
+  if (auto it = f.find("group"); it != f.end()) {
+    auto s = v.non_empty_string(it->second, "group");
+    if (s && !is_dns_label(*s, limits::k_group_name_max)) {
+      v.error(validator::at(it->second),
+              "group " + quoted(*s) + " must be a DNS label of at most " +
+                  std::to_string(limits::k_group_name_max) +
+                  " characters (lower-case letters, digits and '-'): it names the branch "
+                  "ferry/<env>/group-<group>");
+      s.reset();
+    }
+    if (s) {
+      out.rule.group = *s;
     } else {
       ok = false;
     }
@@ -1338,7 +1354,9 @@ std::string mark_text(const YAML::Mark& m) {
 void cross_check(validator& v, const std::vector<parsed_image>& images,
                  const std::vector<parsed_env>& envs) {
   // Duplicate image rules and branch-name collisions: the branch is ferry/<env>/<ns>-<name>,
-  // so two different (namespace, name) pairs with the same "<ns>-<name>" share every branch.
+  // so two different (namespace, name) pairs with the same "<ns>-<name>" share every branch. A
+  // group's branch is ferry/<env>/group-<group>: a rule outside it whose "<ns>-<name>" is
+  // "group-<group>" would share it too.
   std::map<std::pair<std::string, std::string>, const parsed_image*> by_ref;
   std::map<std::string, const parsed_image*> by_branch;
   for (const auto& img : images) {
@@ -1359,6 +1377,20 @@ void cross_check(validator& v, const std::vector<parsed_image>& images,
       continue;
     }
     by_branch.emplace(suffix, &img);
+  }
+  std::map<std::string, const parsed_image*> by_group;
+  for (const auto& img : images) {
+    if (!img.rule.group.empty()) {
+      by_group.emplace(img.rule.group, &img);
+    }
+  }
+  for (const auto& [group, first] : by_group) {
+    if (auto it = by_branch.find("group-" + group); it != by_branch.end()) {
+      v.error(it->second->name_mark, "image rule " + quoted(it->second->rule.marker_ref()) +
+                                         " would share the branch ferry/<env>/group-" + group +
+                                         " with group " + quoted(group) + " (first named at " +
+                                         mark_text(first->name_mark) + "); rename one of them");
+    }
   }
 
   std::map<std::string, const parsed_env*> by_name;
@@ -1665,7 +1697,23 @@ std::vector<const environment*> all_downstream(const rules_file& rules,
 }
 
 std::string branch_name(const environment& env, const image_rule& rule) {
+  if (!rule.group.empty()) {
+    return "ferry/" + env.name + "/group-" + rule.group;
+  }
   return "ferry/" + env.name + "/" + rule.namespace_name + "-" + rule.name;
+}
+
+std::vector<const image_rule*> group_rules(const rules_file& rules, std::string_view group) {
+  std::vector<const image_rule*> out;
+  if (group.empty()) {
+    return out;
+  }
+  for (const auto& r : rules.images) {
+    if (r.group == group) {
+      out.push_back(&r);
+    }
+  }
+  return out;
 }
 
 }  // namespace ferry::rules

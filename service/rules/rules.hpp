@@ -38,6 +38,10 @@ struct image_rule {
   tag_policy policy;  // filterTags + policy
   std::vector<std::string> source_branches;
   bool pin_digest = false;
+  // `group: NAME`: every image of the group promoted into one environment goes into one branch,
+  // ferry/<env>/group-<NAME>, and one pull request listing each image (docs/rules.md, "Groups").
+  // Empty: the rule has its own branch and PR.
+  std::string group;
   position where;  // the rule's mapping in the file
 
   // Markers name a rule as "<namespace>:<name>" (Flux ImagePolicy reference).
@@ -186,7 +190,11 @@ std::vector<const environment*> direct_downstream(const rules_file& rules,
 std::vector<const environment*> all_downstream(const rules_file& rules,
                                                std::string_view environment_name);
 
-// SPEC "Names": ferry/<env>/<namespace>-<name>.
+// SPEC "Names": ferry/<env>/<namespace>-<name>, or ferry/<env>/group-<group> for a rule in a
+// group.
 std::string branch_name(const environment& env, const image_rule& rule);
+
+// The rules of `group`, in file order (empty for an empty name).
+std::vector<const image_rule*> group_rules(const rules_file& rules, std::string_view group);
 
 }  // namespace ferry::rules

@@ -29,6 +29,18 @@ class race_e2e : public serve_double_test {
                       R"({"auto_merge_clean": false})")
                   .status,
               200);
+    // 50 rounds of two racing deliveries write about 200 times within seconds, faster than
+    // GitHub allows one installation (80 a minute): this test is about the compare-and-swap,
+    // so it lifts the double's secondary limits and the replicas' write budgets
+    // (FERRY_GITHUB_WRITES_PER_*, below). The limits themselves are tested in limits.test.js,
+    // write_budget_test and app_client_test.
+    ASSERT_EQ(control(http::verb::post, "/_double/limits",
+                      R"({"writes_per_minute": 1000000, "writes_per_hour": 1000000})")
+                  .status,
+              200);
+  }
+  std::vector<std::string> extra_ferry_env() override {
+    return {"FERRY_GITHUB_WRITES_PER_MINUTE=1000000", "FERRY_GITHUB_WRITES_PER_HOUR=1000000"};
   }
 
   // A second replica: the same settings, its own process and port.

@@ -166,6 +166,12 @@ TEST(is_ferry_head, falls_back_to_the_trailer_before_the_slug_is_known) {
   EXPECT_TRUE(is_ferry_head({"x", true, "ferry: onboard shop\n\nFerry-Onboard-Source: a/b@abc\n"},
                             std::nullopt));
   EXPECT_FALSE(is_ferry_head({"x", false, "t\n\nFerry-Onboard-Source: a/b@abc\n"}, std::nullopt));
+  // A group commit whose edits had no source commit still names its group.
+  EXPECT_TRUE(is_ferry_head({"x", true,
+                             "ferry: bump 2 images of group train in staging\n\n"
+                             "- a to 1.1.0\n- b to 1.1.0\n\nFerry-Group: train\n"},
+                            std::nullopt));
+  EXPECT_FALSE(is_ferry_head({"x", false, "t\n\nFerry-Group: train\n"}, std::nullopt));
 }
 
 TEST(branch_carries, exactly_the_changes_on_top_of_the_head) {

@@ -87,6 +87,30 @@ TEST(config, every_problem_is_reported_and_no_secret_leaks) {
   EXPECT_EQ(m.find("hunter2"), std::string::npos);
 }
 
+TEST(config, github_write_budget_defaults_and_settings) {
+  auto defaults = load_settings(minimal(), fake_files);
+  ASSERT_TRUE(defaults.ok()) << defaults.error().message;
+  EXPECT_EQ(defaults->github_writes_per_minute, 80);
+  EXPECT_EQ(defaults->github_writes_per_hour, 500);
+  auto env = minimal();
+  env["FERRY_GITHUB_WRITES_PER_MINUTE"] = " 40 ";
+  env["FERRY_GITHUB_WRITES_PER_HOUR"] = "250";
+  auto set = load_settings(env, fake_files);
+  ASSERT_TRUE(set.ok()) << set.error().message;
+  EXPECT_EQ(set->github_writes_per_minute, 40);
+  EXPECT_EQ(set->github_writes_per_hour, 250);
+  for (const std::string bad : {"0", "-5", "80/min", "", "1000001", "99999999999"}) {
+    env["FERRY_GITHUB_WRITES_PER_MINUTE"] = bad;
+    auto refused = load_settings(env, fake_files);
+    ASSERT_FALSE(refused.ok()) << bad;
+    EXPECT_NE(refused.error().message.find("FERRY_GITHUB_WRITES_PER_MINUTE: expected a whole "
+                                           "number from 1 to 1000000, got '" +
+                                           bad + "'"),
+              std::string::npos)
+        << refused.error().message;
+  }
+}
+
 TEST(config, listen_accepts_ipv6_brackets) {
   auto env = minimal();
   env["FERRY_LISTEN"] = "[::1]:9000";

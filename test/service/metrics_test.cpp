@@ -159,6 +159,9 @@ TEST(metrics, ferry_metrics_are_registered) {
   m.delivery_duration.observe(0.0003);
   m.github_api_calls.with({"200"}).inc();
   m.github_rate_limit_remaining.set(4999);
+  m.github_write_budget_remaining.with({"7"}).set(79);
+  m.github_writes_deferred.with({"7"}).inc();
+  m.github_secondary_limits.inc();
   m.pull_requests.with({"opened"}).inc();
   m.applies.with({"success"}).inc();
   m.rules_valid.with({"acme/infra"}).set(1);
@@ -172,6 +175,9 @@ TEST(metrics, ferry_metrics_are_registered) {
            "ferry_delivery_duration_seconds_count 1\n",
            "ferry_github_api_calls_total{status=\"200\"} 1\n",
            "ferry_github_rate_limit_remaining 4999\n",
+           "ferry_github_write_budget_remaining{installation=\"7\"} 79\n",
+           "ferry_github_writes_deferred_total{installation=\"7\"} 1\n",
+           "ferry_github_secondary_limit_responses_total 1\n",
            "ferry_pull_requests_total{action=\"opened\"} 1\n",
            "ferry_applies_total{outcome=\"success\"} 1\n",
            "ferry_rules_valid{repo=\"acme/infra\"} 1\n",

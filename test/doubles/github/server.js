@@ -26,6 +26,18 @@ const { webhook_schemas } = require('./webhooks');
 const k_docs = 'https://docs.github.com/rest';
 const k_rate_limit = 5000; // primary limit for an installation (docs: rate limits for the REST API)
 const k_anonymous_rate_limit = 60; // unauthenticated requests, per the same page
+// Secondary rate limits on content creation (docs.github.com, "Rate limits for the REST API" ->
+// "About secondary rate limits": "No more than 80 content-generating requests per minute and no
+// more than 500 content-generating requests per hour are allowed"). POST /_double/limits lowers
+// them for tests.
+const k_writes_per_minute = 80;
+const k_writes_per_hour = 500;
+const k_minute_ms = 60 * 1000;
+const k_hour_ms = 60 * 60 * 1000;
+// GitHub's answer to a request over a secondary rate limit (the same page).
+function secondary_limit_body(status) {
+  return { message: 'You have exceeded a secondary rate limit. Please wait a few minutes before you try again. If you reach out to GitHub Support for help, please include the request ID.', documentation_url: 'https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits', status: String(status) };
+}
 const k_git_http_backend = '/usr/lib/git-core/git-http-backend';
 
 // Responses the double sends that GitHub sends but the description does not document for that
@@ -124,6 +136,9 @@ class double {
     this.redeliveries = [];
     this.verified = new Map(); // commit sha -> verification object
     this.rate = new Map(); // identity -> {used, reset}
+    this.write_limits = { per_minute: k_writes_per_minute, per_hour: k_writes_per_hour };
+    this.writes = new Map(); // installation identity -> admitted content-creating requests (ms, ascending)
+    this.secondary_limited = 0; // requests refused over a secondary limit
     this.webhook_schemas = new webhook_schemas();
     this.webhooks = []; // {seq, event, delivery_id, payload}: what GitHub would have delivered
     this.webhook_seq = 0;
@@ -676,8 +691,7 @@ class double {
     }
     if (body === undefined) {
       if (f.status === 403 || f.status === 429) {
-        // GitHub's secondary rate limit answer (docs: "secondary rate limits").
-        body = { message: 'You have exceeded a secondary rate limit. Please wait a few minutes before you try again. If you reach out to GitHub Support for help, please include the request ID.', documentation_url: 'https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits', status: String(f.status) };
+        body = secondary_limit_body(f.status);
       } else {
         body = { message: http.STATUS_CODES[f.status] || 'fault', documentation_url: k_docs, status: String(f.status) };
       }
@@ -720,6 +734,25 @@ class double {
     };
   }
 
+  // Admits one content-creating request of `identity` (an installation) against the secondary
+  // limits, sliding windows of a minute and an hour: null when admitted (and counted), else the
+  // seconds until a slot frees (GitHub's `retry-after`). Refused requests do not count.
+  take_write(identity, now_ms = Date.now()) {
+    const list = (this.writes.get(identity) || []).filter((t) => t > now_ms - k_hour_ms);
+    this.writes.set(identity, list);
+    const in_minute = list.filter((t) => t > now_ms - k_minute_ms);
+    // With n requests in a window of limit L, a slot frees when the (n - L + 1)th oldest of
+    // them leaves the window: list[n - L] + window.
+    const wait = (window, limit, ms) => (limit <= 0 ? ms : window.length < limit ? 0 : window[window.length - limit] + ms - now_ms);
+    const wait_ms = Math.max(wait(in_minute, this.write_limits.per_minute, k_minute_ms), wait(list, this.write_limits.per_hour, k_hour_ms));
+    if (wait_ms > 0) {
+      this.secondary_limited++;
+      return Math.max(1, Math.ceil(wait_ms / 1000));
+    }
+    list.push(now_ms);
+    return null;
+  }
+
   rate_window(identity, resource, limit, now) {
     const key = `${identity}|${resource}`;
     let r = this.rate.get(key);
@@ -728,6 +761,15 @@ class double {
       this.rate.set(key, r);
     }
     return r;
+  }
+
+  // The secondary limits, what each installation spent of them, and how many requests they refused.
+  limits_json(now_ms = Date.now()) {
+    const writes = {};
+    for (const [identity, list] of this.writes) {
+      writes[identity] = { last_minute: list.filter((t) => t > now_ms - k_minute_ms).length, last_hour: list.filter((t) => t > now_ms - k_hour_ms).length };
+    }
+    return { writes_per_minute: this.write_limits.per_minute, writes_per_hour: this.write_limits.per_hour, writes, secondary_limited: this.secondary_limited };
   }
 
   // Authenticates a request. `need` is 'jwt' or 'token'. Returns {ok, installation_id?, identity}
@@ -847,6 +889,15 @@ class double {
     if (limited.exhausted) {
       // GitHub's primary rate limit answer (docs: "Exceeding the rate limit").
       return finish(403, { message: `API rate limit exceeded for ${auth.identity.replace(':', ' ID ')}.`, documentation_url: 'https://docs.github.com/rest/overview/rate-limits-for-the-rest-api', status: '403' }, rate);
+    }
+    // Content-creating REST requests (the same page: POST, PATCH, PUT and DELETE) of an
+    // installation count against its secondary limits.
+    if (auth.installation_id !== undefined && ['POST', 'PATCH', 'PUT', 'DELETE'].includes(method)) {
+      const retry_after = this.take_write(auth.identity);
+      if (retry_after !== null) {
+        entry.secondary_limit = true;
+        return finish(403, secondary_limit_body(403), { ...rate, 'retry-after': String(retry_after) });
+      }
     }
     const fault = this.take_fault(method, p);
     if (fault) {
@@ -1750,6 +1801,17 @@ class double {
     }
     // A fault may name a root field (`operation`), so a test can fail one step of several.
     const prepared = body === undefined ? undefined : graphql.prepare(body);
+    // A mutation creates content (the same page counts "GraphQL requests with mutations" apart
+    // from queries) and counts against the installation's secondary limits; queries do not.
+    if (prepared && prepared.operation === 'mutation') {
+      const retry_after = this.take_write(auth.identity);
+      if (retry_after !== null) {
+        entry.secondary_limit = true;
+        entry.operation = prepared.fields ? prepared.fields.join(',') : undefined;
+        entry.graphql = prepared.operation;
+        return done(403, secondary_limit_body(403), { ...rate, 'retry-after': String(retry_after) });
+      }
+    }
     const fault = this.take_fault('POST', url.pathname, prepared ? prepared.fields : undefined);
     if (fault) {
       entry.fault = fault.id;
@@ -2292,6 +2354,26 @@ class double {
     if (m === 'DELETE' && p === '/_double/faults') {
       this.faults = [];
       return reply(204);
+    }
+    if (m === 'POST' && p === '/_double/limits') {
+      // {writes_per_minute?, writes_per_hour?, forget_writes?}: the secondary limits on content
+      // creation (every installation), and forgetting the writes counted so far (as if the
+      // windows had passed).
+      for (const [k, field] of [['writes_per_minute', 'per_minute'], ['writes_per_hour', 'per_hour']]) {
+        if (body[k] !== undefined) {
+          if (!Number.isInteger(body[k]) || body[k] < 0) {
+            return reply(400, { message: `${k} must be a non-negative integer` });
+          }
+          this.write_limits[field] = body[k];
+        }
+      }
+      if (body.forget_writes) {
+        this.writes.clear();
+      }
+      return reply(200, this.limits_json());
+    }
+    if (m === 'GET' && p === '/_double/limits') {
+      return reply(200, this.limits_json());
     }
     if (m === 'POST' && p === '/_double/rate-limit') {
       // {installation_id | identity ("app:ID", "anonymous"), resource: core|graphql, remaining, reset_in_s}

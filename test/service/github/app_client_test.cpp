@@ -252,6 +252,77 @@ TEST(app_client, a_401_mints_a_fresh_token_once_and_retries) {
   EXPECT_EQ(f.server.count("POST", "/app/installations/7/access_tokens"), 3);
 }
 
+// The write budget (issue 12.3): every content-creating call takes a slot of its installation's
+// budget first; without one it is not sent and fails transient at once (the slot frees far beyond
+// what a call may wait). Reads and GraphQL queries take none; each installation has its own.
+TEST(app_client, writes_beyond_the_budget_are_not_sent_and_fail_transient) {
+  fixture f;
+  sys_clock::time_point now = sys_clock::now();
+  f.settings.clock = [&] { return now; };
+  f.gh.token_expires_at = now + 1h;
+  f.settings.writes = {.per_minute = 2, .per_hour = 100};
+  std::vector<write_budget_observation> seen;
+  f.settings.write_observer = [&](const write_budget_observation& o) { seen.push_back(o); };
+  f.gh.extra = [](const recorded_request&, const std::string&) {
+    return fake_github::json(201, R"({"data":{}})");
+  };
+  auto client = f.client();
+  const boost::json::value body = {{"state", "success"}};
+  const std::string query = "query { viewer { login } }";
+  const std::string mutation = "mutation { enablePullRequestAutoMerge }";
+  std::vector<result<http_response>> r;
+  f.run([&]() -> asio::awaitable<void> {
+    r.push_back(co_await client->rest(bhttp::verb::post, "/repos/o/r/statuses/a", body, 7));
+    r.push_back(co_await client->graphql(mutation, {}, 7));
+    r.push_back(co_await client->rest(bhttp::verb::patch, "/repos/o/r/pulls/1", body, 7));
+    r.push_back(co_await client->graphql(mutation, {}, 7));
+    r.push_back(co_await client->rest(bhttp::verb::get, "/repos/o/r", std::nullopt, 7));
+    r.push_back(co_await client->graphql(query, {}, 7));
+    r.push_back(co_await client->rest(bhttp::verb::delete_, "/repos/o/r/git/refs/x", body, 8));
+    now += 61s;  // GitHub's minute and the budget's second of margin (write_budget.cpp)
+    r.push_back(co_await client->rest(bhttp::verb::patch, "/repos/o/r/pulls/1", body, 7));
+  });
+  ASSERT_EQ(r.size(), 8u);
+  EXPECT_TRUE(r[0].ok()) << r[0].error().message;
+  EXPECT_TRUE(r[1].ok()) << r[1].error().message;
+  for (const std::size_t i : {2u, 3u}) {
+    ASSERT_FALSE(r[i].ok()) << i;
+    EXPECT_EQ(r[i].error().kind, error_kind::transient);
+    EXPECT_NE(r[i].error().message.find("the write budget of installation 7 (2 a minute, 100 an "
+                                        "hour) frees a slot in 61 s"),
+              std::string::npos)
+        << r[i].error().message;
+  }
+  EXPECT_TRUE(r[4].ok()) << "reads take no slot";
+  EXPECT_TRUE(r[5].ok()) << "GraphQL queries take no slot";
+  EXPECT_TRUE(r[6].ok()) << "another installation has its own budget";
+  EXPECT_TRUE(r[7].ok()) << "a minute later the window has room again";
+  EXPECT_EQ(f.server.count("PATCH", "/repos/o/r/pulls/1"), 1);
+  EXPECT_EQ(f.server.count("POST", "/graphql"), 2);  // one mutation and the query
+  // What the metrics see: slots taken and left, writes deferred.
+  using outcome = write_budget_observation::outcome;
+  ASSERT_EQ(seen.size(), 6u);
+  EXPECT_EQ(seen[0].what, outcome::taken);
+  EXPECT_EQ(seen[0].remaining, 1);
+  EXPECT_EQ(seen[1].remaining, 0);
+  EXPECT_EQ(seen[2].what, outcome::deferred);
+  EXPECT_EQ(seen[3].what, outcome::deferred);
+  EXPECT_EQ(seen[4].installation_id, 8);
+  EXPECT_EQ(seen[4].remaining, 1);
+  EXPECT_EQ(seen[5].what, outcome::taken);
+}
+
+TEST(app_client, a_write_budget_of_nothing_is_refused) {
+  fixture f;
+  f.settings.writes.per_hour = 0;
+  auto c = app_client::create(f.ioc.get_executor(), f.settings);
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.error().kind, error_kind::invalid_input);
+  EXPECT_NE(c.error().message.find("GitHub writes per hour must be 1..1000000, got 0"),
+            std::string::npos)
+      << c.error().message;
+}
+
 // A secondary limit's retry-after holds back every write of that installation until it passes
 // (issue 10), not only the call that met it: further writes fail transient without reaching
 // GitHub, reads still go, other installations are not held.

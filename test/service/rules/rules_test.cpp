@@ -336,6 +336,43 @@ environments:
   EXPECT_EQ(entries[1]->name, "production");
 }
 
+TEST(parse_rules, a_group_shares_one_branch_per_environment) {
+  const char* text = R"(version: 1
+images:
+  - name: api
+    image: ghcr.io/o/api
+    policy: {newest: {}}
+    group: train
+  - name: web
+    namespace: apps
+    image: ghcr.io/o/web
+    policy: {semver: {range: "*"}}
+    group: train
+  - name: worker
+    image: ghcr.io/o/worker
+    policy: {newest: {}}
+environments:
+  - name: staging
+    paths: [clusters/staging]
+    apply: {flux: {name: apps}}
+)";
+  const auto out = parse_rules(text, "f");
+  ASSERT_TRUE(out.ok()) << out.report();
+  const auto& r = out.value();
+  EXPECT_EQ(r.images[0].group, "train");
+  EXPECT_EQ(r.images[1].group, "train");
+  EXPECT_EQ(r.images[2].group, "");
+  EXPECT_EQ(branch_name(r.environments[0], r.images[0]), "ferry/staging/group-train");
+  EXPECT_EQ(branch_name(r.environments[0], r.images[1]), "ferry/staging/group-train");
+  EXPECT_EQ(branch_name(r.environments[0], r.images[2]), "ferry/staging/flux-system-worker");
+  const auto members = group_rules(r, "train");
+  ASSERT_EQ(members.size(), 2u);
+  EXPECT_EQ(members[0]->name, "api");
+  EXPECT_EQ(members[1]->name, "web");
+  EXPECT_TRUE(group_rules(r, "").empty());
+  EXPECT_TRUE(group_rules(r, "other").empty());
+}
+
 TEST(rules_for_image, compares_lower_cased) {
   const char* text = R"(version: 1
 images:
@@ -726,6 +763,26 @@ const rejection k_rejections[] = {
      "environments:\n  - name: staging\n    paths: [clusters/staging]\n    apply: {flux: {name: "
      "apps}}\n",
      3, 11, "not ending in \".lock\""},
+    {"group not a DNS label",
+     "version: 1\nimages:\n  - name: app\n    image: ghcr.io/o/app\n    policy: {newest: {}}\n"
+     "    group: Train_1\n"
+     "environments:\n  - name: staging\n    paths: [clusters/staging]\n    apply: {flux: {name: "
+     "apps}}\n",
+     6, 12, "group \"Train_1\" must be a DNS label of at most 32 characters"},
+    {"group empty",
+     "version: 1\nimages:\n  - name: app\n    image: ghcr.io/o/app\n    policy: {newest: {}}\n"
+     "    group: ''\n"
+     "environments:\n  - name: staging\n    paths: [clusters/staging]\n    apply: {flux: {name: "
+     "apps}}\n",
+     6, 12, "group must not be empty"},
+    {"group branch shared with an ungrouped rule",
+     "version: 1\nimages:\n  - name: app\n    image: ghcr.io/o/app\n    policy: {newest: {}}\n"
+     "    group: train\n"
+     "  - name: train\n    namespace: group\n    image: ghcr.io/o/b\n    policy: {newest: {}}\n"
+     "environments:\n  - name: staging\n    paths: [clusters/staging]\n    apply: {flux: {name: "
+     "apps}}\n",
+     7, 11,
+     "would share the branch ferry/<env>/group-train with group \"train\" (first named at 3:11)"},
     {"environments empty", "version: 1\nimages: []\nenvironments: []\n", 3, 15,
      "environments must be a non-empty list"},
     {"top level is a list", "- version: 1\n", 1, 1,
