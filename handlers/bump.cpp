@@ -4,6 +4,7 @@
 #include <variant>
 
 #include "service/limits.hpp"
+#include "service/promotion/group_body.hpp"
 
 namespace ferry::handlers {
 
@@ -41,18 +42,7 @@ std::string no_mentions(std::string_view text) {
 }  // namespace
 
 std::string table_cell(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (const char c : text) {
-    if (c == '|') {
-      out += "\\|";
-    } else if (c == '\n' || c == '\r') {
-      out += ' ';
-    } else {
-      out += c;
-    }
-  }
-  return out;
+  return promotion::markdown_cell(text);
 }
 
 namespace {

@@ -25,20 +25,8 @@ bool marker_safe(std::string_view v) noexcept {
   return true;
 }
 
-// Markdown cell text: '|' and newlines would break the table.
 std::string cell(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (const char c : text) {
-    if (c == '|') {
-      out += "\\|";
-    } else if (c == '\n' || c == '\r') {
-      out += ' ';
-    } else {
-      out += c;
-    }
-  }
-  return out;
+  return markdown_cell(text);
 }
 
 std::string code(std::string_view text) {
@@ -109,6 +97,21 @@ std::string from_cell(std::span<const std::string> values) {
 }
 
 }  // namespace
+
+std::string markdown_cell(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (const char c : text) {
+    if (c == '|') {
+      out += "\\|";
+    } else if (c == '\n' || c == '\r') {
+      out += ' ';
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
 
 std::vector<group_row> parse_group_rows(std::string_view body) {
   std::vector<group_row> out;

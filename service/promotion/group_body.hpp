@@ -19,6 +19,10 @@
 
 namespace ferry::promotion {
 
+// Markdown table cell text: '|' and newlines would break the table (the group body's cells and
+// the single-image body's, handlers/bump.cpp).
+std::string markdown_cell(std::string_view text);
+
 // One image's row of a group PR body.
 struct group_row {
   std::string environment;
